@@ -1,0 +1,5 @@
+"""``python -m wheelbundle`` is the ``bundle`` command."""
+
+from wheelbundle.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""Building wheels from sdists, local projects and VCS checkouts, once, on the build machine.
+
+The server has no compiler, so the archive never carries an sdist. Each build is cached under a
+key made of what was built (the sdist's hash, or the VCS commit) and what it was built for, so a
+second ``bundle make`` never rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+
+from wheelbundle.cache import Cache, sha256_file
+from wheelbundle.errors import BuildFailed, PipFailed
+from wheelbundle.pip import Runner, run_pip
+from wheelbundle.resolve import Pin
+from wheelbundle.target import Target
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """A pin to build and what to hand ``pip wheel``: a downloaded sdist, a folder or a VCS URL."""
+
+    pin: Pin
+    source: str
+
+
+def build_key(pin: Pin, target: Target, pip_options: Sequence[str]) -> str | None:
+    """Cache key of a build; None for a local folder, whose content may change at any time."""
+    if pin.kind == "dir":
+        return None
+    origin = pin.sha256 if pin.kind == "sdist" else f"{pin.url}@{pin.vcs_commit}"
+    text = "\n".join([str(origin), target.interpreter, target.tags[0], *pip_options])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_all(
+    jobs: Sequence[BuildJob],
+    cache: Cache,
+    target: Target,
+    pip_options: Sequence[str] = (),
+    *,
+    parallel: int = 2,
+    verbose: bool = False,
+    run: Runner = run_pip,
+    done: Callable[[Pin], None] | None = None,
+) -> dict[str, Path]:
+    """Build every job (in parallel); return the wheel path for each pin name."""
+
+    def one(job: BuildJob) -> Path:
+        wheel = _build_cached(job, cache, target, pip_options, verbose, run)
+        if done:
+            done(job.pin)
+        return wheel
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        wheels = list(pool.map(one, jobs))
+    return {job.pin.name: wheel for job, wheel in zip(jobs, wheels, strict=True)}
+
+
+def _build_cached(
+    job: BuildJob,
+    cache: Cache,
+    target: Target,
+    pip_options: Sequence[str],
+    verbose: bool,
+    run: Runner,
+) -> Path:
+    key = build_key(job.pin, target, pip_options)
+    if key is not None:
+        folder = cache.build_dir(key)
+        if folder.is_dir() and (found := sorted(folder.glob("*.whl"))):
+            return found[0]
+    (cache.root / "builds").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache.root / "builds", prefix=".building-") as tmp:
+        out = Path(tmp) / "out"
+        try:
+            run(["wheel", "--no-deps", "--wheel-dir", str(out), *pip_options, job.source], verbose)
+        except PipFailed as exc:
+            raise BuildFailed(
+                f"could not build a wheel for {job.pin.name}=={job.pin.version} from "
+                f"{job.pin.kind}; the server has no compiler, so fix the build here (install its "
+                "build dependencies) or provide a wheel with --find-links. Build log ends with:\n"
+                + exc.tail,
+                command=exc.command,
+                returncode=exc.returncode,
+                output=exc.output,
+            ) from exc
+        wheel = _the_wheel(out, job.pin, target)
+        if key is None:
+            return _keep_uncached(wheel, cache)
+        final = cache.build_dir(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with suppress(OSError):  # another run finished the same build first: use theirs
+            out.replace(final)
+        return final / wheel.name
+
+
+def _the_wheel(out: Path, pin: Pin, target: Target) -> Path:
+    wheels = sorted(out.glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuildFailed(
+            f"building {pin.name} gave {len(wheels)} wheels instead of one",
+            command=(),
+            returncode=0,
+            output="",
+        )
+    name, _, _, _ = parse_wheel_filename(wheels[0].name)
+    if name != pin.name:
+        raise BuildFailed(
+            f"building {pin.name} gave a wheel named {name}",
+            command=(),
+            returncode=0,
+            output="",
+        )
+    if not target.accepts(wheels[0].name):
+        raise BuildFailed(
+            f"the wheel built for {pin.name} ({wheels[0].name}) does not install on "
+            f"{target.display}; provide a compatible wheel with --find-links",
+            command=(),
+            returncode=0,
+            output="",
+        )
+    return wheels[0]
+
+
+def _keep_uncached(wheel: Path, cache: Cache) -> Path:
+    """A local project's wheel: content-addressed like a download, never looked up by source."""
+    digest = sha256_file(wheel)
+    return cache.file(digest, wheel.name) or cache.add_file(wheel, digest)

@@ -1,0 +1,82 @@
+"""A content-addressed store of downloaded and built files, shared by every ``bundle make``.
+
+Files live under their sha256, so a file is fetched or built once per machine. Every write goes
+to a temporary name in the same folder and is renamed into place, so two runs at once never see
+a half-written file and never need a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wheelbundle"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Cache:
+    """``files/<sha256>/<filename>`` for every file, ``builds/<key>/`` for built wheels."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def file(self, sha256: str, filename: str) -> Path | None:
+        """The cached file with this hash, if present."""
+        path = self.root / "files" / sha256[:2] / sha256 / filename
+        return path if path.is_file() else None
+
+    def add_file(self, source: Path, sha256: str) -> Path:
+        """Copy a file whose hash is known into the store (atomically); return its place."""
+        with self.incoming() as (out, tmp):
+            with source.open("rb") as f:
+                shutil.copyfileobj(f, out, CHUNK)
+            out.close()
+            return self.adopt(tmp, sha256, source.name)
+
+    @contextmanager
+    def incoming(self) -> Iterator[tuple[BinaryIO, Path]]:
+        """A temporary file inside the store, removed unless adopted."""
+        folder = self.root / "incoming"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                yield out, Path(tmp)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def adopt(self, tmp: Path, sha256: str, filename: str) -> Path:
+        """Rename a complete temporary file to its content address."""
+        folder = self.root / "files" / sha256[:2] / sha256
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.replace(folder / filename)
+        return folder / filename
+
+    def build_dir(self, key: str) -> Path:
+        """Folder holding the wheel built for a build key (see ``build.build_key``)."""
+        return self.root / "builds" / key[:2] / key
+
+
+@contextmanager
+def scratch_cache() -> Iterator[Cache]:
+    """A throw-away cache for ``--no-cache``."""
+    with tempfile.TemporaryDirectory(prefix="wheelbundle-nocache-") as tmp:
+        yield Cache(Path(tmp))

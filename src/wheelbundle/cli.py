@@ -1,0 +1,225 @@
+"""The ``bundle`` command: parse arguments, call the library, print results and errors.
+
+This is the only module that prints or decides exit codes. Every library error becomes one
+``error: …`` line on stderr; progress goes to stderr too, so stdout stays for results (the last
+line of ``bundle make`` is the archive's path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from tqdm import tqdm
+
+from wheelbundle import __version__
+from wheelbundle.errors import BuildFailed, BundleError, PipFailed
+from wheelbundle.make import MakeOptions, make_bundle
+from wheelbundle.progress import Bar
+from wheelbundle.summary import inspect_bundle, inspect_json
+from wheelbundle.verify import verify_bundle
+
+EXIT_INTERRUPTED = 130
+
+
+class ConsoleReporter:
+    """Progress on stderr: tqdm bars on a terminal, plain lines otherwise, nothing when quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+
+    def stage(self, message: str) -> None:
+        if not self.quiet:
+            print(f"{message}…", file=sys.stderr)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    def bar(self, description: str, total: int, unit: str) -> Bar:
+        return _TqdmBar(
+            tqdm(
+                total=total,
+                desc=description,
+                unit=unit,
+                disable=self.quiet or not self.tty,
+                file=sys.stderr,
+                leave=False,
+            )
+        )
+
+
+class _TqdmBar:
+    def __init__(self, bar: tqdm):  # type: ignore[type-arg]
+        self._bar = bar
+
+    def advance(self, amount: int) -> None:
+        self._bar.update(amount)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bundle",
+        description="Turn Python requirements into one archive that installs offline on a server.",
+        epilog="Run 'bundle COMMAND --help' for each command's options.",
+    )
+    parser.add_argument(
+        "-V", "--tool-version", action="version", version=f"wheelbundle {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    make = commands.add_parser(
+        "make",
+        help="resolve, collect and pack requirements into one archive",
+        description=(
+            "Resolve REQ with pip for this machine's Python, download every wheel (building sdists "
+            "into wheels), check every file against the index's hash, and write one archive "
+            "NAME-VERSION-TARGET.tar.gz whose install.sh installs it offline. The archive's path "
+            "is the last line of stdout. pip's own configuration (pip.conf, PIP_INDEX_URL…) is honoured."
+        ),
+    )
+    make.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="REQ",
+        help="a requirements file, a pyproject.toml or a project folder",
+    )
+    make.add_argument(
+        "-o",
+        "--outdir",
+        type=Path,
+        default=Path("dist"),
+        help="where the archive goes (default: dist/)",
+    )
+    make.add_argument(
+        "--name", help="bundle name (default: the project's name, else the input's folder name)"
+    )
+    make.add_argument(
+        "--version", help="bundle version (default: the project's version, else the inputs' date)"
+    )
+    make.add_argument("--index-url", help="base URL of the package index (like pip's)")
+    make.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=[],
+        help="another index to look in (repeatable)",
+    )
+    make.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        help="a folder or page of distributions (repeatable)",
+    )
+    make.add_argument(
+        "--trusted-host",
+        action="append",
+        default=[],
+        help="a host to trust without valid HTTPS (repeatable)",
+    )
+    make.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where downloads and builds are kept (default: $XDG_CACHE_HOME/wheelbundle)",
+    )
+    make.add_argument("--no-cache", action="store_true", help="use a throw-away cache for this run")
+    make.add_argument(
+        "--format", choices=["tar.gz"], default="tar.gz", help="archive format (default: tar.gz)"
+    )
+    make.add_argument("-j", "--jobs", type=int, default=8, help="parallel downloads (default: 8)")
+    _add_verbosity(make)
+
+    probe = commands.add_parser(
+        "probe",
+        help="print a script that describes a server as JSON",
+        description="Print a standard-library-only Python script; run it on a server (python3 probe.py > server.json).",
+    )
+    del probe
+
+    verify = commands.add_parser(
+        "verify",
+        help="check that an archive is intact",
+        description="Exit 0 if every file matches the manifest and SHA256SUMS and every wheel its own RECORD; otherwise name the first bad file.",
+    )
+    verify.add_argument("archive", type=Path)
+    _add_verbosity(verify)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="show what an archive holds",
+        description="Targets, packages, versions, origins and sizes of a bundle.",
+    )
+    inspect.add_argument("archive", type=Path)
+    inspect.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _add_verbosity(inspect)
+    return parser
+
+
+def _add_verbosity(sub: argparse.ArgumentParser) -> None:
+    group = sub.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+    group.add_argument("-v", "--verbose", action="store_true", help="show pip's own output")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with _errors(verbose=getattr(args, "verbose", False)) as status:
+        status.append(_run(args))
+    return status[-1]
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "make":
+        options = MakeOptions(
+            inputs=tuple(args.inputs),
+            outdir=args.outdir,
+            name=args.name,
+            version=args.version,
+            index_url=args.index_url,
+            extra_index_urls=tuple(args.extra_index_url),
+            find_links=tuple(args.find_links),
+            trusted_hosts=tuple(args.trusted_host),
+            cache_dir=args.cache_dir,
+            use_cache=not args.no_cache,
+            jobs=args.jobs,
+            verbose=args.verbose,
+        )
+        result = make_bundle(options, ConsoleReporter(args.quiet))
+        print(result.archive)
+        return 0
+    if args.command == "probe":
+        sys.stdout.write((resources.files("wheelbundle") / "payload" / "probe.py").read_text())
+        return 0
+    if args.command == "verify":
+        manifest = verify_bundle(args.archive)
+        if not args.quiet:
+            print(
+                f"{args.archive}: OK, {len(manifest.packages)} wheels for {', '.join(t.name for t in manifest.targets)}"
+            )
+        return 0
+    if args.command == "inspect":
+        print(inspect_json(args.archive) if args.json else inspect_bundle(args.archive))
+        return 0
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+@contextmanager
+def _errors(verbose: bool) -> Iterator[list[int]]:
+    """The single place an exception becomes an ``error:`` line and an exit code."""
+    status: list[int] = []
+    try:
+        yield status
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        status.append(EXIT_INTERRUPTED)
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, PipFailed) and verbose and not isinstance(exc, BuildFailed):
+            print(exc.tail, file=sys.stderr)
+        status.append(exc.exit_code)

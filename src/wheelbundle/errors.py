@@ -1,0 +1,62 @@
+"""Every failure a user can cause, as one family of exceptions.
+
+The library raises these and never prints; the CLI turns each into one ``error: …`` line and an
+exit code. ``str()`` of an error is that line, so it must name the package and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class BundleError(Exception):
+    """Root of every error the user can act on."""
+
+    exit_code = 1
+
+
+class UsageError(BundleError):
+    """The command line or an input file is wrong."""
+
+    exit_code = 2
+
+
+class PipFailed(BundleError):
+    """pip exited non-zero; keeps its command line, exit code and the tail of its output."""
+
+    def __init__(self, message: str, *, command: Sequence[str], returncode: int, output: str):
+        super().__init__(message)
+        self.command = list(command)
+        self.returncode = returncode
+        self.output = output
+
+    @property
+    def tail(self) -> str:
+        """The last lines pip printed: where its own explanation is."""
+        return "\n".join(self.output.strip().splitlines()[-15:])
+
+
+class ResolutionFailed(PipFailed):
+    """pip could not find a package, or the requirements conflict."""
+
+
+class IndexUnreachable(PipFailed):
+    """pip could not talk to the package index."""
+
+
+class BuildFailed(PipFailed):
+    """An sdist did not build into a wheel."""
+
+
+class FetchFailed(BundleError):
+    """A file could not be downloaded."""
+
+
+class HashMismatch(BundleError):
+    """A file's bytes are not the ones the index (or the lock) promised."""
+
+
+class VerifyFailed(BundleError):
+    """A bundle is damaged, tampered with or unsafe; names the first bad member."""
+
+    exit_code = 3

@@ -1,0 +1,284 @@
+"""``bundle make``: resolve, collect, build, describe and pack, one stage after another.
+
+Each stage lives in its own module; this one only passes frozen data from one to the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from wheelbundle import __version__
+from wheelbundle.build import BuildJob, build_all
+from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
+from wheelbundle.errors import UsageError
+from wheelbundle.fetch import Credentials, Download, Fetcher
+from wheelbundle.inputs import Inputs, read_inputs
+from wheelbundle.manifest import (
+    InputFile,
+    Manifest,
+    Package,
+    TargetEntry,
+    pip_wheel_of,
+    sha256sums,
+)
+from wheelbundle.pack import Member, write_archive
+from wheelbundle.pip import Runner, run_pip
+from wheelbundle.progress import Reporter, Silent
+from wheelbundle.resolve import Pin, Resolution, resolve
+from wheelbundle.target import Target, host_target
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclass(frozen=True)
+class MakeOptions:
+    """Everything ``bundle make`` was asked for."""
+
+    inputs: tuple[str, ...]
+    outdir: Path = Path("dist")
+    name: str | None = None
+    version: str | None = None
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    jobs: int = 8
+    verbose: bool = False
+
+    def pip_index_options(self) -> list[str]:
+        """Only what the user set: pip's own configuration fills in the rest."""
+        opts: list[str] = []
+        if self.index_url:
+            opts += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            opts += ["--extra-index-url", url]
+        for link in self.find_links:
+            opts += ["--find-links", link]
+        for host in self.trusted_hosts:
+            opts += ["--trusted-host", host]
+        return opts
+
+
+@dataclass(frozen=True)
+class MakeResult:
+    archive: Path
+    manifest: Manifest
+    wheels: Mapping[str, Path] = field(default_factory=dict)
+
+
+def make_bundle(
+    options: MakeOptions, reporter: Reporter | None = None, run: Runner = run_pip
+) -> MakeResult:
+    reporter = reporter or Silent()
+    inputs = read_inputs(options.inputs)
+    target = host_target()
+    index_options = options.pip_index_options()
+    reporter.stage(f"resolving for {target.display} with pip")
+    resolution = resolve([*inputs.pip_args, "pip"], index_options, verbose=options.verbose, run=run)
+    if options.use_cache:
+        return _collect_and_pack(
+            options,
+            inputs,
+            target,
+            resolution,
+            Cache(options.cache_dir or default_cache_dir()),
+            reporter,
+            run,
+        )
+    with scratch_cache() as cache:
+        return _collect_and_pack(options, inputs, target, resolution, cache, reporter, run)
+
+
+def _collect_and_pack(
+    options: MakeOptions,
+    inputs: Inputs,
+    target: Target,
+    resolution: Resolution,
+    cache: Cache,
+    reporter: Reporter,
+    run: Runner,
+) -> MakeResult:
+    fetched = _fetch(options, resolution.pins, cache, reporter)
+    wheels: dict[str, Path] = {p.name: fetched[p.url] for p in resolution.pins if p.kind == "wheel"}
+    wheels.update(_build(options, target, resolution.pins, fetched, cache, reporter, run))
+    packages = tuple(_package(pin, wheels[pin.name]) for pin in resolution.pins)
+    name, version = _name_and_version(options, inputs, resolution.pins)
+    filenames = [p.wheel for p in packages]
+    entry = TargetEntry(
+        name=target.bundle_tag(filenames),
+        implementation=target.implementation,
+        python_version=target.python_version,
+        interpreter=target.interpreter,
+        platform=target.platform_needed(filenames),
+        lock="requirements.lock",
+        wheels=tuple(sorted(filenames)),
+    )
+    epoch = _source_date_epoch(inputs.files)
+    manifest = Manifest(
+        name=name,
+        version=version,
+        tool_version=__version__,
+        created=datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        pip_version=resolution.pip_version,
+        targets=(entry,),
+        inputs=inputs.files,
+        packages=packages,
+    )
+    reporter.stage(f"packing {len(packages)} wheels")
+    archive = options.outdir / f"{manifest.top}-{entry.name}.tar.gz"
+    write_archive(archive, manifest.top, _members(manifest, wheels), epoch)
+    return MakeResult(archive=archive, manifest=manifest, wheels=wheels)
+
+
+def _fetch(
+    options: MakeOptions, pins: Sequence[Pin], cache: Cache, reporter: Reporter
+) -> dict[str, Path]:
+    downloads = [
+        Download(url=p.url, filename=p.filename, sha256=p.sha256, label=f"{p.name}=={p.version}")
+        for p in pins
+        if p.kind in ("wheel", "sdist")
+    ]
+    for d in downloads:
+        if d.sha256 is None:
+            reporter.warn(
+                f"{d.label}: the index published no hash for {d.filename}; it is recorded but cannot be checked"
+            )
+    known = [options.index_url or "", *options.extra_index_urls]
+    known += [
+        os.environ.get("PIP_INDEX_URL", ""),
+        *os.environ.get("PIP_EXTRA_INDEX_URL", "").split(),
+    ]
+    fetcher = Fetcher(
+        cache,
+        Credentials(u for u in known if u),
+        jobs=options.jobs,
+        cafile=os.environ.get("PIP_CERT"),
+    )
+    bar = reporter.bar("downloading", len(downloads), "file")
+    try:
+        return fetcher.fetch_all(downloads, done=lambda: bar.advance(1))
+    finally:
+        bar.close()
+
+
+def _build(
+    options: MakeOptions,
+    target: Target,
+    pins: Sequence[Pin],
+    fetched: Mapping[str, Path],
+    cache: Cache,
+    reporter: Reporter,
+    run: Runner,
+) -> dict[str, Path]:
+    jobs = [
+        BuildJob(pin=p, source=str(fetched[p.url]) if p.kind == "sdist" else p.source)
+        for p in pins
+        if p.kind != "wheel"
+    ]
+    if not jobs:
+        return {}
+    bar = reporter.bar("building wheels", len(jobs), "wheel")
+    try:
+        return build_all(
+            jobs,
+            cache,
+            target,
+            options.pip_index_options(),
+            parallel=min(options.jobs, os.cpu_count() or 1),
+            verbose=options.verbose,
+            run=run,
+            done=lambda _pin: bar.advance(1),
+        )
+    finally:
+        bar.close()
+
+
+def _package(pin: Pin, wheel: Path) -> Package:
+    if pin.kind == "wheel":
+        origin = "local" if pin.url.startswith("file:") else "index-wheel"
+    else:
+        origin = {"sdist": "built-from-sdist", "vcs": "built-from-vcs", "dir": "local"}[pin.kind]
+    source_url = f"{pin.vcs}+{pin.url}@{pin.vcs_commit}" if pin.kind == "vcs" else pin.url
+    return Package(
+        name=pin.name,
+        version=pin.version,
+        wheel=wheel.name,
+        sha256=sha256_file(wheel) if pin.kind != "wheel" or not pin.sha256 else pin.sha256,
+        size=wheel.stat().st_size,
+        origin=origin,
+        source_url=source_url,
+        source_sha256=pin.sha256,
+        requires=pin.requires,
+    )
+
+
+def _name_and_version(options: MakeOptions, inputs: Inputs, pins: Sequence[Pin]) -> tuple[str, str]:
+    project_urls = {p.as_uri() for p in inputs.projects}
+    project = next((p for p in pins if p.kind == "dir" and p.url in project_urls), None)
+    name = options.name or (
+        project.name if project and len(inputs.projects) == 1 else inputs.default_name
+    )
+    version = options.version or (
+        project.version if project and len(inputs.projects) == 1 else _date_version(inputs.files)
+    )
+    for what, value in (("name", name), ("version", version)):
+        if not _SAFE_NAME.match(value):
+            raise UsageError(
+                f"bundle {what} {value!r} cannot be used in a file name; pass --{what} with "
+                "letters, digits, '.', '_', '+' or '-'"
+            )
+    return name, version
+
+
+def _date_version(files: Sequence[InputFile]) -> str:
+    return datetime.fromtimestamp(_source_date_epoch(files), timezone.utc).strftime("%Y.%m.%d")
+
+
+def _source_date_epoch(files: Sequence[InputFile]) -> int:
+    """The one timestamp of the bundle: SOURCE_DATE_EPOCH, else the newest input file's mtime.
+
+    Both are the same on every run with the same inputs, so the archive's bytes are too.
+    """
+    if value := os.environ.get("SOURCE_DATE_EPOCH"):
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise UsageError(
+                f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}"
+            ) from exc
+    mtimes = [int(Path(f.path).stat().st_mtime) for f in files if Path(f.path).exists()]
+    return max(mtimes) if mtimes else int(time.time())
+
+
+def _members(manifest: Manifest, wheels: Mapping[str, Path]) -> list[Member]:
+    payload = resources.files("wheelbundle") / "payload"
+    generated = {
+        "manifest.yaml": manifest.to_yaml().encode(),
+        "support/targets.json": manifest.targets_json(pip_wheel_of(manifest.packages)).encode(),
+        "support/probe.py": (payload / "probe.py").read_bytes(),
+        "install.sh": (payload / "install.sh").read_bytes(),
+    }
+    for entry in manifest.targets:
+        generated[entry.lock] = manifest.lock_text(entry).encode()
+    hashes = {name: _sha256(data) for name, data in generated.items()}
+    hashes.update({f"wheels/{p.wheel}": p.sha256 for p in manifest.packages})
+    members = [
+        Member(name, data=data, executable=name == "install.sh") for name, data in generated.items()
+    ]
+    members += [Member(f"wheels/{path.name}", path=path) for path in wheels.values()]
+    members.append(Member("SHA256SUMS", data=sha256sums(hashes).encode()))
+    return members
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

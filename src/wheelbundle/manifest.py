@@ -1,0 +1,167 @@
+"""The bundle's own description: the manifest, the hash-pinned lock and the checksums.
+
+``manifest.yaml`` is for people and for ``bundle verify``/``inspect``/``diff``;
+``requirements.lock`` is what pip installs from on the server; ``support/targets.json`` is the
+same target facts for ``install.sh``, which has no YAML parser. Keys are written in a fixed order
+so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import yaml
+
+from wheelbundle.errors import VerifyFailed
+
+FORMAT = 1
+ORIGINS = ("index-wheel", "built-from-sdist", "built-from-vcs", "local")
+
+
+@dataclass(frozen=True)
+class Package:
+    """One wheel in the bundle and where it came from."""
+
+    name: str
+    version: str
+    wheel: str
+    sha256: str
+    size: int
+    origin: str
+    """One of ``ORIGINS``."""
+    source_url: str
+    source_sha256: str | None = None
+    """The hash the index published for the file fetched (for a built wheel: its sdist's)."""
+    requires: tuple[str, ...] = ()
+    """``Requires-Dist`` of the wheel, for the dependency graph."""
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    """A server kind the bundle installs on, and the lock for it."""
+
+    name: str
+    """Archive tag: ``py3-none-any`` or ``cp312-manylinux_2_28_x86_64``."""
+    implementation: str
+    python_version: str
+    interpreter: str
+    platform: str
+    """The most demanding platform tag among the wheels, ``any`` for a pure bundle."""
+    lock: str
+    wheels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    tool_version: str
+    created: str
+    pip_version: str
+    targets: tuple[TargetEntry, ...]
+    inputs: tuple[InputFile, ...]
+    packages: tuple[Package, ...]
+    format: int = FORMAT
+
+    @property
+    def top(self) -> str:
+        """The archive's one top-level folder."""
+        return f"{self.name}-{self.version}"
+
+    def to_yaml(self) -> str:
+        data: dict[str, Any] = {
+            "format": self.format,
+            "name": self.name,
+            "version": self.version,
+            "tool": {"name": "wheelbundle", "version": self.tool_version},
+            "created": self.created,
+            "pip_version": self.pip_version,
+            "targets": [_plain(t) for t in self.targets],
+            "inputs": [_plain(i) for i in self.inputs],
+            "packages": [_plain(p) for p in self.packages],
+        }
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=200)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Manifest:
+        """Parse a manifest; a wrong shape is a VerifyFailed naming what is wrong."""
+        try:
+            data = yaml.safe_load(text)
+            return cls(
+                format=int(data["format"]),
+                name=str(data["name"]),
+                version=str(data["version"]),
+                tool_version=str(data["tool"]["version"]),
+                created=str(data["created"]),
+                pip_version=str(data["pip_version"]),
+                targets=tuple(
+                    TargetEntry(**{**t, "wheels": tuple(t["wheels"])}) for t in data["targets"]
+                ),
+                inputs=tuple(InputFile(**i) for i in data["inputs"]),
+                packages=tuple(
+                    Package(**{**p, "requires": tuple(p.get("requires", ()))})
+                    for p in data["packages"]
+                ),
+            )
+        except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+            raise VerifyFailed(f"manifest.yaml is not a valid bundle manifest: {exc}") from exc
+
+    def targets_json(self, pip_wheel: str) -> str:
+        """The facts install.sh needs, in a format its Python can read without YAML."""
+        data = {
+            "format": self.format,
+            "name": self.name,
+            "version": self.version,
+            "pip_wheel": pip_wheel,
+            "targets": [_plain(t) for t in self.targets],
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+    def lock_text(self, target: TargetEntry) -> str:
+        """``name==version --hash=sha256:…`` for every wheel the target installs."""
+        wheels = set(target.wheels)
+        lines = [
+            f"# {self.name} {self.version} for {target.name}, made by wheelbundle {self.tool_version}",
+            "# pip install --no-index --find-links wheels --require-hashes -r " + target.lock,
+        ]
+        lines += [
+            f"{p.name}=={p.version} --hash=sha256:{p.sha256}"
+            for p in self.packages
+            if p.wheel in wheels
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(obj).items()}
+
+
+def sha256sums(hashes: Mapping[str, str]) -> str:
+    """coreutils ``sha256sum`` format, sorted by path, checkable with ``sha256sum -c``."""
+    return "".join(f"{digest}  {path}\n" for path, digest in sorted(hashes.items()))
+
+
+def parse_sha256sums(text: str) -> dict[str, str]:
+    sums: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        digest, sep, path = line.partition("  ")
+        if not sep or len(digest) != 64 or not path:
+            raise VerifyFailed(f"SHA256SUMS line {number} is malformed: {line!r}")
+        sums[path] = digest
+    return sums
+
+
+def pip_wheel_of(packages: Iterable[Package]) -> str:
+    for p in packages:
+        if p.name == "pip":
+            return p.wheel
+    raise VerifyFailed("the bundle carries no pip wheel")

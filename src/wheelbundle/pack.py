@@ -1,0 +1,79 @@
+"""Writing the archive: deterministic bytes, written under a temporary name, renamed at the end.
+
+Members are sorted, owned by 0:0 with no user names, dated by one fixed timestamp, and the gzip
+header carries no file name or time, so the same inputs give the same archive. Wheels are already
+zip-compressed, so a low gzip level costs almost nothing in size and saves seconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+GZIP_LEVEL = 1
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of the archive, relative to its top folder; from disk or from memory."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+    executable: bool = False
+
+
+def write_archive(
+    destination: Path, top: str, members: Sequence[Member], mtime: int, level: int = GZIP_LEVEL
+) -> Path:
+    """Write ``destination`` atomically: either the whole archive appears, or nothing does."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+    )
+    try:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            _add_tree(tar, top, members, mtime)
+        Path(tmp).replace(destination)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return destination
+
+
+def _add_tree(tar: tarfile.TarFile, top: str, members: Sequence[Member], mtime: int) -> None:
+    folders = {top}
+    for member in members:
+        parts = member.name.split("/")[:-1]
+        folders.update(f"{top}/{'/'.join(parts[: i + 1])}" for i in range(len(parts)))
+    entries: list[tuple[str, Member | None]] = [(f, None) for f in folders]
+    entries += [(f"{top}/{m.name}", m) for m in members]
+    for arcname, entry in sorted(entries, key=lambda e: e[0]):
+        info = tarfile.TarInfo(arcname)
+        info.mtime = mtime
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        if entry is None:
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
+            continue
+        info.mode = 0o755 if entry.executable else 0o644
+        if entry.data is not None:
+            info.size = len(entry.data)
+            tar.addfile(info, io.BytesIO(entry.data))
+        else:
+            assert entry.path is not None
+            info.size = entry.path.stat().st_size
+            with entry.path.open("rb") as f:
+                tar.addfile(info, f)

@@ -1,0 +1,131 @@
+"""The one place that runs pip.
+
+pip is driven as a subprocess, never imported: its arguments, its JSON report and its exit code
+are the interface. Failures become our exception types with pip's own message kept, so the user
+sees what pip said, on one line, with the package named.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from wheelbundle.errors import BuildFailed, IndexUnreachable, PipFailed, ResolutionFailed
+
+#: Variables that would make pip install somewhere else or refuse to run in our child.
+_DROPPED_VARIABLES = (
+    "PYTHONPATH",
+    "PIP_TARGET",
+    "PIP_PREFIX",
+    "PIP_USER",
+    "PIP_REQUIRE_VIRTUALENV",
+)
+
+_NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
+_NO_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement (\S+)")
+_CONFLICT = re.compile(r"Cannot install (.+?) because these package versions have conflicting")
+_BUILD = re.compile(r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)")
+_INVALID = re.compile(r"(Invalid requirement: .+|Could not open requirements file: .+)")
+_NETWORK = re.compile(
+    r"(Failed to establish a new connection|Max retries exceeded|Name or service not known"
+    r"|Connection refused|HTTP error 40[13]|401 Client Error|403 Client Error)"
+)
+
+
+@dataclass(frozen=True)
+class PipResult:
+    """What a pip run left behind that callers read."""
+
+    command: tuple[str, ...]
+    output: str
+
+
+Runner = Callable[[Sequence[str], bool], PipResult]
+
+
+def pip_environment() -> dict[str, str]:
+    """The child's environment: the user's pip configuration stays, our hazards go."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_VARIABLES}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    env.pop("PIP_NO_COLOR", None)
+    return env
+
+
+def run_pip(args: Sequence[str], verbose: bool = False) -> PipResult:
+    """Run ``python -m pip ARGS`` with this interpreter; raise a PipFailed on a non-zero exit.
+
+    In verbose mode pip's output streams to our stderr as it comes; otherwise it is captured and
+    only shown, in part, when pip fails.
+    """
+    command = (sys.executable, "-m", "pip", *args)
+    if verbose:
+        proc = subprocess.run(
+            command, env=pip_environment(), stdout=sys.stderr, stderr=subprocess.STDOUT, text=True
+        )
+        output = ""
+    else:
+        proc = subprocess.run(
+            command,
+            env=pip_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        output = proc.stdout
+    if proc.returncode != 0:
+        raise classify_failure(command, proc.returncode, output)
+    return PipResult(command=command, output=output)
+
+
+def classify_failure(command: Sequence[str], returncode: int, output: str) -> PipFailed:
+    """Turn pip's words into one of our errors whose message names the package and the fix."""
+    kind, message = _diagnose(output)
+    if message is None:
+        kind, message = PipFailed, f"pip failed (exit {returncode}): {_last_error_line(output)}"
+    return kind(message, command=command, returncode=returncode, output=output)
+
+
+def _diagnose(output: str) -> tuple[type[PipFailed], str | None]:
+    if m := _BUILD.search(output):
+        return BuildFailed, (
+            f"could not build a wheel for {m.group(1) or m.group(2)} from its sdist; the server "
+            "has no compiler, so fix the build here (install its build dependencies) or provide "
+            "a wheel with --find-links"
+        )
+    if m := _CONFLICT.search(output):
+        return ResolutionFailed, (
+            f"conflicting requirements: {m.group(1)}; {_conflict_detail(output)}"
+            "relax one of the pins so they can agree"
+        )
+    if m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output):
+        return ResolutionFailed, (
+            f"no version of {m.group(1)} found on the index; check the name and version, "
+            "or point --index-url/--find-links at where it is published"
+        )
+    if m := _INVALID.search(output):
+        return ResolutionFailed, m.group(1).strip()
+    if m := _NETWORK.search(output):
+        return IndexUnreachable, (
+            f"cannot reach the package index ({m.group(1)}); check --index-url, the network "
+            "and credentials"
+        )
+    return PipFailed, None
+
+
+def _conflict_detail(output: str) -> str:
+    """pip lists each side of a conflict as '    X depends on Y'; keep those lines."""
+    sides = [ln.strip() for ln in output.splitlines() if " depends on " in ln]
+    return ("because " + "; ".join(sides) + "; ") if sides else ""
+
+
+def _last_error_line(output: str) -> str:
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR:")]
+    if errors:
+        return errors[-1].removeprefix("ERROR:").strip()
+    return lines[-1] if lines else "no output"

@@ -1,0 +1,135 @@
+"""Resolution: ask pip which exact files make up the environment, and read its JSON report.
+
+pip's resolver is the only resolver: we run ``pip install --dry-run --ignore-installed --report``
+and turn each entry into a frozen :class:`Pin`. Nothing is installed anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from wheelbundle.errors import BundleError
+from wheelbundle.pip import Runner, run_pip
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One distribution pip chose, exactly as its report names it."""
+
+    name: NormalizedName
+    version: str
+    url: str
+    """Where pip found it (credentials already stripped by pip)."""
+    kind: str
+    """``wheel``, ``sdist``, ``dir`` (a local project) or ``vcs``."""
+    sha256: str | None
+    """The hash the index published; None where there is none (a folder, a VCS checkout)."""
+    requested: bool
+    requires: tuple[str, ...] = ()
+    """``Requires-Dist`` as pip read it, for the dependency graph."""
+    vcs: str | None = None
+    """For a VCS pin: the tool (``git``) and the exact commit pip checked out."""
+    vcs_commit: str | None = None
+
+    @property
+    def filename(self) -> str:
+        return unquote(Path(urlsplit(self.url).path).name)
+
+    @property
+    def source(self) -> str:
+        """What ``pip wheel`` builds from when the pin is not a wheel."""
+        if self.kind == "vcs":
+            return f"{self.vcs}+{self.url}@{self.vcs_commit}"
+        if self.kind == "dir":
+            return unquote(urlsplit(self.url).path)
+        return self.url
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Everything pip decided, plus what it decided it for."""
+
+    pins: tuple[Pin, ...]
+    pip_version: str
+    environment: Mapping[str, str]
+
+
+def resolve(
+    requirements: Sequence[str],
+    pip_options: Sequence[str] = (),
+    *,
+    verbose: bool = False,
+    run: Runner = run_pip,
+) -> Resolution:
+    """Resolve pip-style requirement arguments (``-r file``, specifiers, paths) to pins."""
+    with tempfile.TemporaryDirectory(prefix="wheelbundle-resolve-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        args = [
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(report_path),
+            *pip_options,
+            *requirements,
+        ]
+        run(args, verbose)
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    return parse_report(report)
+
+
+def parse_report(report: Mapping[str, Any]) -> Resolution:
+    """Read pip's installation report (format version 1)."""
+    if str(report.get("version")) != "1":
+        raise BundleError(
+            f"pip wrote an installation report of unknown version {report.get('version')}"
+        )
+    pins = tuple(sorted((_pin(item) for item in report["install"]), key=lambda p: p.name))
+    return Resolution(
+        pins=pins,
+        pip_version=str(report.get("pip_version", "")),
+        environment=dict(report.get("environment", {})),
+    )
+
+
+def _pin(item: Mapping[str, Any]) -> Pin:
+    info = item["download_info"]
+    meta = item["metadata"]
+    url = str(info["url"])
+    vcs = info.get("vcs_info")
+    archive = info.get("archive_info")
+    if vcs is not None:
+        kind, sha256 = "vcs", None
+    elif "dir_info" in info:
+        kind, sha256 = "dir", None
+    else:
+        kind = "wheel" if url.split("#")[0].endswith(".whl") else "sdist"
+        sha256 = _sha256_of(archive or {})
+    return Pin(
+        name=canonicalize_name(meta["name"]),
+        version=str(meta["version"]),
+        url=url,
+        kind=kind,
+        sha256=sha256,
+        requested=bool(item.get("requested")),
+        requires=tuple(meta.get("requires_dist", ())),
+        vcs=vcs.get("vcs") if vcs else None,
+        vcs_commit=vcs.get("commit_id") if vcs else None,
+    )
+
+
+def _sha256_of(archive_info: Mapping[str, Any]) -> str | None:
+    hashes = archive_info.get("hashes") or {}
+    if "sha256" in hashes:
+        return str(hashes["sha256"])
+    legacy = str(archive_info.get("hash", ""))
+    return legacy.removeprefix("sha256=") if legacy.startswith("sha256=") else None

@@ -1,0 +1,71 @@
+"""``bundle inspect``: what a bundle holds, read from its manifest, as a table or as JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from wheelbundle.archive import BundleArchive
+from wheelbundle.manifest import Manifest
+
+
+def read_manifest(path: Path) -> Manifest:
+    with BundleArchive(path) as archive:
+        return Manifest.from_yaml(archive.read("manifest.yaml").decode())
+
+
+def inspect_data(path: Path) -> dict[str, Any]:
+    manifest = read_manifest(path)
+    return {
+        "name": manifest.name,
+        "version": manifest.version,
+        "created": manifest.created,
+        "tool_version": manifest.tool_version,
+        "archive_size": path.stat().st_size,
+        "targets": [asdict(t) for t in manifest.targets],
+        "packages": [
+            {k: v for k, v in asdict(p).items() if k != "requires"} for p in manifest.packages
+        ],
+    }
+
+
+def inspect_bundle(path: Path) -> str:
+    """A readable table: targets, then one row per package, then totals."""
+    manifest = read_manifest(path)
+    lines = [
+        f"{manifest.name} {manifest.version}  (made {manifest.created} by wheelbundle {manifest.tool_version})"
+    ]
+    for t in manifest.targets:
+        lines.append(
+            f"target {t.name}: {_python(t.implementation)} {t.python_version} on {t.platform}, lock {t.lock}"
+        )
+    rows = [("PACKAGE", "VERSION", "ORIGIN", "SIZE")]
+    rows += [(p.name, p.version, p.origin, human_size(p.size)) for p in manifest.packages]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines += [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>9}" for r in rows
+    ]
+    total = sum(p.size for p in manifest.packages)
+    lines.append(
+        f"{len(manifest.packages)} packages, {human_size(total)} of wheels, archive {human_size(path.stat().st_size)}"
+    )
+    return "\n".join(lines)
+
+
+def inspect_json(path: Path) -> str:
+    return json.dumps(inspect_data(path), indent=2)
+
+
+def _python(implementation: str) -> str:
+    return {"cpython": "CPython", "pypy": "PyPy"}.get(implementation, implementation)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,89 @@
+"""``bundle verify``: everything that can be checked without installing, first failure named."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from wheelbundle.archive import BundleArchive
+from wheelbundle.errors import VerifyFailed
+from wheelbundle.manifest import Manifest, parse_sha256sums
+from wheelbundle.wheelcheck import check_wheel
+
+UNSUMMED = {"SHA256SUMS", "manifest.yaml.sig"}
+_LOCK_LINE = re.compile(r"^(\S+)==(\S+) --hash=sha256:([0-9a-f]{64})$")
+
+
+def verify_bundle(path: Path) -> Manifest:
+    """Return the bundle's manifest if every check passes; raise VerifyFailed at the first miss."""
+    with BundleArchive(path) as archive:
+        _check_sums(archive)
+        manifest = Manifest.from_yaml(archive.read("manifest.yaml").decode())
+        if archive.top != manifest.top:
+            raise VerifyFailed(
+                f"{archive.top}/: the top folder should be {manifest.top}/ by the manifest"
+            )
+        _check_manifest(archive, manifest)
+        _check_locks(archive, manifest)
+        with tempfile.TemporaryDirectory(prefix="wheelbundle-verify-") as tmp:
+            for package in manifest.packages:
+                name = f"wheels/{package.wheel}"
+                wheel = archive.copy_to(name, Path(tmp))
+                check_wheel(wheel, name)
+                wheel.unlink()
+    return manifest
+
+
+def _check_sums(archive: BundleArchive) -> None:
+    sums = parse_sha256sums(archive.read("SHA256SUMS").decode())
+    for name in sorted(archive.files):
+        if name not in UNSUMMED and name not in sums:
+            raise VerifyFailed(
+                f"{name}: not listed in SHA256SUMS (added after the bundle was made)"
+            )
+    for name, digest in sorted(sums.items()):
+        if name not in archive.files:
+            raise VerifyFailed(f"{name}: listed in SHA256SUMS but missing from the bundle")
+        if archive.sha256(name) != digest:
+            raise VerifyFailed(
+                f"{name}: checksum mismatch (changed or damaged since the bundle was made)"
+            )
+
+
+def _check_manifest(archive: BundleArchive, manifest: Manifest) -> None:
+    wheels = {n for n in archive.files if n.startswith("wheels/")}
+    listed = {f"wheels/{p.wheel}" for p in manifest.packages}
+    for name in sorted(wheels ^ listed):
+        where = (
+            "in the bundle but not in the manifest"
+            if name in wheels
+            else "in the manifest but missing"
+        )
+        raise VerifyFailed(f"{name}: {where}")
+    for p in manifest.packages:
+        name = f"wheels/{p.wheel}"
+        if archive.sha256(name) != p.sha256:
+            raise VerifyFailed(f"{name}: does not match its sha256 in manifest.yaml")
+        if archive.files[name].size != p.size:
+            raise VerifyFailed(f"{name}: its size differs from manifest.yaml")
+
+
+def _check_locks(archive: BundleArchive, manifest: Manifest) -> None:
+    by_wheel = {p.wheel: p for p in manifest.packages}
+    for target in manifest.targets:
+        expected = {
+            (by_wheel[w].name, by_wheel[w].version, by_wheel[w].sha256) for w in target.wheels
+        }
+        found = set()
+        for line in archive.read(target.lock).decode().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            m = _LOCK_LINE.match(line)
+            if not m:
+                raise VerifyFailed(f"{target.lock}: malformed line {line!r}")
+            found.add((m[1], m[2], m[3]))
+        if found != expected:
+            raise VerifyFailed(
+                f"{target.lock}: does not list exactly the wheels of target {target.name} in the manifest"
+            )
