@@ -128,8 +128,7 @@ def _wheel_file_text(tag: str) -> str:
     """The WHEEL file: purelib only for `py*-none-any`, one Tag line per expanded tag."""
     expanded = sorted(tags.parse_tag(tag), key=str)
     purelib = all(
-        t.interpreter.startswith("py") and t.abi == "none" and t.platform == "any"
-        for t in expanded
+        t.interpreter.startswith("py") and t.abi == "none" and t.platform == "any" for t in expanded
     )
     lines = [
         "Wheel-Version: 1.0",
@@ -399,12 +398,12 @@ def pip_wheel(dest_dir: Path | None = None) -> Path | None:
 def console_script_module(message: str, function: str = "main") -> str:
     """Module text whose `function` prints `message`: the body of a console entry point."""
     return textwrap.dedent(
-        f'''\
+        f"""\
         import sys
 
 
         def {function}() -> int:
             sys.stdout.write({message!r} + "\\n")
             return 0
-        '''
+        """
     )

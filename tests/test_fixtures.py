@@ -22,8 +22,6 @@ from typing import Any
 
 import pytest
 from index import LocalIndex
-from packaging.metadata import Metadata
-from packaging.utils import parse_wheel_filename
 from packages import (
     SIMULATED_BUILD_ERROR,
     make_sdist,
@@ -33,6 +31,8 @@ from packages import (
     sha256_hex,
     wheel_filename,
 )
+from packaging.metadata import Metadata
+from packaging.utils import parse_wheel_filename
 
 RunOffline = Callable[..., "subprocess.CompletedProcess[str]"]
 MakeIndex = Callable[..., LocalIndex]
@@ -179,10 +179,7 @@ def test_make_sdist_carries_an_in_tree_backend_and_is_reproducible(tmp_path: Pat
         pyproject = archive.extractfile("my_project-2.0/pyproject.toml")
         assert pyproject is not None
         assert pyproject.read().decode() == (
-            "[build-system]\n"
-            "requires = []\n"
-            'build-backend = "backend"\n'
-            'backend-path = ["."]\n'
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
         )
 
 
@@ -227,7 +224,9 @@ def test_pip_resolves_the_standard_packages_with_the_served_hashes(
         index.url, tmp_path / "report.json", "alpha", "gamma", "delta[fast]", "zeta"
     )
 
-    installed = {item["metadata"]["name"]: item["metadata"]["version"] for item in report["install"]}
+    installed = {
+        item["metadata"]["name"]: item["metadata"]["version"] for item in report["install"]
+    }
     assert installed == {
         "alpha": "1.0",
         "beta": "2.0",
@@ -382,3 +381,14 @@ def _hrefs(page_url: str) -> list[str]:
     with urllib.request.urlopen(page_url, timeout=10) as response:
         page = response.read().decode()
     return [part.split('"', 1)[0].split("#", 1)[0] for part in page.split('href="')[1:]]
+
+
+def test_offline_commands_cannot_reach_even_the_local_index(
+    index: LocalIndex, offline: RunOffline
+) -> None:
+    fetch = f"import urllib.request; urllib.request.urlopen({index.url!r}, timeout=5)"
+
+    result = offline([sys.executable, "-c", fetch])
+
+    assert result.returncode != 0
+    assert "URLError" in result.stderr

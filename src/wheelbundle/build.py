@@ -85,10 +85,9 @@ def _build_cached(
             run(["wheel", "--no-deps", "--wheel-dir", str(out), *pip_options, job.source], verbose)
         except PipFailed as exc:
             raise BuildFailed(
-                f"could not build a wheel for {job.pin.name}=={job.pin.version} from "
+                f"could not build a wheel for {job.pin.name}=={job.pin.version} from its "
                 f"{job.pin.kind}; the server has no compiler, so fix the build here (install its "
-                "build dependencies) or provide a wheel with --find-links. Build log ends with:\n"
-                + exc.tail,
+                "build dependencies) or provide a wheel with --find-links",
                 command=exc.command,
                 returncode=exc.returncode,
                 output=exc.output,

@@ -209,6 +209,10 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)  # pragma: no cover
 
 
+def _indent(text: str) -> str:
+    return "\n".join(f"  | {line}" for line in text.splitlines())
+
+
 @contextmanager
 def _errors(verbose: bool) -> Iterator[list[int]]:
     """The single place an exception becomes an ``error:`` line and an exit code."""
@@ -220,6 +224,6 @@ def _errors(verbose: bool) -> Iterator[list[int]]:
         status.append(EXIT_INTERRUPTED)
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if isinstance(exc, PipFailed) and verbose and not isinstance(exc, BuildFailed):
-            print(exc.tail, file=sys.stderr)
+        if isinstance(exc, BuildFailed) or (isinstance(exc, PipFailed) and verbose):
+            print(_indent(exc.tail), file=sys.stderr)
         status.append(exc.exit_code)

@@ -32,8 +32,12 @@ class PipFailed(BundleError):
 
     @property
     def tail(self) -> str:
-        """The last lines pip printed: where its own explanation is."""
-        return "\n".join(self.output.strip().splitlines()[-15:])
+        """The lines that explain the failure: the end of a build's own output, else pip's last."""
+        lines = self.output.rstrip().splitlines()
+        ends = [i for i, line in enumerate(lines) if line.strip() == "[end of output]"]
+        if ends:
+            return "\n".join(line.strip() for line in lines[max(0, ends[-1] - 10) : ends[-1]])
+        return "\n".join(lines[-15:])
 
 
 class ResolutionFailed(PipFailed):

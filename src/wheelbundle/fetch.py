@@ -97,6 +97,21 @@ class Fetcher:
         self.jobs = jobs
         self._ssl = ssl.create_default_context(cafile=cafile)
         self._local = _Connections()
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every kept-alive connection, whichever thread opened it."""
+        with self._lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
 
     def fetch_all(self, downloads: Sequence[Download], done: Done | None = None) -> dict[str, Path]:
         """Return each download's cached path, keyed by URL; raise on the first failure."""
@@ -109,8 +124,11 @@ class Fetcher:
                 done()
             return path
 
-        with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
-            paths = list(pool.map(one, downloads))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+                paths = list(pool.map(one, downloads))
+        finally:
+            self.close()
         return {d.url: p for d, p in zip(downloads, paths, strict=True)}
 
     def fetch(self, download: Download) -> Path:
@@ -187,6 +205,8 @@ class Fetcher:
             else:
                 conn = http.client.HTTPConnection(key[1], parts.port, timeout=TIMEOUT)
             self._local.open[key] = conn
+            with self._lock:
+                self._opened.append(conn)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         return conn, target or "/"
 

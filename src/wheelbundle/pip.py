@@ -28,7 +28,10 @@ _DROPPED_VARIABLES = (
 _NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
 _NO_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement (\S+)")
 _CONFLICT = re.compile(r"Cannot install (.+?) because these package versions have conflicting")
-_BUILD = re.compile(r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)")
+_BUILD = re.compile(
+    r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)"
+    r"|Encountered error while generating package metadata\.\s*\S+\s*(\S+)"
+)
 _INVALID = re.compile(r"(Invalid requirement: .+|Could not open requirements file: .+)")
 _NETWORK = re.compile(
     r"(Failed to establish a new connection|Max retries exceeded|Name or service not known"
@@ -93,7 +96,7 @@ def classify_failure(command: Sequence[str], returncode: int, output: str) -> Pi
 def _diagnose(output: str) -> tuple[type[PipFailed], str | None]:
     if m := _BUILD.search(output):
         return BuildFailed, (
-            f"could not build a wheel for {m.group(1) or m.group(2)} from its sdist; the server "
+            f"could not build {m.group(1) or m.group(2) or m.group(3)} from source; the server "
             "has no compiler, so fix the build here (install its build dependencies) or provide "
             "a wheel with --find-links"
         )
@@ -102,6 +105,11 @@ def _diagnose(output: str) -> tuple[type[PipFailed], str | None]:
             f"conflicting requirements: {m.group(1)}; {_conflict_detail(output)}"
             "relax one of the pins so they can agree"
         )
+    if m := _NETWORK.search(output):
+        return IndexUnreachable, (
+            f"cannot reach the package index ({m.group(1)}); check --index-url, the network "
+            "and credentials"
+        )
     if m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output):
         return ResolutionFailed, (
             f"no version of {m.group(1)} found on the index; check the name and version, "
@@ -109,11 +117,6 @@ def _diagnose(output: str) -> tuple[type[PipFailed], str | None]:
         )
     if m := _INVALID.search(output):
         return ResolutionFailed, m.group(1).strip()
-    if m := _NETWORK.search(output):
-        return IndexUnreachable, (
-            f"cannot reach the package index ({m.group(1)}); check --index-url, the network "
-            "and credentials"
-        )
     return PipFailed, None
 
 

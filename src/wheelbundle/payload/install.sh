@@ -1,0 +1,270 @@
+#!/bin/sh
+# install.sh: install this wheelbundle into a Python virtual environment, offline.
+#
+# How an install goes, and why a failed one changes nothing:
+#  1. Preflight, before anything is written: every file matches SHA256SUMS and wheels/ holds
+#     nothing unlisted; support/probe.py picks the first target in support/targets.json whose
+#     Python version and wheel tags fit the interpreter, or says what the bundle needs.
+#  2. A new release is built next to VENV_DIR, in VENV_DIR.releases/NAME-VERSION-STAMP:
+#     "python -m venv --without-pip" (so ensurepip is never needed), then ONE pip run straight
+#     from the bundled pip wheel installs the target's lock: --no-index (never the network),
+#     --require-hashes, none of the server's pip configuration. Then "pip check".
+#     The release is built in its final place because a venv cannot be moved afterwards (its
+#     scripts and activate carry its absolute path); until it is complete an empty marker file
+#     RELEASE.partial sits beside it.
+#  3. Only then is VENV_DIR switched: it is a symlink to the current release, replaced by one
+#     atomic rename. A real directory at VENV_DIR (a venv made some other way) is first moved
+#     to VENV_DIR.releases/previous-STAMP.
+#  4. VENV_DIR.releases/rollback points at the release that was current before (--rollback swaps
+#     the two); any other release is deleted.
+# A failure or Ctrl-C before the switch deletes the new release: VENV_DIR stays as it was.
+# Concurrent runs against the same VENV_DIR are not supported.
+#
+# Exit status: 0 done, 1 failed, 2 usage, 3 the bundle does not fit this server, 4 bundle damaged.
+set -eu
+
+usage() {
+    cat <<'EOF'
+Usage: ./install.sh [--check | --describe | --rollback] [--python PATH] [VENV_DIR]
+
+Installs this bundle's wheels into a new virtual environment, without network access.
+
+  VENV_DIR       where the environment goes: default $VIRTUAL_ENV if one is active,
+                 else ./venv beside this script
+  --python PATH  interpreter to build the environment from (default: python3); its version
+                 and platform must fit the bundle
+  --check        run the preflight checks only (checksums, Python, platform); change nothing
+  --describe     print what support/probe.py sees on this server (JSON); change nothing
+  --rollback     switch VENV_DIR back to the release that was installed before this one
+  --help         show this text
+
+Layout: VENV_DIR is a symlink to VENV_DIR.releases/NAME-VERSION-STAMP. Each run builds a new
+release beside it and switches VENV_DIR only once the release is complete and passes
+"pip check"; if anything fails, VENV_DIR is left exactly as it was. The previous release is
+kept for --rollback (VENV_DIR.releases/rollback points at it); older ones are deleted.
+A plain venv directory found at VENV_DIR is kept as VENV_DIR.releases/previous-STAMP.
+
+Exit status: 0 done, 1 failed, 2 usage error, 3 the bundle does not fit this server,
+4 the bundle is damaged or incomplete.
+EOF
+}
+
+say() { printf '%s\n' "$*" >&2; }
+die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
+
+MODE=install PY=python3 VENV=''
+set_mode() { [ "$MODE" = install ] || die 2 "choose one of --check, --describe, --rollback"; MODE=$1; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        -h | --help) usage; exit 0 ;;
+        --check) set_mode check ;;
+        --describe) set_mode describe ;;
+        --rollback) set_mode rollback ;;
+        --python) [ $# -ge 2 ] || die 2 "--python needs a path"; PY=$2; shift ;;
+        --python=*) PY=${1#--python=} ;;
+        -*) die 2 "unknown option $1 (see --help)" ;;
+        *) [ -z "$VENV" ] || die 2 "more than one VENV_DIR: $VENV, $1"; VENV=$1 ;;
+    esac
+    shift
+done
+
+# Where to install: an absolute path without trailing slash, its parent's symlinks resolved.
+HERE=$(cd -P -- "$(dirname -- "$0")" && pwd -P)
+if [ -z "$VENV" ] && [ -n "${VIRTUAL_ENV:-}" ]; then
+    VENV=$VIRTUAL_ENV
+    case $VENV in *.releases/*) VENV=${VENV%.releases/*} ;; esac # activated from a release
+fi
+[ -n "$VENV" ] || VENV=$HERE/venv
+case $VENV in /*) ;; *) VENV=$PWD/$VENV ;; esac
+while [ "$VENV" != / ] && [ "${VENV%/}" != "$VENV" ]; do VENV=${VENV%/}; done
+[ "$VENV" != / ] || die 2 "VENV_DIR cannot be /"
+if parent=$(cd -P -- "$(dirname -- "$VENV")" 2>/dev/null && pwd -P); then
+    VENV=${parent%/}/$(basename -- "$VENV")
+fi
+case $PY in */*) case $PY in /*) ;; *) PY=$PWD/$PY ;; esac ;; esac # a relative --python path
+RELEASES=$VENV.releases
+cd "$HERE"
+
+# pip and Python see none of the server's settings: no pip.conf, no PIP_*, no user site-packages,
+# no PYTHONPATH (pip would count packages found there as installed).
+for var in $(env | sed -n 's/^\(PIP_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$var"; done
+unset PYTHONPATH
+PIP_CONFIG_FILE=/dev/null PYTHONNOUSERSITE=1
+export PIP_CONFIG_FILE PYTHONNOUSERSITE
+
+command -v "$PY" >/dev/null 2>&1 || die 1 "no Python at '$PY': install Python 3, or pass --python PATH"
+
+# switch_link LINK TARGET: point LINK at TARGET with one rename(2), so LINK never goes missing.
+# (os.replace rather than "mv -T", which is GNU-only; plain mv would move into the directory.)
+switch_link() {
+    rm -f "$1.tmp-link"
+    ln -s "$2" "$1.tmp-link"
+    "$PY" -c 'import os, sys; os.replace(sys.argv[1], sys.argv[2])' "$1.tmp-link" "$1"
+}
+
+if [ "$MODE" = describe ]; then exec "$PY" support/probe.py; fi
+
+if [ "$MODE" = rollback ]; then
+    [ -L "$VENV" ] || die 1 "$VENV is not a symlink to a release, so there is nothing to roll back"
+    previous=$(readlink "$RELEASES/rollback" 2>/dev/null) || die 1 "no earlier release in $RELEASES"
+    [ -d "$previous" ] || die 1 "the earlier release $previous is gone"
+    current=$(readlink "$VENV")
+    switch_link "$VENV" "$previous"
+    switch_link "$RELEASES/rollback" "$current"
+    say "rolled back $VENV to ${previous##*/} (--rollback again returns to ${current##*/})"
+    exit 0
+fi
+
+verify_signature() {
+    # Reserved for a later --allowed-signers FILE option; it runs first, before any other check:
+    #   ssh-keygen -Y verify -f FILE -I SIGNER -n wheelbundle -s SIGNATURE < SIGNED_FILE
+    # The signed file must be SHA256SUMS (or carry its hash): a signature over manifest.yaml
+    # alone would not cover the wheels that check_sums trusts SHA256SUMS for.
+    :
+}
+
+# A fallback for servers without sha256sum: the same check, by the interpreter.
+SUMS_PY='
+import hashlib, sys
+for line in open("SHA256SUMS", encoding="utf-8"):
+    digest, _, path = line.rstrip("\n").partition("  ")
+    sha = hashlib.sha256()
+    try:
+        with open(path.lstrip("*"), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                sha.update(block)
+    except OSError:
+        sys.exit(path + ": FAILED open or read")
+    if sha.hexdigest() != digest.lower():
+        sys.exit(path + ": FAILED")
+'
+
+check_sums() {
+    [ -f SHA256SUMS ] || die 4 "SHA256SUMS is missing (the bundle is incomplete)"
+    if command -v sha256sum >/dev/null 2>&1; then
+        out=$(LC_ALL=C sha256sum -c --quiet --strict SHA256SUMS 2>&1) && return 0
+    else
+        out=$("$PY" -c "$SUMS_PY" 2>&1) && return 0
+    fi
+    bad=$(printf '%s\n' "$out" | grep ': FAILED' | head -n 1)
+    case $bad in
+        *': FAILED') die 4 "${bad%: FAILED}: checksum mismatch (the bundle was changed or damaged in transit)" ;;
+        *': FAILED '*) die 4 "${bad%%: FAILED *}: missing or unreadable (the bundle is incomplete)" ;;
+        *) die 4 "SHA256SUMS cannot be checked: $(printf '%s\n' "$out" | head -n 1)" ;;
+    esac
+}
+
+check_no_extra_wheels() {
+    [ -d wheels ] || die 4 "wheels/ is missing (the bundle is incomplete)"
+    extra=$(find wheels ! -type d | awk '
+        NR == FNR { sub(/^[0-9a-fA-F]+ [ *]/, ""); listed[$0] = 1; next }
+        !($0 in listed) { print; exit }' SHA256SUMS -)
+    [ -z "$extra" ] || die 4 "$extra: not listed in SHA256SUMS (added after the bundle was made)"
+}
+
+select_target() {
+    PY_VERSION=$("$PY" -c 'import platform; print(platform.python_version())' 2>/dev/null) ||
+        die 1 "cannot run $PY"
+    case $PY_VERSION in
+        2.* | 3.[0-7] | 3.[0-7].*) die 3 "installing needs Python 3.8 or later; $PY is Python $PY_VERSION" ;;
+    esac
+    code=0
+    selected=$("$PY" support/probe.py --select support/targets.json) || code=$?
+    case $code in
+        0) ;;
+        3) exit 3 ;; # probe.py said what the bundle needs and what this server has
+        2) exit 4 ;; # probe.py named the problem with targets.json
+        *) die 1 "support/probe.py failed under $PY (Python $PY_VERSION)" ;;
+    esac
+    TARGET=$(printf '%s\n' "$selected" | cut -f 1)
+    LOCK=$(printf '%s\n' "$selected" | cut -f 2)
+    info=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1]))
+print(d["name"], d["version"], d["pip_wheel"], sep="\t")' support/targets.json)
+    NAME=$(printf '%s\n' "$info" | cut -f 1)
+    VERSION=$(printf '%s\n' "$info" | cut -f 2)
+    PIP_WHEEL=$(printf '%s\n' "$info" | cut -f 3)
+    [ -f "$LOCK" ] || die 4 "$LOCK is missing (the bundle is incomplete)"
+    [ -f "wheels/$PIP_WHEEL" ] || die 4 "wheels/$PIP_WHEEL is missing (the bundle is incomplete)"
+}
+
+check_venv_dir() {
+    [ ! -e "$RELEASES" ] || [ -d "$RELEASES" ] || die 1 "$RELEASES exists and is not a directory"
+    if [ -L "$VENV" ] || [ ! -e "$VENV" ]; then return 0; fi
+    [ -d "$VENV" ] || die 1 "$VENV exists and is not a directory"
+    [ -f "$VENV/pyvenv.cfg" ] || [ -z "$(ls -A "$VENV")" ] ||
+        die 1 "$VENV exists and is not a virtual environment; choose another VENV_DIR"
+}
+
+verify_signature
+say "checking files against SHA256SUMS"
+check_sums
+check_no_extra_wheels
+select_target
+check_venv_dir
+say "target $TARGET fits $PY (Python $PY_VERSION)"
+if [ "$MODE" = check ]; then
+    printf 'check passed: %s %s (%s) can be installed into %s; nothing was changed\n' \
+        "$NAME" "$VERSION" "$TARGET" "$VENV"
+    exit 0
+fi
+
+# From here on the disk changes; cleanup undoes everything until the switch.
+NEW='' MOVED=''
+cleanup() {
+    status=$?
+    if [ -n "$NEW" ] && [ "$(readlink "$VENV" 2>/dev/null || :)" != "$NEW" ]; then
+        rm -rf "$NEW" "$NEW.partial" "$VENV.tmp-link" || true
+        if [ -n "$MOVED" ] && [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then mv "$MOVED" "$VENV" || true; fi
+        rmdir "$RELEASES" 2>/dev/null || true
+        say "$VENV was left as it was"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'exit 143' TERM
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+release=$RELEASES/$NAME-$VERSION-$stamp
+n=1
+while [ -e "$release" ] || [ -e "$release.partial" ]; do
+    n=$((n + 1))
+    release=$RELEASES/$NAME-$VERSION-$stamp-$n
+done
+mkdir -p "$RELEASES"
+NEW=$release
+: >"$release.partial"
+say "building $release"
+"$PY" -m venv --without-pip "$release" || die 1 "$PY could not create a virtual environment"
+
+run_pip() { "$release/bin/python" "wheels/$PIP_WHEEL/pip" "$@" >&2; }
+say "installing $(grep -c '^[^#[:space:]]' "$LOCK") packages from wheels/ (offline, hash-checked)"
+run_pip install --no-index --find-links wheels --require-hashes --only-binary :all: \
+    --no-cache-dir --disable-pip-version-check --no-input --quiet -r "$LOCK" ||
+    die 1 "pip could not install $LOCK (see its message above)"
+run_pip check || die 1 "the installed packages do not fit together (pip check, above)"
+rm -f "$release.partial"
+
+# The switch. A plain venv directory at VENV_DIR is kept as previous-STAMP, for --rollback.
+before=$(readlink "$VENV" 2>/dev/null) || before=
+if [ -d "$VENV" ] && [ ! -L "$VENV" ]; then
+    if [ -f "$VENV/pyvenv.cfg" ]; then
+        MOVED=$RELEASES/previous-$stamp
+        mv "$VENV" "$MOVED"
+        before=$MOVED
+    else
+        rmdir "$VENV" # empty, checked above
+    fi
+fi
+switch_link "$VENV" "$release"
+NEW=
+if [ -n "$before" ]; then switch_link "$RELEASES/rollback" "$before"; else rm -f "$RELEASES/rollback"; fi
+say "switched $VENV to ${release##*/}"
+
+# Keep the current release and the one before it; delete leftovers of earlier runs.
+keep=${release##*/} keep_before=${before##*/}
+for entry in "$RELEASES"/*; do
+    case ${entry##*/} in "$keep" | "$keep_before" | rollback | '*') continue ;; esac
+    rm -rf "$entry" || say "warning: could not delete $entry"
+done
+printf 'installed %s %s (%s) into %s\n' "$NAME" "$VERSION" "$TARGET" "$VENV"

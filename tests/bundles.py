@@ -1,0 +1,52 @@
+"""Helpers shared by the tests that make real bundles."""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from wheelbundle.cli import main
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def archive(self) -> Path:
+        """The contract: the archive's path is the last line of stdout."""
+        return Path(self.out.strip().splitlines()[-1])
+
+
+def bundle(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Outcome:
+    """Run ``bundle ARGS`` in-process, as a script would, and keep what it printed."""
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return Outcome(code, captured.out, captured.err)
+
+
+def requirements(folder: Path, *lines: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "requirements.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def unpack(archive: Path, dest: Path) -> Path:
+    """Unpack as an operator would (``tar xzf``); return the bundle's top folder."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    (top,) = dest.iterdir()
+    return top
+
+
+def member_names(archive: Path) -> list[str]:
+    with tarfile.open(archive) as tar:
+        return sorted(m.name for m in tar.getmembers())

@@ -1,0 +1,85 @@
+"""Fetching: every byte checked against the published hash, each file fetched once."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from index import LocalIndex
+from packages import make_wheel
+
+from wheelbundle.cache import Cache
+from wheelbundle.errors import FetchFailed, HashMismatch
+from wheelbundle.fetch import Credentials, Download, Fetcher
+
+
+def download_of(index: LocalIndex, wheel: Path) -> Download:
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    return Download(index.file_url(wheel.name), wheel.name, digest, "pkg==1.0")
+
+
+def test_files_land_in_the_cache_under_their_hash_and_are_fetched_once(
+    make_index: object, tmp_path: Path
+) -> None:
+    wheels = [make_wheel(tmp_path / "src", f"pkg{i}", "1.0") for i in range(5)]
+    index: LocalIndex = make_index(*wheels)  # type: ignore[operator]
+    fetcher = Fetcher(Cache(tmp_path / "cache"), Credentials([]), jobs=3)
+    downloads = [download_of(index, w) for w in wheels]
+    paths = fetcher.fetch_all(downloads)
+    for d in downloads:
+        assert hashlib.sha256(paths[d.url].read_bytes()).hexdigest() == d.sha256
+        assert paths[d.url].name == d.filename
+    index.reset_requests()
+    assert fetcher.fetch_all(downloads) == paths
+    assert sum(index.requests.values()) == 0
+
+
+def test_a_tampered_file_is_refused_and_not_kept(make_index: object, tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    index: LocalIndex = make_index(wheel)  # type: ignore[operator]
+    index.tamper(wheel.name)
+    cache = Cache(tmp_path / "cache")
+    with (
+        Fetcher(cache, Credentials([])) as fetcher,
+        pytest.raises(HashMismatch, match=r"pkg==1.0: pkg-1.0-py3-none-any.whl does not match"),
+    ):
+        fetcher.fetch(download_of(index, wheel))
+    assert not [p for p in cache.root.rglob("*") if p.is_file()]
+
+
+def test_credentials_come_from_the_index_url_and_are_sent(
+    make_index: object, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    index: LocalIndex = make_index(wheel, username="alice", password="s3cret")  # type: ignore[operator]
+    download = download_of(index, wheel)
+    with (
+        Fetcher(Cache(tmp_path / "c1"), Credentials([])) as anonymous,
+        pytest.raises(FetchFailed, match="HTTP 401.*check the index credentials"),
+    ):
+        anonymous.fetch(download)
+    credentials = Credentials([index.url_with_auth("alice", "s3cret")])
+    with Fetcher(Cache(tmp_path / "c2"), credentials) as fetcher:
+        assert fetcher.fetch(download).read_bytes() == wheel.read_bytes()
+
+
+def test_a_local_file_url_is_copied_and_checked(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    fetcher = Fetcher(Cache(tmp_path / "cache"), Credentials([]))
+    got = fetcher.fetch(Download(wheel.as_uri(), wheel.name, digest, "pkg==1.0"))
+    assert got.read_bytes() == wheel.read_bytes()
+    with pytest.raises(HashMismatch):
+        fetcher.fetch(Download(wheel.as_uri(), wheel.name, "0" * 64, "pkg==1.0"))
+
+
+def test_an_unreachable_host_fails_with_the_package_named(tmp_path: Path) -> None:
+    download = Download(
+        "http://127.0.0.1:9/files/pkg-1.0.tar.gz", "pkg-1.0.tar.gz", None, "pkg==1.0"
+    )
+    with (
+        Fetcher(Cache(tmp_path / "cache"), Credentials([])) as fetcher,
+        pytest.raises(FetchFailed, match="could not download pkg==1.0"),
+    ):
+        fetcher.fetch(download)
