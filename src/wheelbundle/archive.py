@@ -27,7 +27,8 @@ class BundleArchive:
             self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 (closed by __exit__)
             members = self._tar.getmembers()
         except (OSError, tarfile.TarError, EOFError) as exc:
-            raise VerifyFailed(f"{path}: not a readable tar archive ({exc})") from exc
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise VerifyFailed(f"{path}: not a readable tar archive ({reason})") from exc
         self.top, self.files = _check_structure(path, members)
 
     def __enter__(self) -> BundleArchive:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import canonicalize_name
 
 from wheelbundle.errors import BundleError
 from wheelbundle.pip import Runner, run_pip
@@ -24,7 +24,8 @@ from wheelbundle.pip import Runner, run_pip
 class Pin:
     """One distribution pip chose, exactly as its report names it."""
 
-    name: NormalizedName
+    name: str
+    """Canonical (PEP 503) name."""
     version: str
     url: str
     """Where pip found it (credentials already stripped by pip)."""
