@@ -50,3 +50,16 @@ def unpack(archive: Path, dest: Path) -> Path:
 def member_names(archive: Path) -> list[str]:
     with tarfile.open(archive) as tar:
         return sorted(m.name for m in tar.getmembers())
+
+
+def make_archive(folder: Path, index_url: str, *lines: str, args: tuple[str, ...] = ()) -> Path:
+    """``bundle make`` of a requirements file with ``lines`` in ``folder``, from one index only."""
+    req = requirements(folder / "app", *lines)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIP_CONFIG_FILE", "/dev/null")
+        code = main(
+            ["make", str(req), "-o", str(folder / "dist"), "--index-url", index_url, "-q", *args]
+        )
+    assert code == 0
+    (archive,) = (folder / "dist").glob("*.tar.gz")
+    return archive

@@ -59,6 +59,7 @@ def test_the_archive_holds_exactly_the_contract_layout(made: Path) -> None:
             f"{top}/install.sh",
             f"{top}/manifest.yaml",
             f"{top}/requirements.lock",
+            f"{top}/sbom.cdx.json",
             f"{top}/support",
             f"{top}/support/probe.py",
             f"{top}/support/targets.json",

@@ -72,6 +72,7 @@ def test_a_fresh_bundle_verifies(good: Path, capsys: pytest.CaptureFixture[str])
         "manifest.yaml",
         "install.sh",
         "requirements.lock",
+        "sbom.cdx.json",
         "support/probe.py",
     ],
 )
@@ -185,6 +186,7 @@ def test_a_verified_bundle_unpacks_to_the_contract_layout(good: Path, tmp_path: 
         "install.sh",
         "manifest.yaml",
         "requirements.lock",
+        "sbom.cdx.json",
         "support",
         "support/probe.py",
         "support/targets.json",

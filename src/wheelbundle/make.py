@@ -33,6 +33,7 @@ from wheelbundle.pack import Member, write_archive
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.resolve import Pin, Resolution, resolve
+from wheelbundle.sbom import sbom_json, wheel_license
 from wheelbundle.target import Target, host_target
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -219,6 +220,7 @@ def _package(pin: Pin, wheel: Path) -> Package:
         source_url=source_url,
         source_sha256=pin.sha256,
         requires=pin.requires,
+        license=wheel_license(wheel),
     )
 
 
@@ -264,6 +266,7 @@ def _members(manifest: Manifest, wheels: Mapping[str, Path]) -> list[Member]:
     payload = resources.files("wheelbundle") / "payload"
     generated = {
         "manifest.yaml": manifest.to_yaml().encode(),
+        "sbom.cdx.json": sbom_json(manifest).encode(),
         "support/targets.json": manifest.targets_json(pip_wheel_of(manifest.packages)).encode(),
         "support/probe.py": (payload / "probe.py").read_bytes(),
         "install.sh": (payload / "install.sh").read_bytes(),

@@ -37,6 +37,8 @@ class Package:
     """The hash the index published for the file fetched (for a built wheel: its sdist's)."""
     requires: tuple[str, ...] = ()
     """``Requires-Dist`` of the wheel, for the dependency graph."""
+    license: str | None = None
+    """SPDX expression from the wheel's metadata; None when it does not say (never guessed)."""
 
 
 @dataclass(frozen=True)

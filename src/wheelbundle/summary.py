@@ -1,4 +1,7 @@
-"""``bundle inspect``: what a bundle holds, read from its manifest, as a table or as JSON."""
+"""``bundle inspect``: what a bundle holds, read from its manifest, as a table or as JSON.
+
+A package whose license is ``unknown`` declared none that could be read as SPDX (see sbom.py).
+"""
 
 from __future__ import annotations
 
@@ -41,11 +44,16 @@ def inspect_bundle(path: Path) -> str:
         lines.append(
             f"target {t.name}: {_python(t.implementation)} {t.python_version} on {t.platform}, lock {t.lock}"
         )
-    rows = [("PACKAGE", "VERSION", "ORIGIN", "SIZE")]
-    rows += [(p.name, p.version, p.origin, human_size(p.size)) for p in manifest.packages]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    rows = [("PACKAGE", "VERSION", "ORIGIN", "LICENSE", "SIZE")]
+    rows += [
+        (p.name, p.version, p.origin, p.license or "unknown", human_size(p.size))
+        for p in manifest.packages
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines += [
-        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>9}" for r in rows
+        "  ".join(f"{cell:<{width}}" for cell, width in zip(r[:4], widths, strict=True))
+        + f"  {r[4]:>9}"
+        for r in rows
     ]
     total = sum(p.size for p in manifest.packages)
     lines.append(
