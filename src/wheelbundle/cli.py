@@ -133,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=["tar.gz"], default="tar.gz", help="archive format (default: tar.gz)"
     )
     make.add_argument("-j", "--jobs", type=int, default=8, help="parallel downloads (default: 8)")
+    make.add_argument(
+        "--sign",
+        type=Path,
+        metavar="KEY",
+        help="sign SHA256SUMS with this OpenSSH key (ssh-keygen -Y sign); stored as SHA256SUMS.sig",
+    )
     _add_verbosity(make)
 
     probe = commands.add_parser(
@@ -148,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exit 0 if every file matches the manifest and SHA256SUMS and every wheel its own RECORD; otherwise name the first bad file.",
     )
     verify.add_argument("archive", type=Path)
+    verify.add_argument(
+        "--allowed-signers",
+        type=Path,
+        metavar="FILE",
+        help="also require a signature by a key in this OpenSSH allowed_signers file",
+    )
     _add_verbosity(verify)
 
     inspect = commands.add_parser(
@@ -189,6 +201,7 @@ def _run(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             jobs=args.jobs,
             verbose=args.verbose,
+            sign_key=args.sign,
         )
         result = make_bundle(options, ConsoleReporter(args.quiet))
         print(result.archive)
@@ -197,16 +210,26 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write((resources.files("wheelbundle") / "payload" / "probe.py").read_text())
         return 0
     if args.command == "verify":
-        manifest = verify_bundle(args.archive)
+        verified = verify_bundle(args.archive, args.allowed_signers)
+        manifest = verified.manifest
         if not args.quiet:
             print(
                 f"{args.archive}: OK, {len(manifest.packages)} wheels for {', '.join(t.name for t in manifest.targets)}"
+                + _signature_note(verified.signed, verified.signer)
             )
         return 0
     if args.command == "inspect":
         print(inspect_json(args.archive) if args.json else inspect_bundle(args.archive))
         return 0
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _signature_note(signed: bool, signer: str | None) -> str:
+    if signer:
+        return f"; signed by {signer}"
+    if signed:
+        return "; signed (pass --allowed-signers FILE to check the signature)"
+    return "; not signed"
 
 
 def _indent(text: str) -> str:

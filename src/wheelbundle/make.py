@@ -34,6 +34,7 @@ from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.resolve import Pin, Resolution, resolve
 from wheelbundle.sbom import sbom_json, wheel_license
+from wheelbundle.sign import SIGNATURE, sign
 from wheelbundle.target import Target, host_target
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -55,6 +56,8 @@ class MakeOptions:
     use_cache: bool = True
     jobs: int = 8
     verbose: bool = False
+    sign_key: Path | None = None
+    """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
 
     def pip_index_options(self) -> list[str]:
         """Only what the user set: pip's own configuration fills in the rest."""
@@ -137,7 +140,7 @@ def _collect_and_pack(
     )
     reporter.stage(f"packing {len(packages)} wheels")
     archive = options.outdir / f"{manifest.top}-{entry.name}.tar.gz"
-    write_archive(archive, manifest.top, _members(manifest, wheels), epoch)
+    write_archive(archive, manifest.top, _members(manifest, wheels, options.sign_key), epoch)
     return MakeResult(archive=archive, manifest=manifest, wheels=wheels)
 
 
@@ -262,7 +265,9 @@ def _source_date_epoch(files: Sequence[InputFile]) -> int:
     return max(mtimes) if mtimes else int(time.time())
 
 
-def _members(manifest: Manifest, wheels: Mapping[str, Path]) -> list[Member]:
+def _members(
+    manifest: Manifest, wheels: Mapping[str, Path], sign_key: Path | None = None
+) -> list[Member]:
     payload = resources.files("wheelbundle") / "payload"
     generated = {
         "manifest.yaml": manifest.to_yaml().encode(),
@@ -279,7 +284,10 @@ def _members(manifest: Manifest, wheels: Mapping[str, Path]) -> list[Member]:
         Member(name, data=data, executable=name == "install.sh") for name, data in generated.items()
     ]
     members += [Member(f"wheels/{path.name}", path=path) for path in wheels.values()]
-    members.append(Member("SHA256SUMS", data=sha256sums(hashes).encode()))
+    sums = sha256sums(hashes).encode()
+    members.append(Member("SHA256SUMS", data=sums))
+    if sign_key is not None:
+        members.append(Member(SIGNATURE, data=sign(sums, sign_key)))
     return members
 
 

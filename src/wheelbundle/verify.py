@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from wheelbundle.archive import BundleArchive
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.manifest import Manifest, parse_sha256sums
+from wheelbundle.sign import SIGNATURE, SIGNED, verify
 from wheelbundle.wheelcheck import check_wheel
 
-UNSUMMED = {"SHA256SUMS", "manifest.yaml.sig"}
+UNSUMMED = {"SHA256SUMS", SIGNATURE}
 _LOCK_LINE = re.compile(r"^(\S+)==(\S+) --hash=sha256:([0-9a-f]{64})$")
 
 
-def verify_bundle(path: Path) -> Manifest:
-    """Return the bundle's manifest if every check passes; raise VerifyFailed at the first miss."""
+@dataclass(frozen=True)
+class Verified:
+    manifest: Manifest
+    signed: bool
+    """The bundle carries SHA256SUMS.sig (checked only when allowed signers were given)."""
+    signer: str | None = None
+    """The principal of allowed_signers whose key made the signature, when it was checked."""
+
+
+def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
+    """Check everything that can be checked without installing; VerifyFailed at the first miss.
+
+    With ``allowed_signers`` the bundle must also carry a signature of SHA256SUMS by one of its
+    keys; it is checked first, so every later check rests on signed hashes.
+    """
     with BundleArchive(path) as archive:
+        signed = SIGNATURE in archive.files
+        signer = None
+        if allowed_signers is not None:
+            if not signed:
+                raise VerifyFailed(
+                    f"{SIGNATURE}: the bundle is not signed, and allowed signers were given"
+                )
+            signer = verify(archive.read(SIGNED), archive.read(SIGNATURE), allowed_signers)
         _check_sums(archive)
         manifest = Manifest.from_yaml(archive.read("manifest.yaml").decode())
         if archive.top != manifest.top:
@@ -32,7 +55,7 @@ def verify_bundle(path: Path) -> Manifest:
                 wheel = archive.copy_to(name, Path(tmp))
                 check_wheel(wheel, name)
                 wheel.unlink()
-    return manifest
+    return Verified(manifest, signed, signer)
 
 
 def _check_sums(archive: BundleArchive) -> None:

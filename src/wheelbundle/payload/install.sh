@@ -25,7 +25,8 @@ set -eu
 
 usage() {
     cat <<'EOF'
-Usage: ./install.sh [--check | --describe | --rollback] [--python PATH] [VENV_DIR]
+Usage: ./install.sh [--check | --describe | --rollback] [--python PATH]
+                    [--allowed-signers FILE] [VENV_DIR]
 
 Installs this bundle's wheels into a new virtual environment, without network access.
 
@@ -33,6 +34,9 @@ Installs this bundle's wheels into a new virtual environment, without network ac
                  else ./venv beside this script
   --python PATH  interpreter to build the environment from (default: python3); its version
                  and platform must fit the bundle
+  --allowed-signers FILE
+                 refuse the bundle unless SHA256SUMS.sig is a signature of SHA256SUMS by a
+                 key in FILE (OpenSSH allowed_signers format; needs ssh-keygen 8.2 or later)
   --check        run the preflight checks only (checksums, Python, platform); change nothing
   --describe     print what support/probe.py sees on this server (JSON); change nothing
   --rollback     switch VENV_DIR back to the release that was installed before this one
@@ -45,14 +49,14 @@ kept for --rollback (VENV_DIR.releases/rollback points at it); older ones are de
 A plain venv directory found at VENV_DIR is kept as VENV_DIR.releases/previous-STAMP.
 
 Exit status: 0 done, 1 failed, 2 usage error, 3 the bundle does not fit this server,
-4 the bundle is damaged or incomplete.
+4 the bundle is damaged or incomplete, or not signed by an allowed key.
 EOF
 }
 
 say() { printf '%s\n' "$*" >&2; }
 die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
 
-MODE=install PY=python3 VENV=''
+MODE=install PY=python3 VENV='' SIGNERS=''
 set_mode() { [ "$MODE" = install ] || die 2 "choose one of --check, --describe, --rollback"; MODE=$1; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -62,6 +66,8 @@ while [ $# -gt 0 ]; do
         --rollback) set_mode rollback ;;
         --python) [ $# -ge 2 ] || die 2 "--python needs a path"; PY=$2; shift ;;
         --python=*) PY=${1#--python=} ;;
+        --allowed-signers) [ $# -ge 2 ] || die 2 "--allowed-signers needs a file"; SIGNERS=$2; shift ;;
+        --allowed-signers=*) SIGNERS=${1#--allowed-signers=} ;;
         -*) die 2 "unknown option $1 (see --help)" ;;
         *) [ -z "$VENV" ] || die 2 "more than one VENV_DIR: $VENV, $1"; VENV=$1 ;;
     esac
@@ -82,6 +88,7 @@ if parent=$(cd -P -- "$(dirname -- "$VENV")" 2>/dev/null && pwd -P); then
     VENV=${parent%/}/$(basename -- "$VENV")
 fi
 case $PY in */*) case $PY in /*) ;; *) PY=$PWD/$PY ;; esac ;; esac # a relative --python path
+case $SIGNERS in '' | /*) ;; *) SIGNERS=$PWD/$SIGNERS ;; esac
 RELEASES=$VENV.releases
 cd "$HERE"
 
@@ -115,13 +122,21 @@ if [ "$MODE" = rollback ]; then
     exit 0
 fi
 
+# --allowed-signers FILE: SHA256SUMS.sig must be a signature of SHA256SUMS (which holds every
+# other file's hash) by a key in FILE, in the namespace "wheelbundle". It runs first, so
+# check_sums then rests on signed hashes.
 verify_signature() {
-    # Reserved for a later --allowed-signers FILE option; it runs first, before any other check:
-    #   ssh-keygen -Y verify -f FILE -I SIGNER -n wheelbundle -s SIGNATURE < SIGNED_FILE
-    # The signed file must be SHA256SUMS (or carry its hash): a signature over manifest.yaml
-    # alone would not cover the wheels that check_sums trusts SHA256SUMS for.
-    :
-}
+    if [ -z "$SIGNERS" ]; then
+        [ ! -f SHA256SUMS.sig ] || say "the bundle is signed; pass --allowed-signers FILE to check who signed it"
+        return 0
+    fi
+    [ -f "$SIGNERS" ] || die 2 "no allowed signers file at $SIGNERS"
+    command -v ssh-keygen >/dev/null 2>&1 ||
+        die 1 "--allowed-signers needs ssh-keygen (OpenSSH 8.2 or later), which is not installed"
+    [ -f SHA256SUMS.sig ] || die 4 "SHA256SUMS.sig: the bundle is not signed, and --allowed-signers asks for a signature"
+    [ -f SHA256SUMS ] || die 4 "SHA256SUMS is missing (the bundle is incomplete)"
+    signer=$(ssh-keygen -Y find-principals -f "$SIGNERS" -s SHA256SUMS.sig 2>/dev/null | head -n 1)
+    signer=${signer%%,*}
 
 # A fallback for servers without sha256sum: the same check, by the interpreter.
 SUMS_PY='

@@ -1,0 +1,369 @@
+"""Side-by-side benchmark: the pip recipe against wheelbundle, on the real stacks in examples/.
+
+Build side, cold and warm caches:   ``pip wheel -r REQ -w DIR`` + ``tar czf``  vs  ``bundle make``
+Server side, offline:               ``python -m venv`` + ``pip install --no-index --find-links``
+                                    vs  ``install.sh`` (pip)
+
+Runs alternate (pip first on even runs, bundle first on odd ones) in one process, so both sides
+see the same network and disk. Everything comes from the public index: the machine's pip
+configuration is hidden (``PIP_CONFIG_FILE=/dev/null``, no ``PIP_*`` but ``PIP_CERT``). It needs
+the public index and is not part of the test suite. Standard library only.
+
+    python scripts/bench.py [--runs N] [--stack webstack|datastack|all] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("webstack", "datastack")
+KEPT_PIP_VARIABLES = ("PIP_CERT", "PIP_DEFAULT_TIMEOUT")
+
+# Runs `bundle` in this process's interpreter and reports the peak RSS of that one process
+# (not of the pip subprocesses it starts) in kB, through the file named by BENCH_RSS_FILE.
+BUNDLE_WITH_RSS = """\
+import os, resource, sys
+from wheelbundle.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    with open(os.environ["BENCH_RSS_FILE"], "w") as out:
+        out.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+sys.exit(code)
+"""
+
+
+@dataclass(frozen=True)
+class Measure:
+    seconds: float
+    tree_rss_kb: int
+    """Peak RSS of the largest process in the command's tree (wait4), in kB."""
+    stdout: str
+
+
+@dataclass
+class Results:
+    times: dict[str, list[float]] = field(default_factory=dict)
+    peaks_kb: dict[str, list[int]] = field(default_factory=dict)
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def add(self, step: str, seconds: float) -> None:
+        self.times.setdefault(step, []).append(seconds)
+
+    def peak(self, what: str, kb: int) -> None:
+        self.peaks_kb.setdefault(what, []).append(kb)
+
+    def median(self, step: str) -> float:
+        return statistics.median(self.times[step])
+
+
+class BenchError(Exception):
+    pass
+
+
+def public_env(cache_root: Path) -> dict[str, str]:
+    """A normal user's environment: the public index only, every cache under `cache_root`."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in KEPT_PIP_VARIABLES
+    }
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        PIP_CACHE_DIR=str(cache_root / "pip"),
+        XDG_CACHE_HOME=str(cache_root / "xdg"),
+    )
+    env.pop("SOURCE_DATE_EPOCH", None)
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def run(cmd: Sequence[str | os.PathLike[str]], env: Mapping[str, str], log: Path) -> Measure:
+    """Run `cmd`, stdout kept, stderr to `log`; time it and read its tree's peak RSS (wait4)."""
+    args = [os.fspath(c) for c in cmd]
+    with tempfile.TemporaryFile() as out, log.open("ab") as err:
+        err.write(("\n$ " + " ".join(args) + "\n").encode())
+        err.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out, stderr=err, env=dict(env))
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode(errors="replace")
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+        raise BenchError(f"{args[0]} exited {proc.returncode}:\n" + "\n".join(tail))
+    return Measure(seconds, int(usage.ru_maxrss), stdout)
+
+
+def network_cut() -> list[str]:
+    """`unshare -n` where this machine allows it (the install side then really is offline)."""
+    for prefix in (["unshare", "-n"], ["unshare", "-rn"]):
+        if shutil.which(prefix[0]) is None:
+            continue
+        probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return prefix
+    return []
+
+
+def base_python() -> str:
+    """The interpreter the tool runs on, outside any venv: bundles are made for it."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidate = Path(sys.base_prefix) / "bin" / version
+    return str(candidate) if candidate.exists() else shutil.which(version) or sys.executable
+
+
+@contextmanager
+def scratch(parent: Path, name: str) -> Iterator[Path]:
+    path = parent / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class Bench:
+    def __init__(self, stack: str, work: Path, cut: list[str]) -> None:
+        self.stack = stack
+        self.req = ROOT / "examples" / stack / "requirements.txt"
+        if not self.req.is_file():
+            raise BenchError(f"{self.req} is missing")
+        self.work = work / stack
+        self.work.mkdir(parents=True)
+        self.log = self.work / "log.txt"
+        self.cut = cut
+        self.python = base_python()
+        self.results = Results()
+
+    # -- build side ---------------------------------------------------------------------------
+
+    def pip_recipe(self, cache: Path, label: str) -> Path:
+        """`pip wheel -r` into a fresh folder, then `tar czf` of it. Returns the wheelhouse."""
+        env = public_env(cache)
+        house = self.work / f"house-{label}"
+        shutil.rmtree(house, ignore_errors=True)
+        wheel = run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "-r", self.req, "-w", house],
+            env,
+            self.log,
+        )
+        tgz = self.work / f"house-{label}.tar.gz"
+        tar = run(["tar", "czf", tgz, "-C", house.parent, house.name], env, self.log)
+        self.results.add(f"pip wheel -r ({label})", wheel.seconds)
+        self.results.add(f"tar czf ({label})", tar.seconds)
+        self.results.add(f"pip wheel -r + tar czf ({label})", wheel.seconds + tar.seconds)
+        self.results.peak(f"pip wheel -r ({label}), largest process", wheel.tree_rss_kb)
+        self.results.facts["wheelhouse"] = (
+            f"{len(list(house.glob('*.whl')))} wheels, {folder_size(house) / 1e6:.1f} MB"
+        )
+        self.results.facts["pip wheel tar.gz"] = f"{tgz.stat().st_size / 1e6:.1f} MB"
+        tgz.unlink()
+        return house
+
+    def bundle_make(self, cache: Path, label: str) -> Path:
+        env = public_env(cache)
+        rss_file = self.work / "rss"
+        env["BENCH_RSS_FILE"] = str(rss_file)
+        outdir = self.work / f"dist-{label}"
+        shutil.rmtree(outdir, ignore_errors=True)
+        made = run(
+            [
+                sys.executable,
+                "-c",
+                BUNDLE_WITH_RSS,
+                "make",
+                "--quiet",
+                self.req,
+                "-o",
+                outdir,
+                "--cache-dir",
+                cache / "wheelbundle",
+            ],
+            env,
+            self.log,
+        )
+        archive = Path(made.stdout.strip().splitlines()[-1])
+        self.results.add(f"bundle make ({label})", made.seconds)
+        self.results.peak(f"bundle make ({label}), bundle process", int(rss_file.read_text()))
+        self.results.peak(f"bundle make ({label}), largest process", made.tree_rss_kb)
+        self.results.facts["bundle archive"] = (
+            f"{archive.name}, {archive.stat().st_size / 1e6:.1f} MB"
+        )
+        return archive
+
+    # -- server side --------------------------------------------------------------------------
+
+    def plain_install(self, house: Path) -> None:
+        with scratch(self.work, "server-plain") as server:
+            env = public_env(server / "cache")
+            venv = server / "venv"
+            made = run([*self.cut, self.python, "-m", "venv", venv], env, self.log)
+            installed = run(
+                [
+                    *self.cut,
+                    venv / "bin" / "python",
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--no-index",
+                    "--find-links",
+                    house,
+                    "-r",
+                    self.req,
+                ],
+                env,
+                self.log,
+            )
+            self.results.add("python -m venv", made.seconds)
+            self.results.add("pip install --no-index", installed.seconds)
+            self.results.add("venv + pip install --no-index", made.seconds + installed.seconds)
+
+    def install_sh(self, archive: Path) -> None:
+        with scratch(self.work, "server-bundle") as server:
+            env = public_env(server / "cache")
+            with tarfile.open(archive) as tar:
+                tar.extractall(server / "unpacked", filter="data")
+            (top,) = (server / "unpacked").iterdir()
+            installed = run(
+                [*self.cut, top / "install.sh", "--python", self.python, server / "venv"],
+                env,
+                self.log,
+            )
+            run(
+                [*self.cut, server / "venv" / "bin" / "python", "-m", "pip", "check"], env, self.log
+            )
+            self.results.add("install.sh (pip)", installed.seconds)
+
+    # -- one alternating run ------------------------------------------------------------------
+
+    def once(self, index: int) -> None:
+        pip_first = index % 2 == 0
+        with scratch(self.work, "cache-pip") as pip_cache, scratch(self.work, "cache-b") as b_cache:
+            for label in ("cold", "warm"):
+                sides = ["pip", "bundle"] if pip_first else ["bundle", "pip"]
+                for side in sides:
+                    say(f"  {self.stack} run {index + 1}: {side} ({label})")
+                    if side == "pip":
+                        house = self.pip_recipe(pip_cache, label)
+                    else:
+                        archive = self.bundle_make(b_cache, label)
+            for side in sides:
+                say(f"  {self.stack} run {index + 1}: install ({side})")
+                if side == "pip":
+                    self.plain_install(house)
+                else:
+                    self.install_sh(archive)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+RATIOS = (
+    # (what, numerator, denominator, target from issue 6 or None)
+    (
+        "cold bundle make / (pip wheel -r + tar czf)",
+        "bundle make (cold)",
+        "pip wheel -r + tar czf (cold)",
+        0.8,
+    ),
+    ("warm bundle make / warm pip wheel -r", "bundle make (warm)", "pip wheel -r (warm)", 0.15),
+    (
+        "install.sh (pip) / (venv + pip install --no-index)",
+        "install.sh (pip)",
+        "venv + pip install --no-index",
+        0.9,
+    ),
+)
+
+
+def report(bench: Bench) -> None:
+    r = bench.results
+    print(f"\n== {bench.stack}  ({bench.req.relative_to(ROOT)})")
+    for key, value in r.facts.items():
+        print(f"   {key}: {value}")
+    print(f"   {'step':<44} {'median':>8}   runs")
+    for step, values in r.times.items():
+        runs = " ".join(f"{v:.2f}" for v in values)
+        print(f"   {step:<44} {statistics.median(values):>7.2f}s   {runs}")
+    print("   ratios (median / median):")
+    for what, num, den, target in RATIOS:
+        if num in r.times and den in r.times:
+            ratio = r.median(num) / r.median(den)
+            verdict = (
+                ""
+                if target is None
+                else f"(target <= {target}: {'met' if ratio <= target else 'NOT met'})"
+            )
+            print(f"   {what:<52} {ratio:>6.2f}  {verdict}")
+    print("   peak memory (max over runs):")
+    for what, kbs in r.peaks_kb.items():
+        print(f"   {what:<52} {max(kbs) / 1024:>6.0f} MB")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--runs", type=int, help="alternating runs per stack (default 3; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--stack", choices=[*STACKS, "all"], help="default: all (webstack with --quick)"
+    )
+    parser.add_argument("--quick", action="store_true", help="one run of the web stack only")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder and its log")
+    args = parser.parse_args(argv)
+    runs: int = args.runs or (1 if args.quick else 3)
+    chosen: str = args.stack or ("webstack" if args.quick else "all")
+    stacks = STACKS if chosen == "all" else (chosen,)
+    if runs < 1:
+        parser.error("--runs must be at least 1")
+
+    cut = network_cut()
+    work = Path(tempfile.mkdtemp(prefix="wheelbundle-bench-"))
+    say(f"bench: {runs} run(s) of {', '.join(stacks)} in {work}")
+    say(
+        f"bench: install side {'offline (' + ' '.join(cut) + ')' if cut else 'with the network on'}"
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        for stack in stacks:
+            bench = Bench(stack, work, cut)
+            for i in range(runs):
+                bench.once(i)
+            report(bench)
+    except BenchError as error:
+        print(f"error: {error}\n(log and work files kept in {work})", file=sys.stderr)
+        return 1
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"\ncpu time of all children: {cpu:.1f} s; python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
