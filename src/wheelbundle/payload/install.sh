@@ -137,6 +137,12 @@ verify_signature() {
     [ -f SHA256SUMS ] || die 4 "SHA256SUMS is missing (the bundle is incomplete)"
     signer=$(ssh-keygen -Y find-principals -f "$SIGNERS" -s SHA256SUMS.sig 2>/dev/null | head -n 1)
     signer=${signer%%,*}
+    [ -n "$signer" ] || die 4 "SHA256SUMS.sig: not signed by any key in $SIGNERS"
+    ssh-keygen -Y verify -f "$SIGNERS" -I "$signer" -n wheelbundle -s SHA256SUMS.sig \
+        <SHA256SUMS >/dev/null 2>&1 ||
+        die 4 "SHA256SUMS.sig: the signature by $signer does not match SHA256SUMS (changed after signing)"
+    say "signature checked: SHA256SUMS signed by $signer"
+}
 
 # A fallback for servers without sha256sum: the same check, by the interpreter.
 SUMS_PY='
