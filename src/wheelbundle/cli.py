@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from wheelbundle import __version__
+from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import MakeOptions, make_bundle
 from wheelbundle.progress import Bar
@@ -170,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("archive", type=Path)
     inspect.add_argument("--json", action="store_true", help="print JSON for scripts")
     _add_verbosity(inspect)
+
+    diff = commands.add_parser(
+        "diff",
+        help="compare the packages of two archives",
+        description=(
+            "One row per change from OLD to NEW: a package added, removed, upgraded, downgraded, "
+            "rebuilt (same version, other wheel bytes) or whose license changed."
+        ),
+        epilog=(
+            "Exit status, as diff(1): 0 no differences, 1 differences found, "
+            "2 or more an error (2 usage, 3 an unreadable or invalid bundle)."
+        ),
+    )
+    diff.add_argument("old", type=Path, metavar="OLD")
+    diff.add_argument("new", type=Path, metavar="NEW")
+    diff.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _add_verbosity(diff)
     return parser
 
 
@@ -221,6 +239,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "inspect":
         print(inspect_json(args.archive) if args.json else inspect_bundle(args.archive))
         return 0
+    if args.command == "diff":
+        changes = diff_bundles(args.old, args.new)
+        if args.json:
+            print(diff_json(args.old, args.new, changes))
+        elif changes:
+            print(diff_text(changes))
+        return 1 if changes else 0
     raise AssertionError(args.command)  # pragma: no cover
 
 
