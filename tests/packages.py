@@ -341,11 +341,13 @@ def make_sdist(
     requires_python: str | None = None,
     fail_build: bool = False,
     modules: Mapping[str, str] | None = None,
+    tag: str = "py3-none-any",
 ) -> Path:
     """Write a PEP 517 sdist built by an in-tree, standard-library backend; return its path.
 
     The backend needs no setuptools, so building is hermetic. With `fail_build=True` metadata
-    preparation and wheel building print `SIMULATED_BUILD_ERROR` to stderr and raise.
+    preparation and wheel building print `SIMULATED_BUILD_ERROR` to stderr and raise. `tag` is
+    the tag of the wheel it builds (a platform tag stands for a package with compiled code).
     """
     files = dict(sorted((modules or _default_modules(name, version)).items()))
     pkg_info = metadata_text(name, version, requires=requires, requires_python=requires_python)
@@ -353,9 +355,9 @@ def make_sdist(
         failure=SIMULATED_BUILD_ERROR if fail_build else None,
         modules=list(files),
         dist_info=dist_info_dir(name, version),
-        wheel_name=wheel_filename(name, version),
+        wheel_name=wheel_filename(name, version, tag),
         sdist_name=sdist_filename(name, version),
-        wheel_text=_wheel_file_text("py3-none-any"),
+        wheel_text=_wheel_file_text(tag),
     )
     tree = {
         "PKG-INFO": pkg_info,

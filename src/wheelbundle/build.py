@@ -1,13 +1,16 @@
 """Building wheels from sdists, local projects and VCS checkouts, once, on the build machine.
 
-The server has no compiler, so the archive never carries an sdist. Each build is cached under a
-key made of what was built (the sdist's hash, or the VCS commit) and what it was built for, so a
-second ``bundle make`` never rebuilds.
+The server has no compiler, so the archive never carries an sdist. Builds run here, with this
+interpreter, so each is cached under what was built (the sdist's hash, or the VCS commit) and
+what built it (this Python and platform, the build options): a second ``bundle make`` never
+rebuilds. Whether a built wheel suits the target is the caller's question.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +24,6 @@ from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.errors import BuildFailed, PipFailed
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.resolve import Pin
-from wheelbundle.target import Target
 
 
 @dataclass(frozen=True)
@@ -32,19 +34,19 @@ class BuildJob:
     source: str
 
 
-def build_key(pin: Pin, target: Target, pip_options: Sequence[str]) -> str | None:
+def build_key(pin: Pin, pip_options: Sequence[str]) -> str | None:
     """Cache key of a build; None for a local folder, whose content may change at any time."""
     if pin.kind == "dir":
         return None
     origin = pin.sha256 if pin.kind == "sdist" else f"{pin.url}@{pin.vcs_commit}"
-    text = "\n".join([str(origin), target.interpreter, target.tags[0], *pip_options])
+    builder = f"{sys.implementation.cache_tag}-{sysconfig.get_platform()}"
+    text = "\n".join([str(origin), builder, *pip_options])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def build_all(
     jobs: Sequence[BuildJob],
     cache: Cache,
-    target: Target,
     pip_options: Sequence[str] = (),
     *,
     parallel: int = 2,
@@ -55,7 +57,7 @@ def build_all(
     """Build every job (in parallel); return the wheel path for each pin name."""
 
     def one(job: BuildJob) -> Path:
-        wheel = _build_cached(job, cache, target, pip_options, verbose, run)
+        wheel = _build_cached(job, cache, pip_options, verbose, run)
         if done:
             done(job.pin)
         return wheel
@@ -68,12 +70,11 @@ def build_all(
 def _build_cached(
     job: BuildJob,
     cache: Cache,
-    target: Target,
     pip_options: Sequence[str],
     verbose: bool,
     run: Runner,
 ) -> Path:
-    key = build_key(job.pin, target, pip_options)
+    key = build_key(job.pin, pip_options)
     if key is not None:
         folder = cache.build_dir(key)
         if folder.is_dir() and (found := sorted(folder.glob("*.whl"))):
@@ -92,7 +93,7 @@ def _build_cached(
                 returncode=exc.returncode,
                 output=exc.output,
             ) from exc
-        wheel = _the_wheel(out, job.pin, target)
+        wheel = _the_wheel(out, job.pin)
         if key is None:
             return _keep_uncached(wheel, cache)
         final = cache.build_dir(key)
@@ -102,7 +103,7 @@ def _build_cached(
         return final / wheel.name
 
 
-def _the_wheel(out: Path, pin: Pin, target: Target) -> Path:
+def _the_wheel(out: Path, pin: Pin) -> Path:
     wheels = sorted(out.glob("*.whl"))
     if len(wheels) != 1:
         raise BuildFailed(
@@ -115,14 +116,6 @@ def _the_wheel(out: Path, pin: Pin, target: Target) -> Path:
     if name != pin.name:
         raise BuildFailed(
             f"building {pin.name} gave a wheel named {name}",
-            command=(),
-            returncode=0,
-            output="",
-        )
-    if not target.accepts(wheels[0].name):
-        raise BuildFailed(
-            f"the wheel built for {pin.name} ({wheels[0].name}) does not install on "
-            f"{target.display}; provide a compatible wheel with --find-links",
             command=(),
             returncode=0,
             output="",

@@ -20,6 +20,7 @@ from wheelbundle import __version__
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import MakeOptions, make_bundle
+from wheelbundle.merge import merge_bundles
 from wheelbundle.progress import Bar
 from wheelbundle.summary import inspect_bundle, inspect_json
 from wheelbundle.verify import verify_bundle
@@ -105,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument(
         "--version", help="bundle version (default: the project's version, else the inputs' date)"
     )
+    make.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="the server to bundle for (repeatable): a shorthand like cp312-manylinux_2_28_aarch64, "
+        "cp312-musllinux_1_2_x86_64, cp313-macosx_11_0_arm64, cp311-win_amd64, or a JSON file "
+        "written by the 'bundle probe' script on the server (default: this machine)",
+    )
     make.add_argument("--index-url", help="base URL of the package index (like pip's)")
     make.add_argument(
         "--extra-index-url",
@@ -163,6 +173,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_verbosity(verify)
 
+    merge = commands.add_parser(
+        "merge",
+        help="combine bundles built on different machines into one multi-target bundle",
+        description=(
+            "Verify each bundle, check they were made from the same inputs, and write one archive "
+            "holding every target; install.sh picks the one that fits the server."
+        ),
+    )
+    merge.add_argument("archives", nargs="+", type=Path, metavar="ARCHIVE")
+    merge.add_argument(
+        "-o",
+        "--outdir",
+        type=Path,
+        default=Path("dist"),
+        help="where the archive goes (default: dist/)",
+    )
+    _add_verbosity(merge)
+
     inspect = commands.add_parser(
         "inspect",
         help="show what an archive holds",
@@ -219,6 +247,7 @@ def _run(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             jobs=args.jobs,
             verbose=args.verbose,
+            targets=tuple(args.target),
             sign_key=args.sign,
         )
         result = make_bundle(options, ConsoleReporter(args.quiet))
@@ -235,6 +264,10 @@ def _run(args: argparse.Namespace) -> int:
                 f"{args.archive}: OK, {len(manifest.packages)} wheels for {', '.join(t.name for t in manifest.targets)}"
                 + _signature_note(verified.signed, verified.signer)
             )
+        return 0
+    if args.command == "merge":
+        archive, _ = merge_bundles(args.archives, args.outdir)
+        print(archive)
         return 0
     if args.command == "inspect":
         print(inspect_json(args.archive) if args.json else inspect_bundle(args.archive))

@@ -18,7 +18,7 @@ from pathlib import Path
 from wheelbundle import __version__
 from wheelbundle.build import BuildJob, build_all
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
-from wheelbundle.errors import UsageError
+from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.fetch import Credentials, Download, Fetcher
 from wheelbundle.inputs import Inputs, read_inputs
 from wheelbundle.manifest import (
@@ -35,7 +35,7 @@ from wheelbundle.progress import Reporter, Silent
 from wheelbundle.resolve import Pin, Resolution, resolve
 from wheelbundle.sbom import sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
-from wheelbundle.target import Target, host_target
+from wheelbundle.target import Target, host_target, parse_target
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -56,6 +56,8 @@ class MakeOptions:
     use_cache: bool = True
     jobs: int = 8
     verbose: bool = False
+    targets: tuple[str, ...] = ()
+    """``--target`` values; none means this machine."""
     sign_key: Path | None = None
     """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
 
@@ -85,72 +87,123 @@ def make_bundle(
 ) -> MakeResult:
     reporter = reporter or Silent()
     inputs = read_inputs(options.inputs)
-    target = host_target()
-    index_options = options.pip_index_options()
-    reporter.stage(f"resolving for {target.display} with pip")
-    resolution = resolve([*inputs.pip_args, "pip"], index_options, verbose=options.verbose, run=run)
-    if options.use_cache:
-        return _collect_and_pack(
-            options,
-            inputs,
-            target,
-            resolution,
-            Cache(options.cache_dir or default_cache_dir()),
-            reporter,
-            run,
+    targets = [parse_target(spec) for spec in options.targets] or [host_target()]
+    resolved = []
+    for target in targets:
+        reporter.stage(f"resolving for {target.label or target.display} with pip")
+        resolution = resolve(
+            [*inputs.pip_args, "pip"],
+            options.pip_index_options(),
+            target=target,
+            verbose=options.verbose,
+            run=run,
         )
+        resolved.append(Resolved(target, resolution))
+    if options.use_cache:
+        cache = Cache(options.cache_dir or default_cache_dir())
+        return _collect_and_pack(options, inputs, resolved, cache, reporter, run)
     with scratch_cache() as cache:
-        return _collect_and_pack(options, inputs, target, resolution, cache, reporter, run)
+        return _collect_and_pack(options, inputs, resolved, cache, reporter, run)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What pip chose for one target."""
+
+    target: Target
+    resolution: Resolution
 
 
 def _collect_and_pack(
     options: MakeOptions,
     inputs: Inputs,
-    target: Target,
-    resolution: Resolution,
+    resolved: Sequence[Resolved],
     cache: Cache,
     reporter: Reporter,
     run: Runner,
 ) -> MakeResult:
-    fetched = _fetch(options, resolution.pins, cache, reporter)
-    wheels: dict[str, Path] = {p.name: fetched[p.url] for p in resolution.pins if p.kind == "wheel"}
-    wheels.update(_build(options, target, resolution.pins, fetched, cache, reporter, run))
-    packages = tuple(_package(pin, wheels[pin.name]) for pin in resolution.pins)
-    name, version = _name_and_version(options, inputs, resolution.pins)
-    filenames = [p.wheel for p in packages]
-    entry = TargetEntry(
-        name=target.bundle_tag(filenames),
-        implementation=target.implementation,
-        python_version=target.python_version,
-        interpreter=target.interpreter,
-        platform=target.platform_needed(filenames),
-        lock="requirements.lock",
-        wheels=tuple(sorted(filenames)),
-    )
+    all_pins = [pin for r in resolved for pin in r.resolution.pins]
+    # Sources first: a package that cannot serve a foreign target fails before big downloads.
+    sources = _fetch(options, [p for p in all_pins if p.kind == "sdist"], cache, reporter)
+    built = _build(options, all_pins, sources, cache, reporter, run)
+    _check_built_for_targets(resolved, built)
+    fetched = _fetch(options, [p for p in all_pins if p.kind == "wheel"], cache, reporter)
+    packages: dict[str, Package] = {}
+    wheels: dict[str, Path] = {}
+    entries = []
+    for r in resolved:
+        names = []
+        for pin in r.resolution.pins:
+            wheel = fetched[pin.url] if pin.kind == "wheel" else built[pin.name, pin.version]
+            package = _package(pin, wheel)
+            if packages.setdefault(package.wheel, package).sha256 != package.sha256:
+                raise BundleError(
+                    f"two different files are both called {package.wheel}; bundle the targets separately"
+                )
+            wheels[package.wheel] = wheel
+            names.append(package.wheel)
+        entries.append(_target_entry(r.target, names, single=len(resolved) == 1))
+    name, version = _name_and_version(options, inputs, all_pins)
     epoch = _source_date_epoch(inputs.files)
     manifest = Manifest(
         name=name,
         version=version,
         tool_version=__version__,
         created=datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        pip_version=resolution.pip_version,
-        targets=(entry,),
+        pip_version=resolved[0].resolution.pip_version,
+        targets=tuple(entries),
         inputs=inputs.files,
-        packages=packages,
+        packages=tuple(sorted(packages.values(), key=lambda p: (p.name, p.wheel))),
     )
     reporter.stage(f"packing {len(packages)} wheels")
-    archive = options.outdir / f"{manifest.top}-{entry.name}.tar.gz"
-    write_archive(archive, manifest.top, _members(manifest, wheels, options.sign_key), epoch)
+    tag = "+".join(e.name for e in entries)
+    archive = options.outdir / f"{manifest.top}-{tag}.tar.gz"
+    write_archive(archive, manifest.top, bundle_members(manifest, wheels, options.sign_key), epoch)
     return MakeResult(archive=archive, manifest=manifest, wheels=wheels)
+
+
+def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> TargetEntry:
+    """A single target is named after what its wheels need (``py3-none-any`` when pure)."""
+    name = target.bundle_tag(wheels) if single or target.label is None else target.label
+    return TargetEntry(
+        name=name,
+        implementation=target.implementation,
+        python_version=target.python_version,
+        interpreter=target.interpreter,
+        platform=target.platform_needed(wheels),
+        lock="requirements.lock" if single else f"requirements-{name}.lock",
+        wheels=tuple(sorted(wheels)),
+    )
+
+
+def _check_built_for_targets(
+    resolved: Sequence[Resolved], built: Mapping[tuple[str, str], Path]
+) -> None:
+    """Wheels built here serve a foreign target only when pure; name every one that is not."""
+    unfit = sorted(
+        {
+            f"{pin.name} {pin.version} ({built[pin.name, pin.version].name}, for {r.target.label or r.target.display})"
+            for r in resolved
+            for pin in r.resolution.pins
+            if pin.kind != "wheel" and not r.target.accepts(built[pin.name, pin.version].name)
+        }
+    )
+    if unfit:
+        raise BundleError(
+            "these packages have no wheel for the target and build a platform-specific wheel "
+            f"here: {'; '.join(unfit)}. Put a wheel built for the target in a folder and pass "
+            "--find-links DIR, or run 'bundle make' on a machine of the target's kind and "
+            "combine the bundles with 'bundle merge'"
+        )
 
 
 def _fetch(
     options: MakeOptions, pins: Sequence[Pin], cache: Cache, reporter: Reporter
 ) -> dict[str, Path]:
+    unique = {p.url: p for p in pins}
     downloads = [
         Download(url=p.url, filename=p.filename, sha256=p.sha256, label=f"{p.name}=={p.version}")
-        for p in pins
-        if p.kind in ("wheel", "sdist")
+        for p in unique.values()
     ]
     for d in downloads:
         if d.sha256 is None:
@@ -177,26 +230,25 @@ def _fetch(
 
 def _build(
     options: MakeOptions,
-    target: Target,
     pins: Sequence[Pin],
-    fetched: Mapping[str, Path],
+    sources: Mapping[str, Path],
     cache: Cache,
     reporter: Reporter,
     run: Runner,
-) -> dict[str, Path]:
+) -> dict[tuple[str, str], Path]:
+    """Build every source pin once (several targets may share one); keyed by name and version."""
+    unique = {(p.name, p.version): p for p in pins if p.kind != "wheel"}
     jobs = [
-        BuildJob(pin=p, source=str(fetched[p.url]) if p.kind == "sdist" else p.source)
-        for p in pins
-        if p.kind != "wheel"
+        BuildJob(pin=p, source=str(sources[p.url]) if p.kind == "sdist" else p.source)
+        for p in unique.values()
     ]
     if not jobs:
         return {}
     bar = reporter.bar("building wheels", len(jobs), "wheel")
     try:
-        return build_all(
+        wheels = build_all(
             jobs,
             cache,
-            target,
             options.pip_index_options(),
             parallel=min(options.jobs, os.cpu_count() or 1),
             verbose=options.verbose,
@@ -205,6 +257,7 @@ def _build(
         )
     finally:
         bar.close()
+    return {(job.pin.name, job.pin.version): wheels[job.pin.name] for job in jobs}
 
 
 def _package(pin: Pin, wheel: Path) -> Package:
@@ -265,7 +318,7 @@ def _source_date_epoch(files: Sequence[InputFile]) -> int:
     return max(mtimes) if mtimes else int(time.time())
 
 
-def _members(
+def bundle_members(
     manifest: Manifest, wheels: Mapping[str, Path], sign_key: Path | None = None
 ) -> list[Member]:
     payload = resources.files("wheelbundle") / "payload"
@@ -289,6 +342,12 @@ def _members(
     if sign_key is not None:
         members.append(Member(SIGNATURE, data=sign(sums, sign_key)))
     return members
+
+
+def epoch_of(manifest: Manifest) -> int:
+    """The bundle's one timestamp, back from its manifest."""
+    created = datetime.strptime(manifest.created, "%Y-%m-%dT%H:%M:%SZ")
+    return int(created.replace(tzinfo=timezone.utc).timestamp())
 
 
 def _sha256(data: bytes) -> str:

@@ -11,8 +11,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from wheelbundle.errors import BuildFailed, IndexUnreachable, PipFailed, ResolutionFailed
 
@@ -47,7 +49,12 @@ class PipResult:
     output: str
 
 
-Runner = Callable[[Sequence[str], bool], PipResult]
+class Runner(Protocol):
+    """How stages run pip; tests may pass their own."""
+
+    def __call__(
+        self, args: Sequence[str], verbose: bool = False, target_file: Path | None = None
+    ) -> PipResult: ...
 
 
 def pip_environment() -> dict[str, str]:
@@ -59,13 +66,19 @@ def pip_environment() -> dict[str, str]:
     return env
 
 
-def run_pip(args: Sequence[str], verbose: bool = False) -> PipResult:
+def run_pip(
+    args: Sequence[str], verbose: bool = False, target_file: Path | None = None
+) -> PipResult:
     """Run ``python -m pip ARGS`` with this interpreter; raise a PipFailed on a non-zero exit.
 
-    In verbose mode pip's output streams to our stderr as it comes; otherwise it is captured and
-    only shown, in part, when pip fails.
+    With ``target_file`` (a server description), pip runs as if on that server (see
+    ``_pip_as_target``). In verbose mode pip's output streams to our stderr as it comes;
+    otherwise it is captured and only shown, in part, when pip fails.
     """
-    command = (sys.executable, "-m", "pip", *args)
+    if target_file is None:
+        command = (sys.executable, "-m", "pip", *args)
+    else:
+        command = (sys.executable, "-m", "wheelbundle._pip_as_target", str(target_file), *args)
     if verbose:
         proc = subprocess.run(
             command, env=pip_environment(), stdout=sys.stderr, stderr=subprocess.STDOUT, text=True

@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 
 from wheelbundle.errors import BundleError
 from wheelbundle.pip import Runner, run_pip
+from wheelbundle.target import Target
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,21 @@ def resolve(
     requirements: Sequence[str],
     pip_options: Sequence[str] = (),
     *,
+    target: Target | None = None,
     verbose: bool = False,
     run: Runner = run_pip,
 ) -> Resolution:
-    """Resolve pip-style requirement arguments (``-r file``, specifiers, paths) to pins."""
+    """Resolve pip-style requirement arguments (``-r file``, specifiers, paths) to pins.
+
+    For a ``target`` other than this machine, pip resolves with the target's tags, Python
+    version and markers.
+    """
     with tempfile.TemporaryDirectory(prefix="wheelbundle-resolve-") as tmp:
         report_path = Path(tmp) / "report.json"
+        target_file = None
+        if target is not None and target.label is not None:
+            target_file = Path(tmp) / "target.json"
+            target_file.write_text(json.dumps(target.describe()), encoding="utf-8")
         args = [
             "install",
             "--dry-run",
@@ -83,7 +93,7 @@ def resolve(
             *pip_options,
             *requirements,
         ]
-        run(args, verbose)
+        run(args, verbose, target_file)
         report = json.loads(report_path.read_text(encoding="utf-8"))
     return parse_report(report)
 

@@ -6,16 +6,27 @@ and the server side speak about the same thing.
 
 from __future__ import annotations
 
+import json
 import platform
+import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from packaging import tags
 from packaging.markers import default_environment
 from packaging.utils import parse_wheel_filename
 
+from wheelbundle.errors import UsageError
+
 PURE = "py3-none-any"
+_KNOWN_PLATFORM = re.compile(
+    r"^((many|musl)linux_\d+_\d+_\w+|manylinux(1|2010|2014)_\w+|macosx_\d+_\d+_\w+"
+    r"|win32|win_amd64|win_arm64|linux_\w+)$"
+)
+_SHORTHAND = re.compile(r"^(?P<impl>cp|pp)(?P<major>3)(?P<minor>\d+)-(?P<platform>[a-z0-9_]+)$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,24 @@ class Target:
     """Every tag the server accepts, most preferred first (as ``packaging.tags.sys_tags``)."""
     markers: Mapping[str, str] = field(default_factory=dict)
     """The full PEP 508 marker environment."""
+    label: str | None = None
+    """The name the user gave (``cp312-manylinux_2_28_aarch64``); None for this machine."""
+
+    @property
+    def python_full_version(self) -> str:
+        return self.markers.get("python_full_version", f"{self.python_version}.0")
+
+    def describe(self) -> dict[str, Any]:
+        """The target as ``support/probe.py`` prints a server: what pip is told it runs on."""
+        return {
+            "format": 1,
+            "implementation": self.implementation,
+            "python_version": self.python_version,
+            "python_full_version": self.python_full_version,
+            "interpreter": self.interpreter,
+            "tags": list(self.tags),
+            "markers": dict(self.markers),
+        }
 
     @property
     def display(self) -> str:
@@ -91,3 +120,108 @@ def host_target() -> Target:
         tags=tuple(str(t) for t in tags.sys_tags()),
         markers={k: str(v) for k, v in default_environment().items()},
     )
+
+
+def parse_target(spec: str) -> Target:
+    """A ``--target``: a JSON file from ``bundle probe``, or a shorthand like ``cp312-win_amd64``."""
+    path = Path(spec)
+    if spec.endswith(".json") or path.is_file():
+        return _from_file(path)
+    match = _SHORTHAND.match(spec)
+    if not match:
+        raise UsageError(
+            f"--target {spec}: expected a JSON file from 'bundle probe' or a shorthand like "
+            "cp312-manylinux_2_28_x86_64, cp312-musllinux_1_2_aarch64, cp313-macosx_11_0_arm64, "
+            "cp311-win_amd64"
+        )
+    minor = int(match["minor"])
+    plat = match["platform"]
+    if not _KNOWN_PLATFORM.match(plat):
+        raise UsageError(
+            f"--target {spec}: unknown platform {plat!r}; use manylinux_2_N_ARCH, musllinux_1_N_ARCH, "
+            "macosx_X_Y_ARCH, win_amd64, win32, win_arm64 or linux_ARCH"
+        )
+    platforms = list(expand_platform(plat))
+    impl = "cpython" if match["impl"] == "cp" else "pypy"
+    interpreter = f"{match['impl']}3{minor}"
+    if impl == "cpython":
+        found = [*tags.cpython_tags((3, minor), platforms=platforms)]
+    else:
+        found = [*tags.generic_tags(interpreter, platforms=platforms)]
+    found += tags.compatible_tags((3, minor), interpreter, platforms)
+    return Target(
+        implementation=impl,
+        python_version=f"3.{minor}",
+        interpreter=interpreter,
+        tags=tuple(dict.fromkeys(str(t) for t in found)),
+        markers=_shorthand_markers(impl, minor, plat),
+        label=spec,
+    )
+
+
+def _from_file(path: Path) -> Target:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Target(
+            implementation=str(data["implementation"]),
+            python_version=str(data["python_version"]),
+            interpreter=str(data["interpreter"]),
+            tags=tuple(str(t) for t in data["tags"]),
+            markers={str(k): str(v) for k, v in data["markers"].items()},
+            label=f"{data['interpreter']}-{data['tags'][0].split('-', 2)[2]}",
+        )
+    except FileNotFoundError:
+        raise UsageError(f"--target {path}: no such file") from None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise UsageError(
+            f"--target {path}: not a server description from 'bundle probe' ({exc})"
+        ) from exc
+
+
+def expand_platform(plat: str) -> Iterator[str]:
+    """Every platform tag a server of this kind accepts, most specific first, as its pip would."""
+    if m := re.match(r"^manylinux_(\d+)_(\d+)_(.+)$", plat):
+        major, minor, arch = int(m[1]), int(m[2]), m[3]
+        lowest = 5 if arch in ("x86_64", "i686") else 17
+        legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        for glibc in range(minor, lowest - 1, -1):
+            yield f"manylinux_{major}_{glibc}_{arch}"
+            if glibc in legacy and (glibc == 17 or arch in ("x86_64", "i686")):
+                yield f"{legacy[glibc]}_{arch}"
+        yield f"linux_{arch}"
+    elif m := re.match(r"^musllinux_(\d+)_(\d+)_(.+)$", plat):
+        for musl in range(int(m[2]), -1, -1):
+            yield f"musllinux_{m[1]}_{musl}_{m[3]}"
+        yield f"linux_{m[3]}"
+    elif m := re.match(r"^macosx_(\d+)_(\d+)_(.+)$", plat):
+        yield from tags.mac_platforms((int(m[1]), int(m[2])), m[3])
+    else:
+        yield plat
+
+
+def _shorthand_markers(impl: str, minor: int, plat: str) -> dict[str, str]:
+    """The marker environment a server of this kind has, as far as its name tells."""
+    arch = plat.split("_", 3)[-1] if plat.startswith(("manylinux", "musllinux")) else plat
+    if plat.startswith("win"):
+        system, sys_platform, os_name = "Windows", "win32", "nt"
+        machine = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}.get(plat, plat)
+    elif plat.startswith("macosx"):
+        system, sys_platform, os_name = "Darwin", "darwin", "posix"
+        machine = plat.split("_", 3)[-1]
+    else:
+        system, sys_platform, os_name = "Linux", "linux", "posix"
+        machine = arch.removeprefix("linux_")
+    full = f"3.{minor}.0"
+    return {
+        "implementation_name": impl,
+        "implementation_version": full,
+        "os_name": os_name,
+        "platform_machine": machine,
+        "platform_release": "",
+        "platform_system": system,
+        "platform_version": "",
+        "python_full_version": full,
+        "platform_python_implementation": "CPython" if impl == "cpython" else "PyPy",
+        "python_version": f"3.{minor}",
+        "sys_platform": sys_platform,
+    }

@@ -210,6 +210,12 @@ print(d["name"], d["version"], d["pip_wheel"], sep="\t")' support/targets.json)
 
 check_venv_dir() {
     [ ! -e "$RELEASES" ] || [ -d "$RELEASES" ] || die 1 "$RELEASES exists and is not a directory"
+    dir=$(dirname -- "$VENV")
+    while [ ! -d "$dir" ]; do dir=$(dirname -- "$dir"); done
+    for dir in "$dir" "$RELEASES"; do
+        [ ! -d "$dir" ] || [ -w "$dir" ] ||
+            die 1 "cannot write to $dir: run as its owner, or choose another VENV_DIR"
+    done
     if [ -L "$VENV" ] || [ ! -e "$VENV" ]; then return 0; fi
     [ -d "$VENV" ] || die 1 "$VENV exists and is not a directory"
     [ -f "$VENV/pyvenv.cfg" ] || [ -z "$(ls -A "$VENV")" ] ||
@@ -252,18 +258,19 @@ while [ -e "$release" ] || [ -e "$release.partial" ]; do
     n=$((n + 1))
     release=$RELEASES/$NAME-$VERSION-$stamp-$n
 done
-mkdir -p "$RELEASES"
+mkdir -p "$RELEASES" || die 1 "cannot create $RELEASES"
 NEW=$release
 : >"$release.partial"
 say "building $release"
 "$PY" -m venv --without-pip "$release" || die 1 "$PY could not create a virtual environment"
 
-run_pip() { "$release/bin/python" "wheels/$PIP_WHEEL/pip" "$@" >&2; }
+# pip runs from its wheel (a zip holds a runnable pip/); the lock installs pip itself too.
 say "installing $(grep -c '^[^#[:space:]]' "$LOCK") packages from wheels/ (offline, hash-checked)"
-run_pip install --no-index --find-links wheels --require-hashes --only-binary :all: \
-    --no-cache-dir --disable-pip-version-check --no-input --quiet -r "$LOCK" ||
-    die 1 "pip could not install $LOCK (see its message above)"
-run_pip check || die 1 "the installed packages do not fit together (pip check, above)"
+"$release/bin/python" "wheels/$PIP_WHEEL/pip" install --no-index --find-links wheels \
+    --require-hashes --only-binary :all: --no-cache-dir --disable-pip-version-check --no-input \
+    --quiet -r "$LOCK" >&2 || die 1 "pip could not install $LOCK (see its message above)"
+"$release/bin/python" -m pip check >&2 ||
+    die 1 "the installed packages do not fit together (pip check, above)"
 rm -f "$release.partial"
 
 # The switch. A plain venv directory at VENV_DIR is kept as previous-STAMP, for --rollback.

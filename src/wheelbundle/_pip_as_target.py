@@ -1,0 +1,70 @@
+"""Run pip as if on the target server: its wheel tags, its Python version, its markers.
+
+Usage (in a child process only): ``python -m wheelbundle._pip_as_target TARGET.json PIP-ARGS…``
+
+pip alone cannot resolve for another machine: ``--platform`` takes exact tags only, forces
+binary-only, and markers are still evaluated for the build machine. So this child replaces the
+three facts pip reads about "this machine" with the target's description (the JSON
+``bundle probe`` writes) and then runs pip's ordinary command line. Our own process never imports
+pip; this child is pip, with a different idea of where it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _patch(spec: dict[str, Any]) -> None:
+    from pip._internal.models import target_python
+    from pip._internal.resolution.resolvelib import (
+        candidates,
+        factory,
+    )
+    from pip._internal.utils import compatibility_tags
+    from pip._vendor.packaging import markers
+    from pip._vendor.packaging.tags import Tag
+
+    tags = [Tag(*tag.split("-")) for tag in spec["tags"]]
+    version = tuple(int(part) for part in spec["python_full_version"].split(".")[:3])
+    environment = dict(spec["markers"])
+
+    def supported(*_args: object, **_kwargs: object) -> list[Any]:
+        return list(tags)
+
+    target_init = target_python.TargetPython.__init__
+
+    def init(
+        self: Any,
+        platforms: Any = None,
+        py_version_info: Any = None,
+        abis: Any = None,
+        implementation: Any = None,
+    ) -> None:
+        target_init(self, platforms, py_version_info or version, abis, implementation)
+
+    python_init = candidates.RequiresPythonCandidate.__init__
+
+    def python_candidate(self: Any, py_version_info: Any) -> None:
+        python_init(self, py_version_info or version)
+
+    target_python.TargetPython.__init__ = init
+    target_python.TargetPython.get_sorted_tags = lambda self: list(tags)
+    target_python.TargetPython.get_unsorted_tags = lambda self: set(tags)
+    candidates.RequiresPythonCandidate.__init__ = python_candidate
+    compatibility_tags.get_supported = supported
+    factory.get_supported = supported
+    markers.default_environment = lambda: dict(environment)
+
+
+def main(argv: list[str]) -> int:
+    _patch(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    from pip._internal.cli.main import main as pip_main
+
+    return int(pip_main(argv[1:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
