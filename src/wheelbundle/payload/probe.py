@@ -249,7 +249,7 @@ def _mac_platforms() -> Iterator[str]:
                 yield f"macosx_10_{old_minor}_{fmt}"
 
 
-@functools.lru_cache(maxsize=None)  # noqa: UP033 (functools.cache is Python 3.9+)
+@functools.lru_cache(maxsize=None)  # functools.cache is Python 3.9+
 def platforms() -> tuple[str, ...]:
     """This machine's platform tags, most specific first."""
     system = platform.system()
