@@ -76,3 +76,16 @@ def test_an_interrupt_while_writing_leaves_nothing(
     with pytest.raises(KeyboardInterrupt):
         write_archive(out / "x.tar.gz", "x-1", members(tmp_path), mtime=1)
     assert list(out.iterdir()) == []
+
+
+def test_the_archive_is_readable_by_others_as_the_umask_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        archive = write_archive(tmp_path / "x.tar.gz", "x-1", members(tmp_path), mtime=1)
+    finally:
+        os.umask(old)
+    assert archive.stat().st_mode & 0o777 == 0o644

@@ -410,3 +410,17 @@ def test_merge_refuses_two_different_files_of_one_name(
     refused = bundle(capsys, "merge", a, b, "-o", tmp_path / "merged")
     assert refused.code == 2
     assert "purelib-1.0-py3-none-any.whl differs from the file of the same name" in refused.err
+
+
+def test_the_bundle_needs_the_most_demanding_of_each_wheels_least_demanding_platform() -> None:
+    target = parse_target("cp311-manylinux_2_36_x86_64")
+    wheels = [
+        "pillow-1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+        "cryptography-1-cp311-abi3-manylinux_2_34_x86_64.whl",
+        "charset-1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+        "six-1-py2.py3-none-any.whl",
+    ]
+    assert target.platform_needed(wheels) == "manylinux_2_34_x86_64"
+    assert target.platform_needed(wheels[:1]) == "manylinux_2_27_x86_64"
+    assert target.platform_needed(wheels[3:]) == "any"
+    assert target.bundle_tag(wheels) == "cp311-manylinux_2_34_x86_64"

@@ -38,6 +38,7 @@ def write_archive(
         dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
     )
     try:
+        Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes it 0600; an archive is for sharing
         with (
             os.fdopen(fd, "wb") as raw,
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
@@ -49,6 +50,12 @@ def write_archive(
         Path(tmp).unlink(missing_ok=True)
         raise
     return destination
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _add_tree(tar: tarfile.TarFile, top: str, members: Sequence[Member], mtime: int) -> None:

@@ -84,18 +84,29 @@ class Target:
         return {tag: i for i, tag in reversed(list(enumerate(self.tags)))}
 
     def platform_needed(self, wheel_filenames: Iterable[str]) -> str:
-        """The most demanding platform tag among the wheels, or 'any' for a pure set.
+        """The most demanding platform among the wheels, or 'any' for a pure set.
 
-        The archive is named after it, and install.sh quotes it when a server does not fit.
+        Each wheel needs only the least demanding of its own platform tags that this target
+        accepts (a ``manylinux_2_17.manylinux_2_28`` wheel needs glibc 2.17); the bundle needs
+        the most demanding of those. The archive is named after it, and install.sh quotes it.
         """
-        best: tuple[int, str] | None = None
+        order = {plat: i for i, plat in reversed(list(enumerate(self._platform_order)))}
+        needs: list[tuple[int, str]] = []
         for filename in wheel_filenames:
             _, _, _, wheel_tags = parse_wheel_filename(filename)
-            for t in wheel_tags:
-                pos = self._positions.get(str(t))
-                if t.platform != "any" and pos is not None and (best is None or pos < best[0]):
-                    best = (pos, t.platform)
-        return best[1] if best else "any"
+            usable = [
+                (order[_modern(t.platform)], _modern(t.platform))
+                for t in wheel_tags
+                if t.platform != "any" and str(t) in self._positions
+            ]
+            if usable:
+                needs.append(max(usable))
+        return min(needs)[1] if needs else "any"
+
+    @property
+    def _platform_order(self) -> list[str]:
+        """The target's platforms, most demanding (most specific) first."""
+        return list(dict.fromkeys(_modern(tag.split("-", 2)[2]) for tag in self.tags))
 
     def bundle_tag(self, wheel_filenames: Iterable[str]) -> str:
         """Name part of the archive: ``py3-none-any`` or ``cp312-manylinux_2_28_x86_64``."""
@@ -225,3 +236,16 @@ def _shorthand_markers(impl: str, minor: int, plat: str) -> dict[str, str]:
         "python_version": f"3.{minor}",
         "sys_platform": sys_platform,
     }
+
+
+_LEGACY_MANYLINUX = {
+    "manylinux2014": "manylinux_2_17",
+    "manylinux2010": "manylinux_2_12",
+    "manylinux1": "manylinux_2_5",
+}
+
+
+def _modern(plat: str) -> str:
+    """``manylinux2014_aarch64`` is ``manylinux_2_17_aarch64`` by its PEP 600 name."""
+    legacy, _, arch = plat.partition("_")
+    return f"{_LEGACY_MANYLINUX[legacy]}_{arch}" if legacy in _LEGACY_MANYLINUX else plat
