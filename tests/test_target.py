@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bundles import bundle, requirements, unpack
+from bundles import Outcome, bundle, requirements, unpack
 from index import LocalIndex
 from packages import make_sdist, make_wheel, native_tag, pip_wheel
 from packaging.tags import sys_tags
@@ -68,19 +69,36 @@ def names_in(archive: Path) -> dict[str, list[str]]:
     return {p.name: [p.wheel] for p in manifest.packages}
 
 
-def make(
+def make_for(
     capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    folder: Path,
     index: LocalIndex,
-    *args: str,
-    req: str = "app",
+    reqs: Sequence[str],
+    *targets: str,
+) -> Outcome:
+    """``bundle make`` of these requirements for these targets, succeeding or not."""
+    options = [option for target in targets for option in ("--target", target)]
+    req = requirements(folder / "svc", *reqs)
+    out = ("-o", folder / "d", "--index-url", index.url, "--version", "1.0")
+    return bundle(capsys, "make", req, *out, *options)
+
+
+def made_for(
+    capsys: pytest.CaptureFixture[str],
+    folder: Path,
+    index: LocalIndex,
+    reqs: Sequence[str],
+    *targets: str,
 ) -> Path:
-    req_file = requirements(tmp_path / "svc", req)
-    outcome = bundle(
-        capsys, "make", req_file, "-o", tmp_path / "dist", "--index-url", index.url, *args
-    )
+    outcome = make_for(capsys, folder, index, reqs, *targets)
     assert outcome.code == 0, outcome.err
     return outcome.archive
+
+
+def this_machine() -> str:
+    """This machine as a shorthand, e.g. ``cp311-manylinux_2_36_x86_64``."""
+    plat = next(str(t.platform) for t in sys_tags() if t.platform.startswith("manylinux_"))
+    return f"{host_target().interpreter}-{plat}"
 
 
 def test_shorthand_tags_are_what_that_servers_pip_accepts() -> None:
@@ -117,27 +135,14 @@ def test_shorthand_tags_are_what_that_servers_pip_accepts() -> None:
 
 
 def test_a_shorthand_for_this_machine_accepts_what_packaging_says_it_does() -> None:
-    here = host_target()
-    plat = next(str(t.platform) for t in sys_tags() if t.platform.startswith("manylinux_"))
-    assert set(parse_target(f"{here.interpreter}-{plat}").tags) == {str(t) for t in sys_tags()}
+    assert set(parse_target(this_machine()).tags) == {str(t) for t in sys_tags()}
 
 
 @pytest.mark.parametrize("target", list(PLATFORMS))
 def test_each_foreign_target_gets_its_own_wheel(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex, target: str
 ) -> None:
-    req = requirements(tmp_path / "svc", "fastlib")
-    outcome = bundle(
-        capsys,
-        "make",
-        req,
-        "-o",
-        tmp_path / "d",
-        "--index-url",
-        foreign_index.url,
-        "--target",
-        target,
-    )
+    outcome = make_for(capsys, tmp_path, foreign_index, ["fastlib"], target)
     assert outcome.code == 0, outcome.err
     wheels = names_in(outcome.archive)
     assert wheels["fastlib"] == [f"fastlib-1.0-{PLATFORMS[target]}.whl"]
@@ -156,7 +161,7 @@ def _needs(target: str) -> str:
 def test_windows_markers_pick_windows_packages(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
 ) -> None:
-    names = set(names_in(make(capsys, tmp_path, foreign_index, "--target", "cp311-win_amd64")))
+    names = set(names_in(made_for(capsys, tmp_path, foreign_index, ["app"], "cp311-win_amd64")))
     assert names == {"app", "colorama", "oldpy", "purelib", "pip"}
 
 
@@ -164,7 +169,7 @@ def test_linux_aarch64_markers(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
 ) -> None:
     names = set(
-        names_in(make(capsys, tmp_path, foreign_index, "--target", "cp312-manylinux_2_28_aarch64"))
+        names_in(made_for(capsys, tmp_path, foreign_index, ["app"], "cp312-manylinux_2_28_aarch64"))
     )
     # uvloop: not win32; armonly: aarch64; no oldpy on 3.12; helper comes from purelib's own metadata
     assert names == {"app", "uvloop", "armonly", "purelib", "helper", "pip"}
@@ -174,7 +179,7 @@ def test_pypy_markers(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
 ) -> None:
     names = set(
-        names_in(make(capsys, tmp_path, foreign_index, "--target", "pp310-manylinux_2_28_x86_64"))
+        names_in(made_for(capsys, tmp_path, foreign_index, ["app"], "pp310-manylinux_2_28_x86_64"))
     )
     assert names == {"app", "uvloop", "oldpy", "pypyonly", "purelib", "helper", "pip"}
 
@@ -194,25 +199,14 @@ def test_a_server_description_from_probe_is_a_target(
     assert target.tags == host_target().tags
     assert dict(target.markers) == dict(host_target().markers)
     assert json.loads(described)["python_version"] == host_target().python_version
-    names = names_in(make(capsys, tmp_path, foreign_index, "--target", str(server), req="fastlib"))
+    names = names_in(made_for(capsys, tmp_path, foreign_index, ["fastlib"], str(server)))
     assert names["fastlib"] == [f"fastlib-1.0-{native_tag()}.whl"]
 
 
 def test_a_pure_sdist_is_built_for_a_foreign_target(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
 ) -> None:
-    req = requirements(tmp_path / "svc", "puresrc")
-    outcome = bundle(
-        capsys,
-        "make",
-        req,
-        "-o",
-        tmp_path / "d",
-        "--index-url",
-        foreign_index.url,
-        "--target",
-        "cp311-win_amd64",
-    )
+    outcome = make_for(capsys, tmp_path, foreign_index, ["puresrc"], "cp311-win_amd64")
     assert outcome.code == 0, outcome.err
     assert names_in(outcome.archive)["puresrc"] == ["puresrc-1.0-py3-none-any.whl"]
 
@@ -220,19 +214,9 @@ def test_a_pure_sdist_is_built_for_a_foreign_target(
 def test_native_sdists_for_a_foreign_target_are_all_named_with_the_remedies(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
 ) -> None:
-    req = requirements(tmp_path / "svc", "nativesrc", "nativesrc2", "fastlib")
     foreign_index.reset_requests()
-    outcome = bundle(
-        capsys,
-        "make",
-        req,
-        "-o",
-        tmp_path / "d",
-        "--index-url",
-        foreign_index.url,
-        "--target",
-        "cp312-manylinux_2_28_aarch64",
-    )
+    reqs = ["nativesrc", "nativesrc2", "fastlib"]
+    outcome = make_for(capsys, tmp_path, foreign_index, reqs, "cp312-manylinux_2_28_aarch64")
     assert outcome.code == 1
     (line,) = outcome.err.strip().splitlines()[-1:]
     assert "nativesrc 1.0" in line and "nativesrc2 1.0" in line
@@ -268,15 +252,8 @@ def test_an_unknown_shorthand_is_a_usage_error(
 
 @pytest.fixture
 def multi(capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex) -> Path:
-    here = host_target()
-    plat = next(str(t.platform) for t in sys_tags() if t.platform.startswith("manylinux_"))
-    req = requirements(tmp_path / "svc", "fastlib", "purelib")
-    outcome = bundle(
-        capsys, "make", req, "-o", tmp_path / "d", "--index-url", foreign_index.url,
-        "--target", "cp312-manylinux_2_28_aarch64", "--target", f"{here.interpreter}-{plat}",
-    )  # fmt: skip
-    assert outcome.code == 0, outcome.err
-    return outcome.archive
+    targets = ("cp312-manylinux_2_28_aarch64", this_machine())
+    return made_for(capsys, tmp_path, foreign_index, ["fastlib", "purelib"], *targets)
 
 
 def test_several_targets_share_one_wheelhouse_with_one_lock_each(
@@ -310,11 +287,8 @@ def test_install_sh_picks_this_machines_target_offline(
 def test_no_fitting_target_is_refused_with_the_list(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex, offline: Any
 ) -> None:
-    req = requirements(tmp_path / "svc", "fastlib")
-    outcome = bundle(
-        capsys, "make", req, "-o", tmp_path / "d", "--index-url", foreign_index.url,
-        "--target", "cp312-manylinux_2_28_aarch64", "--target", "cp311-win_amd64",
-    )  # fmt: skip
+    targets = ("cp312-manylinux_2_28_aarch64", "cp311-win_amd64")
+    outcome = make_for(capsys, tmp_path, foreign_index, ["fastlib"], *targets)
     assert outcome.code == 0, outcome.err
     top = unpack(outcome.archive, tmp_path / "server")
     refused = offline([top / "install.sh", "--check"])
@@ -325,45 +299,18 @@ def test_no_fitting_target_is_refused_with_the_list(
     )
 
 
-def make_for(
-    capsys: pytest.CaptureFixture[str], folder: Path, index: LocalIndex, target: str, *reqs: str
-) -> Path:
-    req = requirements(folder / "svc", *reqs)
-    outcome = bundle(
-        capsys,
-        "make",
-        req,
-        "-o",
-        folder / "d",
-        "--index-url",
-        index.url,
-        "--target",
-        target,
-        "--version",
-        "1.0",
-    )
-    assert outcome.code == 0, outcome.err
-    return outcome.archive
-
-
-def this_machine() -> str:
-    plat = next(str(t.platform) for t in sys_tags() if t.platform.startswith("manylinux_"))
-    return f"{host_target().interpreter}-{plat}"
-
-
 def test_merge_combines_bundles_built_on_different_machines(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex, offline: Any
 ) -> None:
-    arm = make_for(
+    arm = made_for(
         capsys,
         tmp_path / "arm-runner",
         foreign_index,
+        ["fastlib", "purelib"],
         "cp312-manylinux_2_28_aarch64",
-        "fastlib",
-        "purelib",
     )
-    x86 = make_for(
-        capsys, tmp_path / "x86-runner", foreign_index, this_machine(), "fastlib", "purelib"
+    x86 = made_for(
+        capsys, tmp_path / "x86-runner", foreign_index, ["fastlib", "purelib"], this_machine()
     )
     merged = bundle(capsys, "merge", arm, x86, "-o", tmp_path / "merged")
     assert merged.code == 0, merged.err
@@ -384,8 +331,8 @@ def test_merge_combines_bundles_built_on_different_machines(
 def test_merge_refuses_bundles_of_different_requirements(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
 ) -> None:
-    a = make_for(capsys, tmp_path / "a", foreign_index, "cp312-manylinux_2_28_aarch64", "fastlib")
-    b = make_for(capsys, tmp_path / "b", foreign_index, this_machine(), "fastlib", "purelib")
+    a = made_for(capsys, tmp_path / "a", foreign_index, ["fastlib"], "cp312-manylinux_2_28_aarch64")
+    b = made_for(capsys, tmp_path / "b", foreign_index, ["fastlib", "purelib"], this_machine())
     refused = bundle(capsys, "merge", a, b, "-o", tmp_path / "merged")
     assert refused.code == 2
     assert "made from different requirements" in refused.err
@@ -405,8 +352,8 @@ def test_merge_refuses_two_different_files_of_one_name(
         requires=['helper; sys_platform != "win32"'],
     )
     two: LocalIndex = make_index(*[f for f in files if not f.name.startswith("purelib")], changed)
-    a = make_for(capsys, tmp_path / "a", one, "cp312-manylinux_2_28_aarch64", "purelib")
-    b = make_for(capsys, tmp_path / "b", two, this_machine(), "purelib")
+    a = made_for(capsys, tmp_path / "a", one, ["purelib"], "cp312-manylinux_2_28_aarch64")
+    b = made_for(capsys, tmp_path / "b", two, ["purelib"], this_machine())
     refused = bundle(capsys, "merge", a, b, "-o", tmp_path / "merged")
     assert refused.code == 2
     assert "purelib-1.0-py3-none-any.whl differs from the file of the same name" in refused.err
