@@ -25,6 +25,7 @@ from wheelbundle.progress import Bar
 from wheelbundle.summary import inspect_bundle, inspect_json
 from wheelbundle.verify import verify_bundle
 
+EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -303,6 +304,10 @@ def _errors(verbose: bool) -> Iterator[list[int]]:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
         status.append(EXIT_INTERRUPTED)
+    except OSError as exc:  # the machine's fault, not ours: full disk, no permission, …
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        status.append(EXIT_FAILURE)
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if isinstance(exc, BuildFailed) or (isinstance(exc, PipFailed) and verbose):
