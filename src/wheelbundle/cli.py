@@ -73,16 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn Python requirements into one archive that installs offline on a server.",
         epilog="Run 'bundle COMMAND --help' for each command's options.",
     )
-    parser.add_argument(
-        "-V", "--tool-version", action="version", version=f"wheelbundle {__version__}"
-    )
+    parser.add_argument("-V", "--version", action="version", version=f"wheelbundle {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     make = commands.add_parser(
         "make",
         help="resolve, collect and pack requirements into one archive",
         description=(
-            "Resolve REQ with pip for this machine's Python, download every wheel (building sdists "
+            "Resolve REQ with pip for the target server (default: this machine), download every wheel (building sdists "
             "into wheels), check every file against the index's hash, and write one archive "
             "NAME-VERSION-TARGET.tar.gz whose install.sh installs it offline. The archive's path "
             "is the last line of stdout. pip's own configuration (pip.conf, PIP_INDEX_URL…) is honoured."
