@@ -1,8 +1,12 @@
 """Writing the archive: deterministic bytes, written under a temporary name, renamed at the end.
 
 Members are sorted, owned by 0:0 with no user names, dated by one fixed timestamp, and the gzip
-header carries no file name or time, so the same inputs give the same archive. Wheels are already
-zip-compressed, so a low gzip level costs almost nothing in size and saves seconds.
+header carries no file name or time, so the same inputs give the same archive.
+
+Wheels are zip files, already compressed: gzip cannot shrink them but spends seconds trying. On
+the 44-wheel web stack (88.5 MB of wheels, this 2-core machine) level 0 packs in 0.19 s for an
+88.6 MB archive; level 1 takes 2.5 s for 86.6 MB, levels 6 and 9 the same. So the archive is a
+valid .tar.gz of stored (level 0) deflate blocks: any gzip reads it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GZIP_LEVEL = 1
+GZIP_LEVEL = 0
 
 
 @dataclass(frozen=True)
