@@ -308,6 +308,12 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     return WHEEL_NAME
 
 
+# PEP 660, so `pip install -e` accepts the tree: the "editable" wheel is a plain copy.
+get_requires_for_build_editable = get_requires_for_build_wheel
+prepare_metadata_for_build_editable = prepare_metadata_for_build_wheel
+build_editable = build_wheel
+
+
 def build_sdist(sdist_directory, config_settings=None):
     top = SDIST_NAME[: -len(".tar.gz")]
     buffer = io.BytesIO()
@@ -349,6 +355,52 @@ def make_sdist(
     preparation and wheel building print `SIMULATED_BUILD_ERROR` to stderr and raise. `tag` is
     the tag of the wheel it builds (a platform tag stands for a package with compiled code).
     """
+    tree = _source_tree(
+        name,
+        version,
+        requires=requires,
+        requires_python=requires_python,
+        fail_build=fail_build,
+        modules=modules,
+        tag=tag,
+    )
+    top = sdist_filename(name, version).removesuffix(".tar.gz")
+    members = {f"{top}/{path}": text.encode() for path, text in sorted(tree.items())}
+
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    path = dest_dir / sdist_filename(name, version)
+    path.write_bytes(_tar_gz_bytes(members))
+    return path
+
+
+def make_project(
+    dest_dir: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    modules: Mapping[str, str] | None = None,
+) -> Path:
+    """Write an unpacked source tree (what a VCS checkout or a `./libs/pkg` folder holds) into
+    `dest_dir`, built by the same in-tree standard-library backend as `make_sdist`; return it."""
+    tree = _source_tree(name, version, requires=requires, modules=modules)
+    for path, text in tree.items():
+        (dest_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        (dest_dir / path).write_text(text)
+    return dest_dir
+
+
+def _source_tree(
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    requires_python: str | None = None,
+    fail_build: bool = False,
+    modules: Mapping[str, str] | None = None,
+    tag: str = "py3-none-any",
+) -> dict[str, str]:
+    """The files of a source tree: PKG-INFO, the in-tree backend, pyproject.toml, the modules."""
     files = dict(sorted((modules or _default_modules(name, version)).items()))
     pkg_info = metadata_text(name, version, requires=requires, requires_python=requires_python)
     backend = _BACKEND_TEMPLATE.format(
@@ -359,19 +411,7 @@ def make_sdist(
         sdist_name=sdist_filename(name, version),
         wheel_text=_wheel_file_text(tag),
     )
-    tree = {
-        "PKG-INFO": pkg_info,
-        "backend.py": backend,
-        "pyproject.toml": _PYPROJECT,
-        **files,
-    }
-    top = sdist_filename(name, version).removesuffix(".tar.gz")
-    members = {f"{top}/{path}": text.encode() for path, text in sorted(tree.items())}
-
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    path = dest_dir / sdist_filename(name, version)
-    path.write_bytes(_tar_gz_bytes(members))
-    return path
+    return {"PKG-INFO": pkg_info, "backend.py": backend, "pyproject.toml": _PYPROJECT, **files}
 
 
 def pip_wheel(dest_dir: Path | None = None) -> Path | None:

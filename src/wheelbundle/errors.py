@@ -60,6 +60,10 @@ class HashMismatch(BundleError):
     """A file's bytes are not the ones the index (or the lock) promised."""
 
 
+class PipHashMismatch(PipFailed, HashMismatch):
+    """pip downloaded a file whose hash is not one the requirements file gives for it."""
+
+
 class VerifyFailed(BundleError):
     """A bundle is damaged, tampered with or unsafe; names the first bad member."""
 

@@ -10,7 +10,7 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ from wheelbundle.build import BuildJob, build_all
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
 from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.fetch import Credentials, Download, Fetcher
+from wheelbundle.hashes import GivenHashes, check_files, given_hashes, requirement_files
 from wheelbundle.inputs import Inputs, read_inputs
 from wheelbundle.manifest import (
     InputFile,
@@ -88,16 +89,29 @@ def make_bundle(
     reporter = reporter or Silent()
     inputs = read_inputs(options.inputs)
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
+    # Hash-pinned inputs put pip in hash-checking mode, which refuses our unpinned "pip": it is
+    # resolved on its own then (unless the inputs pin it themselves).
+    hashed = bool(given_hashes(requirement_files(inputs.pip_args)))
     resolved = []
     for target in targets:
         reporter.stage(f"resolving for {target.label or target.display} with pip")
         resolution = resolve(
-            [*inputs.pip_args, "pip"],
+            [*inputs.pip_args] if hashed else [*inputs.pip_args, "pip"],
             options.pip_index_options(),
             target=target,
             verbose=options.verbose,
             run=run,
         )
+        if hashed and not any(p.name == "pip" for p in resolution.pins):
+            own = resolve(
+                ["pip"],
+                options.pip_index_options(),
+                target=target,
+                verbose=options.verbose,
+                run=run,
+            )
+            pins = sorted((*resolution.pins, *own.pins), key=lambda p: p.name)
+            resolution = replace(resolution, pins=tuple(pins))
         resolved.append(Resolved(target, resolution))
     if options.use_cache:
         cache = Cache(options.cache_dir or default_cache_dir())
@@ -123,11 +137,19 @@ def _collect_and_pack(
     run: Runner,
 ) -> MakeResult:
     all_pins = [pin for r in resolved for pin in r.resolution.pins]
+    given = given_hashes(requirement_files(inputs.pip_args))
+    for pin in {p.name: p for p in all_pins if p.editable}.values():
+        reporter.warn(
+            f"{pin.name}: '-e {pin.source}' is bundled as a regular install, not an editable "
+            "one: the server gets a wheel built from the folder now, not a link to it"
+        )
     # Sources first: a package that cannot serve a foreign target fails before big downloads.
     sources = _fetch(options, [p for p in all_pins if p.kind == "sdist"], cache, reporter)
+    _check_given(all_pins, sources, given)
     built = _build(options, all_pins, sources, cache, reporter, run)
     _check_built_for_targets(resolved, built)
     fetched = _fetch(options, [p for p in all_pins if p.kind == "wheel"], cache, reporter)
+    _check_given(all_pins, fetched, given)
     packages: dict[str, Package] = {}
     wheels: dict[str, Path] = {}
     entries = []
@@ -160,6 +182,15 @@ def _collect_and_pack(
     archive = options.outdir / f"{manifest.top}-{tag}.tar.gz"
     write_archive(archive, manifest.top, bundle_members(manifest, wheels, options.sign_key), epoch)
     return MakeResult(archive=archive, manifest=manifest, wheels=wheels)
+
+
+def _check_given(
+    pins: Sequence[Pin], files: Mapping[str, Path], given: Mapping[str, GivenHashes]
+) -> None:
+    """The bytes going into the bundle match the hashes the requirements file pinned."""
+    check_files(
+        ((p.name, f"{p.name}=={p.version}", files[p.url]) for p in pins if p.url in files), given
+    )
 
 
 def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> TargetEntry:

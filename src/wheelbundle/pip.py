@@ -15,8 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import unquote
 
-from wheelbundle.errors import BuildFailed, IndexUnreachable, PipFailed, ResolutionFailed
+from wheelbundle.errors import (
+    BuildFailed,
+    IndexUnreachable,
+    PipFailed,
+    PipHashMismatch,
+    ResolutionFailed,
+)
 
 #: Variables that would make pip install somewhere else or refuse to run in our child.
 _DROPPED_VARIABLES = (
@@ -34,6 +41,12 @@ _BUILD = re.compile(
     r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)"
     r"|Encountered error while generating package metadata\.\s*\S+\s*(\S+)"
 )
+_HASHES = re.compile(
+    r"(?P<name>[^\s=]+)==(?P<version>\S+) from (?P<url>[^\s#]+)\S*(?: \(from (?P<where>.*?)\))?:\s*\n"
+    r"\s*Expected (?P<algorithm>\w+) (?P<expected>\w+)(?P<more>(?:\s*\n\s*or \w+)*)\s*\n\s*Got\s+(?P<got>\w+)"
+)
+_VCS = re.compile(r"Failed to build '?([^'\s]+)'? when ((?:git|hg|svn|bzr) .+)")
+_VCS_STEP = re.compile(r"\u00d7 ((?:git|hg|svn|bzr) .+?) did not run successfully")
 _INVALID = re.compile(r"(Invalid requirement: .+|Could not open requirements file: .+)")
 _NETWORK = re.compile(
     r"(Failed to establish a new connection|Max retries exceeded|Name or service not known"
@@ -107,6 +120,22 @@ def classify_failure(command: Sequence[str], returncode: int, output: str) -> Pi
 
 
 def _diagnose(output: str) -> tuple[type[PipFailed], str | None]:
+    if m := _HASHES.search(output):
+        expected = [m["expected"], *m["more"].split()[1::2]]
+        where = f" ({m['where']})" if m["where"] else ""
+        return PipHashMismatch, (
+            f"{m['name']}=={m['version']}: {unquote(m['url'].rsplit('/', 1)[-1])} does not match "
+            f"the hash in the requirements{where}: expected "
+            + " or ".join(f"{m['algorithm']}:{h}" for h in expected)
+            + f", got {m['algorithm']}:{m['got']}; if the package was updated, update the hashes, "
+            "otherwise the file may have been tampered with"
+        )
+    if (m := _VCS.search(output)) or (m := _VCS_STEP.search(output)):
+        name, command = (m[1], m[2]) if m.re is _VCS else ("a VCS requirement", m[1])
+        return ResolutionFailed, (
+            f"{name}: {command.strip()!r} failed ({_last_output_line(output)}); check the repository "
+            "URL and the tag, branch or commit after '@'"
+        )
     if m := _BUILD.search(output):
         return BuildFailed, (
             f"could not build {m.group(1) or m.group(2) or m.group(3)} from source; the server "
@@ -137,6 +166,15 @@ def _conflict_detail(output: str) -> str:
     """pip lists each side of a conflict as '    X depends on Y'; keep those lines."""
     sides = [ln.strip() for ln in output.splitlines() if " depends on " in ln]
     return ("because " + "; ".join(sides) + "; ") if sides else ""
+
+
+def _last_output_line(output: str) -> str:
+    """The last line a failed subprocess printed, inside pip's ``[end of output]`` frame."""
+    lines = output.splitlines()
+    ends = [i for i, line in enumerate(lines) if line.strip() == "[end of output]"]
+    if ends and ends[-1] > 0:
+        return lines[ends[-1] - 1].strip().removeprefix("error: ")
+    return _last_error_line(output)
 
 
 def _last_error_line(output: str) -> str:

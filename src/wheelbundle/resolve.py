@@ -40,6 +40,8 @@ class Pin:
     vcs: str | None = None
     """For a VCS pin: the tool (``git``) and the exact commit pip checked out."""
     vcs_commit: str | None = None
+    editable: bool = False
+    """A ``-e`` requirement: bundled as a regular install (a wheel built from the folder)."""
 
     @property
     def filename(self) -> str:
@@ -135,6 +137,7 @@ def _pin(item: Mapping[str, Any]) -> Pin:
         requires=tuple(meta.get("requires_dist", ())),
         vcs=vcs.get("vcs") if vcs else None,
         vcs_commit=vcs.get("commit_id") if vcs else None,
+        editable=bool((info.get("dir_info") or {}).get("editable")),
     )
 
 

@@ -1,0 +1,151 @@
+"""Hashes the user pinned in requirements files (pip-compile ``--generate-hashes``, ``uv export``).
+
+pip checks them itself when it downloads a file, but a resolution from PEP 658 metadata may
+never download the file at all, so the bytes that go into the bundle are checked again here.
+This reads requirement files as pip does, as far as hashes go: continuation lines, comments,
+nested ``-r``/``-c`` files relative to the file naming them, ``--hash=ALGO:HEX`` and
+``--hash ALGO:HEX`` after a requirement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from wheelbundle.cache import CHUNK
+from wheelbundle.errors import HashMismatch, UsageError
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_NESTED = ("-r", "--requirement", "-c", "--constraint")
+
+
+@dataclass(frozen=True)
+class GivenHashes:
+    """The hashes a requirements file allows for one project."""
+
+    name: str
+    hashes: frozenset[tuple[str, str]]
+    """``(algorithm, hex digest)`` pairs; a file matching any one of them is accepted."""
+    where: str
+    """``FILE line N``, for error messages."""
+
+
+def requirement_files(pip_args: Iterable[str]) -> list[Path]:
+    """The files given as ``-r FILE`` in pip arguments."""
+    args = list(pip_args)
+    return [Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg == "-r"]
+
+
+def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
+    """Every hash pinned in ``files`` and the files they include, by canonical project name."""
+    found: dict[str, GivenHashes] = {}
+    seen: set[Path] = set()
+    for file in files:
+        _read(file, found, seen)
+    return found
+
+
+def _read(file: Path, found: dict[str, GivenHashes], seen: set[Path]) -> None:
+    if file.resolve() in seen:
+        return
+    seen.add(file.resolve())
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read it ({exc.strerror})") from exc
+    for number, line in _logical_lines(text):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if tokens[0] in _NESTED or tokens[0].startswith(tuple(f"{o}=" for o in _NESTED)):
+            nested = tokens[1] if len(tokens) > 1 and "=" not in tokens[0] else None
+            nested = nested or tokens[0].partition("=")[2]
+            if nested and "://" not in nested:
+                _read(file.parent / nested, found, seen)
+            continue
+        if tokens[0].startswith("-"):
+            continue  # an option line (--index-url, -e, --find-links…): no hash belongs to it
+        split = next((i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens))
+        hashes = _hash_options(tokens[split:], file, number)
+        if not hashes:
+            continue
+        try:
+            name = canonicalize_name(Requirement(" ".join(tokens[:split])).name)
+        except InvalidRequirement:
+            continue  # a path or URL without a name: pip checks its hash itself
+        where = f"{file} line {number}"
+        previous = found.get(name)
+        if previous is not None:
+            hashes |= previous.hashes
+            where = previous.where
+        found[name] = GivenHashes(name=name, hashes=frozenset(hashes), where=where)
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Lines with comments removed and ``\\`` continuations joined, numbered by their first line."""
+    lines: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not pending:
+            start = number
+        if raw.endswith("\\") and not _COMMENT.search(raw):
+            pending.append(raw[:-1])
+            continue
+        pending.append(raw)
+        lines.append((start, _COMMENT.sub("", " ".join(pending)).strip()))
+        pending = []
+    if pending:
+        lines.append((start, _COMMENT.sub("", " ".join(pending)).strip()))
+    return lines
+
+
+def _hash_options(tokens: list[str], file: Path, number: int) -> set[tuple[str, str]]:
+    try:
+        words = shlex.split(" ".join(tokens))
+    except ValueError as exc:
+        raise UsageError(f"{file} line {number}: cannot read its options ({exc})") from exc
+    values = [w.removeprefix("--hash=") for w in words if w.startswith("--hash=")]
+    values += [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--hash"]
+    pairs = set()
+    for value in values:
+        algorithm, sep, digest = value.partition(":")
+        if not sep or algorithm not in hashlib.algorithms_guaranteed or not digest:
+            raise UsageError(
+                f"{file} line {number}: --hash={value} is not ALGORITHM:HEX (e.g. sha256:…)"
+            )
+        pairs.add((algorithm, digest.lower()))
+    return pairs
+
+
+def check_file(path: Path, label: str, given: GivenHashes) -> None:
+    """Raise HashMismatch unless ``path``'s bytes match one of the hashes given for it."""
+    digests = {algorithm: hashlib.new(algorithm) for algorithm, _ in given.hashes}
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            for digest in digests.values():
+                digest.update(chunk)
+    actual = {algorithm: d.hexdigest() for algorithm, d in digests.items()}
+    if any(actual[algorithm] == hex_ for algorithm, hex_ in given.hashes):
+        return
+    expected = ", ".join(sorted(f"{a}:{h}" for a, h in given.hashes))
+    got = ", ".join(f"{a}:{h}" for a, h in sorted(actual.items()))
+    raise HashMismatch(
+        f"{label}: {path.name} does not match the hash in {given.where}: "
+        f"expected {expected}, got {got}; if the package was updated, update the hashes, "
+        "otherwise the file may have been tampered with"
+    )
+
+
+def check_files(files: Iterable[tuple[str, str, Path]], given: Mapping[str, GivenHashes]) -> None:
+    """Check each ``(name, label, file)`` that has hashes given for its name."""
+    for name, label, path in sorted(files):
+        if name in given:
+            check_file(path, label, given[name])
