@@ -17,6 +17,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from wheelbundle import __version__
+from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
+from wheelbundle.config import FORMATS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import MakeOptions, make_bundle
@@ -88,15 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make.add_argument(
         "inputs",
-        nargs="+",
+        nargs="*",
         metavar="REQ",
-        help="a requirements file, a pyproject.toml or a project folder",
+        help="a requirements file, a pyproject.toml or a project folder "
+        "(default: the inputs of ./bundle.yaml)",
+    )
+    make.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="read options from this bundle.yaml (default: ./bundle.yaml when no REQ is given); "
+        "command-line options override it",
     )
     make.add_argument(
         "-o",
         "--outdir",
         type=Path,
-        default=Path("dist"),
         help="where the archive goes (default: dist/)",
     )
     make.add_argument(
@@ -139,9 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where downloads and builds are kept (default: $XDG_CACHE_HOME/wheelbundle)",
     )
     make.add_argument("--no-cache", action="store_true", help="use a throw-away cache for this run")
-    make.add_argument(
-        "--format", choices=["tar.gz"], default="tar.gz", help="archive format (default: tar.gz)"
-    )
+    make.add_argument("--format", choices=list(FORMATS), help="archive format (default: tar.gz)")
     make.add_argument("-j", "--jobs", type=int, default=8, help="parallel downloads (default: 8)")
     make.add_argument(
         "--sign",
@@ -233,22 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "make":
-        options = MakeOptions(
-            inputs=tuple(args.inputs),
-            outdir=args.outdir,
-            name=args.name,
-            version=args.version,
-            index_url=args.index_url,
-            extra_index_urls=tuple(args.extra_index_url),
-            find_links=tuple(args.find_links),
-            trusted_hosts=tuple(args.trusted_host),
-            cache_dir=args.cache_dir,
-            use_cache=not args.no_cache,
-            jobs=args.jobs,
-            verbose=args.verbose,
-            targets=tuple(args.target),
-            sign_key=args.sign,
-        )
+        options = _make_options(args)
         result = make_bundle(options, ConsoleReporter(args.quiet))
         print(result.archive)
         return 0
@@ -279,6 +271,30 @@ def _run(args: argparse.Namespace) -> int:
             print(diff_text(changes))
         return 1 if changes else 0
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _make_options(args: argparse.Namespace) -> MakeOptions:
+    """The command line over ``bundle.yaml`` (read when asked, or when no REQ is given)."""
+    config = None
+    if args.config is not None or not args.inputs:
+        config = load_config(args.config or DEFAULT_CONFIG)
+    conf = config or BundleConfig(path=DEFAULT_CONFIG)
+    return MakeOptions(
+        inputs=tuple(args.inputs) or conf.inputs,
+        outdir=args.outdir or conf.output or Path("dist"),
+        name=args.name or conf.name,
+        version=args.version or conf.version,
+        index_url=args.index_url or conf.index_url,
+        extra_index_urls=tuple(args.extra_index_url) or conf.extra_index_urls,
+        find_links=tuple(args.find_links) or conf.find_links,
+        trusted_hosts=tuple(args.trusted_host),
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        jobs=args.jobs,
+        verbose=args.verbose,
+        targets=tuple(args.target) or conf.targets,
+        sign_key=args.sign or conf.sign_key,
+    )
 
 
 def _signature_note(signed: bool, signer: str | None) -> str:
