@@ -89,35 +89,43 @@ def make_bundle(
     reporter = reporter or Silent()
     inputs = read_inputs(options.inputs)
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
-    # Hash-pinned inputs put pip in hash-checking mode, which refuses our unpinned "pip": it is
-    # resolved on its own then (unless the inputs pin it themselves).
-    hashed = bool(given_hashes(requirement_files(inputs.pip_args)))
+    given = given_hashes(requirement_files(inputs.pip_args))
     resolved = []
     for target in targets:
         reporter.stage(f"resolving for {target.label or target.display} with pip")
-        resolution = resolve(
-            [*inputs.pip_args] if hashed else [*inputs.pip_args, "pip"],
+        resolved.append(Resolved(target, _resolve(options, inputs, target, bool(given), run)))
+    if options.use_cache:
+        cache = Cache(options.cache_dir or default_cache_dir())
+        return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
+    with scratch_cache() as cache:
+        return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
+
+
+def _resolve(
+    options: MakeOptions, inputs: Inputs, target: Target, hashed: bool, run: Runner
+) -> Resolution:
+    """The inputs plus pip itself, which every bundle carries.
+
+    Hash-pinned inputs put pip in hash-checking mode, which refuses our unpinned "pip": it is
+    resolved on its own then (unless the inputs pin it themselves).
+    """
+
+    def pip_resolve(requirements: Sequence[str]) -> Resolution:
+        return resolve(
+            requirements,
             options.pip_index_options(),
             target=target,
             verbose=options.verbose,
             run=run,
         )
-        if hashed and not any(p.name == "pip" for p in resolution.pins):
-            own = resolve(
-                ["pip"],
-                options.pip_index_options(),
-                target=target,
-                verbose=options.verbose,
-                run=run,
-            )
-            pins = sorted((*resolution.pins, *own.pins), key=lambda p: p.name)
-            resolution = replace(resolution, pins=tuple(pins))
-        resolved.append(Resolved(target, resolution))
-    if options.use_cache:
-        cache = Cache(options.cache_dir or default_cache_dir())
-        return _collect_and_pack(options, inputs, resolved, cache, reporter, run)
-    with scratch_cache() as cache:
-        return _collect_and_pack(options, inputs, resolved, cache, reporter, run)
+
+    if not hashed:
+        return pip_resolve([*inputs.pip_args, "pip"])
+    resolution = pip_resolve(inputs.pip_args)
+    if any(p.name == "pip" for p in resolution.pins):
+        return resolution
+    pins = sorted((*resolution.pins, *pip_resolve(["pip"]).pins), key=lambda p: p.name)
+    return replace(resolution, pins=tuple(pins))
 
 
 @dataclass(frozen=True)
@@ -131,13 +139,13 @@ class Resolved:
 def _collect_and_pack(
     options: MakeOptions,
     inputs: Inputs,
+    given: Mapping[str, GivenHashes],
     resolved: Sequence[Resolved],
     cache: Cache,
     reporter: Reporter,
     run: Runner,
 ) -> MakeResult:
     all_pins = [pin for r in resolved for pin in r.resolution.pins]
-    given = given_hashes(requirement_files(inputs.pip_args))
     for pin in {p.name: p for p in all_pins if p.editable}.values():
         reporter.warn(
             f"{pin.name}: '-e {pin.source}' is bundled as a regular install, not an editable "
