@@ -70,6 +70,10 @@ class Cache:
         tmp.replace(folder / filename)
         return folder / filename
 
+    def resolution(self, key: str) -> Path:
+        """Where pip's report for a resolution key is kept (see ``memo``)."""
+        return self.root / "resolutions" / key[:2] / f"{key}.json"
+
     def build_dir(self, key: str) -> Path:
         """Folder holding the wheel built for a build key (see ``build.build_key``)."""
         return self.root / "builds" / key[:2] / key

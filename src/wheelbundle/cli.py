@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where downloads and builds are kept (default: $XDG_CACHE_HOME/wheelbundle)",
     )
     make.add_argument("--no-cache", action="store_true", help="use a throw-away cache for this run")
+    make.add_argument(
+        "--refresh",
+        action="store_true",
+        help="resolve anew even if the same inputs were resolved in the last 24 hours",
+    )
     make.add_argument("--format", choices=list(FORMATS), help="archive format (default: tar.gz)")
     make.add_argument("-j", "--jobs", type=int, default=8, help="parallel downloads (default: 8)")
     make.add_argument(
@@ -290,6 +295,7 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         trusted_hosts=tuple(args.trusted_host),
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
+        refresh=args.refresh,
         jobs=args.jobs,
         verbose=args.verbose,
         targets=tuple(args.target) or conf.targets,

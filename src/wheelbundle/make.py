@@ -9,7 +9,8 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -30,6 +31,7 @@ from wheelbundle.manifest import (
     pip_wheel_of,
     sha256sums,
 )
+from wheelbundle.memo import MAX_AGE, resolution_key
 from wheelbundle.pack import Member, write_archive
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
@@ -58,6 +60,8 @@ class MakeOptions:
     jobs: int = 8
     verbose: bool = False
     targets: tuple[str, ...] = ()
+    refresh: bool = False
+    """Resolve anew even when a stored resolution of the same inputs is fresh."""
     """``--target`` values; none means this machine."""
     sign_key: Path | None = None
     """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
@@ -90,33 +94,48 @@ def make_bundle(
     inputs = read_inputs(options.inputs)
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
     given = given_hashes(requirement_files(inputs.pip_args))
-    resolved = []
-    for target in targets:
-        reporter.stage(f"resolving for {target.label or target.display} with pip")
-        resolved.append(Resolved(target, _resolve(options, inputs, target, bool(given), run)))
+    with _cache(options) as cache:
+        resolved = []
+        for target in targets:
+            reporter.stage(f"resolving for {target.label or target.display} with pip")
+            resolution = _resolve(options, inputs, target, bool(given), cache, run)
+            resolved.append(Resolved(target, resolution))
+        return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
+
+
+@contextmanager
+def _cache(options: MakeOptions) -> Iterator[Cache]:
     if options.use_cache:
-        cache = Cache(options.cache_dir or default_cache_dir())
-        return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
-    with scratch_cache() as cache:
-        return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
+        yield Cache(options.cache_dir or default_cache_dir())
+    else:
+        with scratch_cache() as cache:
+            yield cache
 
 
 def _resolve(
-    options: MakeOptions, inputs: Inputs, target: Target, hashed: bool, run: Runner
+    options: MakeOptions,
+    inputs: Inputs,
+    target: Target,
+    hashed: bool,
+    cache: Cache,
+    run: Runner,
 ) -> Resolution:
-    """The inputs plus pip itself, which every bundle carries.
+    """The inputs plus pip itself, which every bundle carries; reused when nothing changed.
 
     Hash-pinned inputs put pip in hash-checking mode, which refuses our unpinned "pip": it is
     resolved on its own then (unless the inputs pin it themselves).
     """
 
     def pip_resolve(requirements: Sequence[str]) -> Resolution:
+        key = resolution_key(requirements, options.pip_index_options(), target)
         return resolve(
             requirements,
             options.pip_index_options(),
             target=target,
             verbose=options.verbose,
             run=run,
+            memo=cache.resolution(key) if key else None,
+            max_age=0 if options.refresh else MAX_AGE,
         )
 
     if not hashed:

@@ -7,7 +7,10 @@ and turn each entry into a frozen :class:`Pin`. Nothing is installed anywhere.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,12 +76,17 @@ def resolve(
     target: Target | None = None,
     verbose: bool = False,
     run: Runner = run_pip,
+    memo: Path | None = None,
+    max_age: float = 0,
 ) -> Resolution:
     """Resolve pip-style requirement arguments (``-r file``, specifiers, paths) to pins.
 
     For a ``target`` other than this machine, pip resolves with the target's tags, Python
-    version and markers.
+    version and markers. With ``memo``, pip's report is kept there and reused while it is
+    younger than ``max_age`` seconds.
     """
+    if memo is not None and memo.is_file() and time.time() - memo.stat().st_mtime < max_age:
+        return parse_report(json.loads(memo.read_text(encoding="utf-8")))
     with tempfile.TemporaryDirectory(prefix="wheelbundle-resolve-") as tmp:
         report_path = Path(tmp) / "report.json"
         target_file = None
@@ -97,7 +105,13 @@ def resolve(
         ]
         run(args, verbose, target_file)
         report = json.loads(report_path.read_text(encoding="utf-8"))
-    return parse_report(report)
+        resolution = parse_report(report)
+        if memo is not None:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            partial = memo.with_name(f".{memo.name}.{os.getpid()}.part")
+            shutil.copyfile(report_path, partial)
+            partial.replace(memo)
+    return resolution
 
 
 def parse_report(report: Mapping[str, Any]) -> Resolution:
