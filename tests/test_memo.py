@@ -98,3 +98,16 @@ def test_local_paths_and_editables_are_never_reused(tmp_path: Path) -> None:
     for line in ("-e ./lib", "./lib", "pkg @ file:///src/pkg"):
         req = requirements(tmp_path / line.replace("/", "_").replace(" ", ""), line)
         assert resolution_key(["-r", str(req)], [], host_target()) is None
+
+
+def test_cache_info_counts_what_a_make_left_and_clean_empties_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, served: LocalIndex
+) -> None:
+    requirements(tmp_path / "app", "alpha", "gamma")
+    make(capsys, tmp_path, served)
+    info = bundle(capsys, "cache", "info", "--cache-dir", tmp_path / "cache")
+    assert info.code == 0
+    rows = {line.split()[0]: int(line.split()[1]) for line in info.out.splitlines()[1:]}
+    assert rows == {"downloads": 4, "builds": 1, "resolutions": 1}
+    assert bundle(capsys, "cache", "clean", "--cache-dir", tmp_path / "cache").code == 0
+    assert not (tmp_path / "cache").exists()

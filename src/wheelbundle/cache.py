@@ -74,6 +74,19 @@ class Cache:
         """Where pip's report for a resolution key is kept (see ``memo``)."""
         return self.root / "resolutions" / key[:2] / f"{key}.json"
 
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """Files and bytes held per kind: downloads, builds, resolutions."""
+        kinds = {"downloads": "files", "builds": "builds", "resolutions": "resolutions"}
+        usage = {}
+        for kind, folder in kinds.items():
+            found = [p for p in (self.root / folder).rglob("*") if p.is_file()]
+            usage[kind] = (len(found), sum(p.stat().st_size for p in found))
+        return usage
+
+    def clean(self) -> None:
+        """Remove everything; a run going on at the same time simply fetches again."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def build_dir(self, key: str) -> Path:
         """Folder holding the wheel built for a build key (see ``build.build_key``)."""
         return self.root / "builds" / key[:2] / key

@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from wheelbundle import __version__
+from wheelbundle.cache import Cache, default_cache_dir
 from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.config import FORMATS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
@@ -24,7 +25,7 @@ from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import MakeOptions, make_bundle
 from wheelbundle.merge import merge_bundles
 from wheelbundle.progress import Bar
-from wheelbundle.summary import inspect_bundle, inspect_json
+from wheelbundle.summary import human_size, inspect_bundle, inspect_json
 from wheelbundle.verify import verify_bundle
 
 EXIT_FAILURE = 1
@@ -184,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_verbosity(verify)
 
+    cache = commands.add_parser(
+        "cache",
+        help="show or empty the download, build and resolution cache",
+        description="'info' shows what the cache holds; 'clean' empties it.",
+    )
+    cache.add_argument("action", choices=["info", "clean"])
+    cache.add_argument(
+        "--cache-dir", type=Path, help="the cache (default: $XDG_CACHE_HOME/wheelbundle)"
+    )
+
     merge = commands.add_parser(
         "merge",
         help="combine bundles built on different machines into one multi-target bundle",
@@ -260,6 +271,16 @@ def _run(args: argparse.Namespace) -> int:
                 f"{args.archive}: OK, {len(manifest.packages)} wheels for {', '.join(t.name for t in manifest.targets)}"
                 + _signature_note(verified.signed, verified.signer)
             )
+        return 0
+    if args.command == "cache":
+        store = Cache(args.cache_dir or default_cache_dir())
+        if args.action == "clean":
+            store.clean()
+            print(f"emptied {store.root}")
+            return 0
+        print(store.root)
+        for kind, (count, size) in store.usage().items():
+            print(f"  {kind:<12} {count:>6} files  {human_size(size):>10}")
         return 0
     if args.command == "merge":
         archive, _ = merge_bundles(args.archives, args.outdir)
