@@ -224,37 +224,6 @@ def test_a_missing_requirements_file_is_a_usage_error(
     )
 
 
-def test_a_second_make_uses_the_cache_and_downloads_nothing(
-    capsys: pytest.CaptureFixture[str], make_index: Any, packages_dir: Path, tmp_path: Path
-) -> None:
-    files = [
-        packages_dir / n
-        for n in (
-            "alpha-1.0-py3-none-any.whl",
-            "beta-2.0-py3-none-any.whl",
-            "gamma-1.0.tar.gz",
-            "pip-23.2.1-py3-none-any.whl",
-        )
-    ]
-    served: LocalIndex = make_index(*files)
-    req = requirements(tmp_path / "app", "alpha", "gamma")
-    args = (
-        "make",
-        req,
-        "-o",
-        tmp_path / "dist",
-        "--index-url",
-        served.url,
-        "--cache-dir",
-        tmp_path / "cache",
-    )
-    assert bundle(capsys, *args).code == 0
-    served.reset_requests()
-    assert bundle(capsys, *args).code == 0
-    whole_wheels = [p for p in served.requests if p.endswith(".whl")]
-    assert whole_wheels == []
-
-
 def other_python() -> str:
     """A working interpreter of another minor version (pyenv shims on PATH may not run)."""
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
