@@ -6,6 +6,7 @@ import io
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bundles import Outcome, bundle, requirements, unpack
@@ -196,3 +197,37 @@ def test_a_verified_bundle_unpacks_to_the_contract_layout(good: Path, tmp_path: 
         "wheels/gamma-1.0-py3-none-any.whl",
         "wheels/pip-23.2.1-py3-none-any.whl",
     ]
+
+
+def test_flipping_one_byte_of_sha256sums_is_named(good: Path, tmp_path: Path) -> None:
+    sums = read_member(good, "SHA256SUMS")
+    line = sums.decode().splitlines()[0]
+    bad = rewrite(good, tmp_path / "bad.tar.gz", {"SHA256SUMS": flip_one_byte(sums, at=3)})
+    with pytest.raises(
+        VerifyFailed, match=f"^{line.split('  ')[1]}: checksum mismatch .*SHA256SUMS"
+    ):
+        verify_bundle(bad)
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        "wheels/alpha-1.0-py3-none-any.whl",
+        "manifest.yaml",
+        "SHA256SUMS",
+        "requirements.lock",
+        "support/probe.py",
+    ],
+)
+def test_install_sh_refuses_a_bundle_with_any_byte_flipped(
+    good: Path, tmp_path: Path, member: str, offline: Any
+) -> None:
+    top = unpack(good, tmp_path / "server")
+    target = top / member
+    data = target.read_bytes()
+    target.write_bytes(flip_one_byte(data, at=3 if member == "SHA256SUMS" else 40))
+    venv = tmp_path / "venv"
+    refused = offline([top / "install.sh", venv])
+    assert refused.returncode != 0
+    assert "checksum mismatch" in refused.stderr or "SHA256SUMS" in refused.stderr, refused.stderr
+    assert not venv.exists() and not venv.is_symlink()

@@ -70,7 +70,7 @@ def _check_sums(archive: BundleArchive) -> None:
             raise VerifyFailed(f"{name}: listed in SHA256SUMS but missing from the bundle")
         if archive.sha256(name) != digest:
             raise VerifyFailed(
-                f"{name}: checksum mismatch (changed or damaged since the bundle was made)"
+                f"{name}: checksum mismatch (the file, or its line in SHA256SUMS, changed since the bundle was made)"
             )
 
 
