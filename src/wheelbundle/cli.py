@@ -164,12 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_verbosity(make)
 
-    probe = commands.add_parser(
+    commands.add_parser(
         "probe",
         help="print a script that describes a server as JSON",
         description="Print a standard-library-only Python script; run it on a server (python3 probe.py > server.json).",
     )
-    del probe
 
     verify = commands.add_parser(
         "verify",

@@ -36,26 +36,17 @@ def read_inputs(specs: Sequence[str]) -> Inputs:
     projects: list[Path] = []
     for spec in specs:
         path = Path(spec)
-        if path.is_dir():
-            project = _project_dir(path)
+        if path.is_dir() or (path.name == "pyproject.toml" and path.is_file()):
+            project = (path if path.is_dir() else path.parent).resolve()
+            defining = _defining_file(project)
             projects.append(project)
             args.append(str(project))
-            files.append(
-                _record(
-                    project / "pyproject.toml"
-                    if (project / "pyproject.toml").is_file()
-                    else project / "setup.py",
-                    spec,
-                )
-            )
-        elif path.name == "pyproject.toml" and path.is_file():
-            project = _project_dir(path.parent)
-            projects.append(project)
-            args.append(str(project))
-            files.append(_record(path, spec))
+            # Recorded as given (relative stays relative), so manifests do not vary by machine.
+            given = path if path.is_file() else path / defining.name
+            files.append(InputFile(path=str(given), sha256=sha256_file(given)))
         elif path.is_file():
             args += ["-r", str(path)]
-            files.append(_record(path, spec))
+            files.append(InputFile(path=str(path), sha256=sha256_file(path)))
         else:
             raise UsageError(
                 f"{spec}: no such file or folder; give a requirements file, a pyproject.toml or a project folder"
@@ -70,14 +61,9 @@ def read_inputs(specs: Sequence[str]) -> Inputs:
     )
 
 
-def _project_dir(folder: Path) -> Path:
-    folder = folder.resolve()
-    if not ((folder / "pyproject.toml").is_file() or (folder / "setup.py").is_file()):
-        raise UsageError(f"{folder} is not a Python project (no pyproject.toml or setup.py)")
-    return folder
-
-
-def _record(path: Path, given: str) -> InputFile:
-    return InputFile(
-        path=str(Path(given) if not Path(given).is_dir() else path), sha256=sha256_file(path)
-    )
+def _defining_file(project: Path) -> Path:
+    """``pyproject.toml``, else ``setup.py``: what makes a folder a Python project."""
+    for name in ("pyproject.toml", "setup.py"):
+        if (project / name).is_file():
+            return project / name
+    raise UsageError(f"{project} is not a Python project (no pyproject.toml or setup.py)")

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -40,6 +40,7 @@ from wheelbundle.sbom import sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
 from wheelbundle.target import Target, host_target, parse_target
 
+CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -60,9 +61,9 @@ class MakeOptions:
     jobs: int = 8
     verbose: bool = False
     targets: tuple[str, ...] = ()
+    """``--target`` values; none means this machine."""
     refresh: bool = False
     """Resolve anew even when a stored resolution of the same inputs is fresh."""
-    """``--target`` values; none means this machine."""
     sign_key: Path | None = None
     """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
 
@@ -84,7 +85,6 @@ class MakeOptions:
 class MakeResult:
     archive: Path
     manifest: Manifest
-    wheels: Mapping[str, Path] = field(default_factory=dict)
 
 
 def make_bundle(
@@ -179,12 +179,13 @@ def _collect_and_pack(
     _check_given(all_pins, fetched, given)
     packages: dict[str, Package] = {}
     wheels: dict[str, Path] = {}
+    described: dict[Path, Package] = {}  # a wheel several targets share is hashed once
     entries = []
     for r in resolved:
         names = []
         for pin in r.resolution.pins:
             wheel = fetched[pin.url] if pin.kind == "wheel" else built[pin.name, pin.version]
-            package = _package(pin, wheel)
+            package = described.get(wheel) or described.setdefault(wheel, _package(pin, wheel))
             if packages.setdefault(package.wheel, package).sha256 != package.sha256:
                 raise BundleError(
                     f"two different files are both called {package.wheel}; bundle the targets separately"
@@ -192,13 +193,13 @@ def _collect_and_pack(
             wheels[package.wheel] = wheel
             names.append(package.wheel)
         entries.append(_target_entry(r.target, names, single=len(resolved) == 1))
-    name, version = _name_and_version(options, inputs, all_pins)
     epoch = _source_date_epoch(inputs.files)
+    name, version = _name_and_version(options, inputs, all_pins, epoch)
     manifest = Manifest(
         name=name,
         version=version,
         tool_version=__version__,
-        created=datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created=datetime.fromtimestamp(epoch, timezone.utc).strftime(CREATED_FORMAT),
         pip_version=resolved[0].resolution.pip_version,
         targets=tuple(entries),
         inputs=inputs.files,
@@ -208,7 +209,7 @@ def _collect_and_pack(
     tag = "+".join(e.name for e in entries)
     archive = options.outdir / f"{manifest.top}-{tag}.tar.gz"
     write_archive(archive, manifest.top, bundle_members(manifest, wheels, options.sign_key), epoch)
-    return MakeResult(archive=archive, manifest=manifest, wheels=wheels)
+    return MakeResult(archive=archive, manifest=manifest)
 
 
 def _check_given(
@@ -338,14 +339,19 @@ def _package(pin: Pin, wheel: Path) -> Package:
     )
 
 
-def _name_and_version(options: MakeOptions, inputs: Inputs, pins: Sequence[Pin]) -> tuple[str, str]:
+def _name_and_version(
+    options: MakeOptions, inputs: Inputs, pins: Sequence[Pin], epoch: int
+) -> tuple[str, str]:
+    """The options', else the one local project's, else the input folder's name and the date."""
     project_urls = {p.as_uri() for p in inputs.projects}
     project = next((p for p in pins if p.kind == "dir" and p.url in project_urls), None)
     name = options.name or (
         project.name if project and len(inputs.projects) == 1 else inputs.default_name
     )
     version = options.version or (
-        project.version if project and len(inputs.projects) == 1 else _date_version(inputs.files)
+        project.version
+        if project and len(inputs.projects) == 1
+        else datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y.%m.%d")
     )
     for what, value in (("name", name), ("version", version)):
         if not _SAFE_NAME.match(value):
@@ -354,10 +360,6 @@ def _name_and_version(options: MakeOptions, inputs: Inputs, pins: Sequence[Pin])
                 "letters, digits, '.', '_', '+' or '-'"
             )
     return name, version
-
-
-def _date_version(files: Sequence[InputFile]) -> str:
-    return datetime.fromtimestamp(_source_date_epoch(files), timezone.utc).strftime("%Y.%m.%d")
 
 
 def _source_date_epoch(files: Sequence[InputFile]) -> int:
@@ -404,7 +406,7 @@ def bundle_members(
 
 def epoch_of(manifest: Manifest) -> int:
     """The bundle's one timestamp, back from its manifest."""
-    created = datetime.strptime(manifest.created, "%Y-%m-%dT%H:%M:%SZ")
+    created = datetime.strptime(manifest.created, CREATED_FORMAT)
     return int(created.replace(tzinfo=timezone.utc).timestamp())
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from wheelbundle.archive import BundleArchive
 from wheelbundle.manifest import Manifest
+from wheelbundle.target import implementation_display
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -42,7 +43,7 @@ def inspect_bundle(path: Path) -> str:
     ]
     for t in manifest.targets:
         lines.append(
-            f"target {t.name}: {_python(t.implementation)} {t.python_version} on {t.platform}, lock {t.lock}"
+            f"target {t.name}: {implementation_display(t.implementation)} {t.python_version} on {t.platform}, lock {t.lock}"
         )
     rows = [("PACKAGE", "VERSION", "ORIGIN", "LICENSE", "SIZE")]
     rows += [
@@ -64,10 +65,6 @@ def inspect_bundle(path: Path) -> str:
 
 def inspect_json(path: Path) -> str:
     return json.dumps(inspect_data(path), indent=2)
-
-
-def _python(implementation: str) -> str:
-    return {"cpython": "CPython", "pypy": "PyPy"}.get(implementation, implementation)
 
 
 def human_size(size: int) -> str:

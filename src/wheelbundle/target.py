@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,7 @@ class Target:
     @property
     def display(self) -> str:
         """'CPython 3.12', as a person says it."""
-        names = {"cpython": "CPython", "pypy": "PyPy"}
-        return f"{names.get(self.implementation, self.implementation)} {self.python_version}"
+        return f"{implementation_display(self.implementation)} {self.python_version}"
 
     def accepts(self, wheel_filename: str) -> bool:
         """Whether this server's pip would install the wheel."""
@@ -79,7 +79,7 @@ class Target:
         found = [p for p in positions if p is not None]
         return min(found) if found else None
 
-    @property
+    @cached_property
     def _positions(self) -> dict[str, int]:
         return {tag: i for i, tag in reversed(list(enumerate(self.tags)))}
 
@@ -103,7 +103,7 @@ class Target:
                 needs.append(max(usable))
         return min(needs)[1] if needs else "any"
 
-    @property
+    @cached_property
     def _platform_order(self) -> list[str]:
         """The target's platforms, most demanding (most specific) first."""
         return list(dict.fromkeys(_modern(tag.split("-", 2)[2]) for tag in self.tags))
@@ -115,6 +115,11 @@ class Target:
         if plat == "any" and all(_is_pure(n) for n in names):
             return PURE
         return f"{self.interpreter}-{plat}"
+
+
+def implementation_display(implementation: str) -> str:
+    """``cpython`` as people (and ``platform_python_implementation``) write it: ``CPython``."""
+    return {"cpython": "CPython", "pypy": "PyPy"}.get(implementation, implementation)
 
 
 def _is_pure(wheel_filename: str) -> bool:
@@ -232,7 +237,7 @@ def _shorthand_markers(impl: str, minor: int, plat: str) -> dict[str, str]:
         "platform_system": system,
         "platform_version": "",
         "python_full_version": full,
-        "platform_python_implementation": "CPython" if impl == "cpython" else "PyPy",
+        "platform_python_implementation": implementation_display(impl),
         "python_version": f"3.{minor}",
         "sys_platform": sys_platform,
     }
