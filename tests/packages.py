@@ -379,11 +379,12 @@ def make_project(
     version: str,
     *,
     requires: Iterable[str] = (),
+    extras: Mapping[str, Iterable[str]] | None = None,
     modules: Mapping[str, str] | None = None,
 ) -> Path:
     """Write an unpacked source tree (what a VCS checkout or a `./libs/pkg` folder holds) into
     `dest_dir`, built by the same in-tree standard-library backend as `make_sdist`; return it."""
-    tree = _source_tree(name, version, requires=requires, modules=modules)
+    tree = _source_tree(name, version, requires=requires, extras=extras, modules=modules)
     for path, text in tree.items():
         (dest_dir / path).parent.mkdir(parents=True, exist_ok=True)
         (dest_dir / path).write_text(text)
@@ -395,6 +396,7 @@ def _source_tree(
     version: str,
     *,
     requires: Iterable[str] = (),
+    extras: Mapping[str, Iterable[str]] | None = None,
     requires_python: str | None = None,
     fail_build: bool = False,
     modules: Mapping[str, str] | None = None,
@@ -402,7 +404,9 @@ def _source_tree(
 ) -> dict[str, str]:
     """The files of a source tree: PKG-INFO, the in-tree backend, pyproject.toml, the modules."""
     files = dict(sorted((modules or _default_modules(name, version)).items()))
-    pkg_info = metadata_text(name, version, requires=requires, requires_python=requires_python)
+    pkg_info = metadata_text(
+        name, version, requires=requires, extras=extras, requires_python=requires_python
+    )
     backend = _BACKEND_TEMPLATE.format(
         failure=SIMULATED_BUILD_ERROR if fail_build else None,
         modules=list(files),

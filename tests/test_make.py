@@ -58,6 +58,7 @@ def test_the_archive_holds_exactly_the_contract_layout(made: Path) -> None:
             f"{top}/SHA256SUMS",
             f"{top}/install.sh",
             f"{top}/manifest.yaml",
+            f"{top}/pylock.toml",
             f"{top}/requirements.lock",
             f"{top}/sbom.cdx.json",
             f"{top}/support",
@@ -220,7 +221,7 @@ def test_a_missing_requirements_file_is_a_usage_error(
     assert outcome.code == 2
     assert (
         outcome.err.strip()
-        == f"error: {tmp_path / 'nope.txt'}: no such file or folder; give a requirements file, a pyproject.toml or a project folder"
+        == f"error: {tmp_path / 'nope.txt'}: no such file or folder; give a requirements file, a pyproject.toml, a project folder or a pylock.toml"
     )
 
 

@@ -93,8 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="*",
         metavar="REQ",
-        help="a requirements file, a pyproject.toml or a project folder "
+        help="a requirements file, a pyproject.toml, a project folder or a pylock.toml "
         "(default: the inputs of ./bundle.yaml)",
+    )
+    make.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="add a project's optional dependencies [project.optional-dependencies] "
+        "(or a pylock.toml's extra); repeatable",
+    )
+    make.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="add a PEP 735 dependency group from the project's pyproject.toml "
+        "(or a pylock.toml's group); repeatable",
     )
     make.add_argument(
         "--config",
@@ -312,7 +328,9 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         index_url=args.index_url or conf.index_url,
         extra_index_urls=tuple(args.extra_index_url) or conf.extra_index_urls,
         find_links=tuple(args.find_links) or conf.find_links,
-        trusted_hosts=tuple(args.trusted_host),
+        trusted_hosts=tuple(args.trusted_host) or conf.trusted_hosts,
+        extras=tuple(args.extra) or conf.extras,
+        groups=tuple(args.group) or conf.groups,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         refresh=args.refresh,

@@ -20,9 +20,9 @@ DEFAULT = Path("bundle.yaml")
 FORMATS = ("tar.gz",)
 
 _STRINGS = ("name", "version", "index_url", "format", "output", "sign_key")
-_LISTS = ("inputs", "targets", "extra_index_urls", "find_links")
 KEYS = (
-    *("name", "version", "inputs", "targets", "index_url", "extra_index_urls", "find_links"),
+    *("name", "version", "inputs", "extras", "groups", "targets"),
+    *("index_url", "extra_index_urls", "find_links", "trusted_hosts"),
     *("format", "output", "sign_key"),
 )
 
@@ -35,12 +35,15 @@ class BundleConfig:
     name: str | None = None
     version: str | None = None
     inputs: tuple[str, ...] = ()
-    """Requirements files, ``pyproject.toml`` files or project folders."""
+    """Requirements files, ``pyproject.toml`` files, project folders or a ``pylock.toml``."""
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     """Shorthands, or ``bundle probe`` JSON files."""
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
     format: str | None = None
     output: Path | None = None
     """The folder the archive goes into (``-o``)."""

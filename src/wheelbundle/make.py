@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
 
 from wheelbundle import __version__
@@ -35,6 +36,7 @@ from wheelbundle.memo import MAX_AGE, resolution_key
 from wheelbundle.pack import Member, write_archive
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
+from wheelbundle.pylock import locked_pins, pylock_name, pylock_text, read_pylock
 from wheelbundle.resolve import Pin, Resolution, resolve
 from wheelbundle.sbom import sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
@@ -66,6 +68,10 @@ class MakeOptions:
     """Resolve anew even when a stored resolution of the same inputs is fresh."""
     sign_key: Path | None = None
     """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
+    extras: tuple[str, ...] = ()
+    """``--extra``: optional dependencies of the project inputs (or of a pylock.toml)."""
+    groups: tuple[str, ...] = ()
+    """``--group``: PEP 735 dependency groups of the project inputs (or of a pylock.toml)."""
 
     def pip_index_options(self) -> list[str]:
         """Only what the user set: pip's own configuration fills in the rest."""
@@ -91,14 +97,23 @@ def make_bundle(
     options: MakeOptions, reporter: Reporter | None = None, run: Runner = run_pip
 ) -> MakeResult:
     reporter = reporter or Silent()
-    inputs = read_inputs(options.inputs)
+    inputs = read_inputs(options.inputs, options.extras, options.groups)
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
-    given = given_hashes(requirement_files(inputs.pip_args))
+    lock = read_pylock(inputs.lock) if inputs.lock else None
+    given = {} if lock else given_hashes(requirement_files(inputs.pip_args))
     with _cache(options) as cache:
         resolved = []
         for target in targets:
-            reporter.stage(f"resolving for {target.label or target.display} with pip")
-            resolution = _resolve(options, inputs, target, bool(given), cache, run)
+            where = target.label or target.display
+            if lock is not None and inputs.lock is not None:
+                reporter.stage(f"selecting from {inputs.lock} for {where}")
+                pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
+                locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
+                resolution = _with_pip(options, locked, target, cache, run)
+            else:
+                reporter.stage(f"resolving for {where} with pip")
+                resolution = _resolve(options, inputs, target, bool(given), cache, run)
+                _check_extras(inputs, resolution)
             resolved.append(Resolved(target, resolution))
         return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
 
@@ -125,26 +140,46 @@ def _resolve(
     Hash-pinned inputs put pip in hash-checking mode, which refuses our unpinned "pip": it is
     resolved on its own then (unless the inputs pin it themselves).
     """
-
-    def pip_resolve(requirements: Sequence[str]) -> Resolution:
-        key = resolution_key(requirements, options.pip_index_options(), target)
-        return resolve(
-            requirements,
-            options.pip_index_options(),
-            target=target,
-            verbose=options.verbose,
-            run=run,
-            memo=cache.resolution(key) if key else None,
-            max_age=0 if options.refresh else MAX_AGE,
-        )
-
     if not hashed:
-        return pip_resolve([*inputs.pip_args, "pip"])
-    resolution = pip_resolve(inputs.pip_args)
+        return _pip_resolve(options, [*inputs.pip_args, "pip"], target, cache, run)
+    resolution = _pip_resolve(options, inputs.pip_args, target, cache, run)
+    return _with_pip(options, resolution, target, cache, run)
+
+
+def _with_pip(
+    options: MakeOptions, resolution: Resolution, target: Target, cache: Cache, run: Runner
+) -> Resolution:
+    """``resolution`` plus pip's own wheel for the target, when it does not hold one already."""
     if any(p.name == "pip" for p in resolution.pins):
         return resolution
-    pins = sorted((*resolution.pins, *pip_resolve(["pip"]).pins), key=lambda p: p.name)
-    return replace(resolution, pins=tuple(pins))
+    own = _pip_resolve(options, ["pip"], target, cache, run).pins
+    return replace(resolution, pins=tuple(sorted((*resolution.pins, *own), key=lambda p: p.name)))
+
+
+def _pip_resolve(
+    options: MakeOptions, requirements: Sequence[str], target: Target, cache: Cache, run: Runner
+) -> Resolution:
+    key = resolution_key(requirements, options.pip_index_options(), target)
+    return resolve(
+        requirements,
+        options.pip_index_options(),
+        target=target,
+        verbose=options.verbose,
+        run=run,
+        memo=cache.resolution(key) if key else None,
+        max_age=0 if options.refresh else MAX_AGE,
+    )
+
+
+def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
+    """pip only warns about an extra a project does not have; a bundle would silently lack it."""
+    projects = {p.as_uri() for p in inputs.projects}
+    for pin in (p for p in resolution.pins if p.kind == "dir" and p.url in projects):
+        if unknown := [e for e in inputs.extras if e not in pin.provides_extra]:
+            raise UsageError(
+                f"{pin.name} has no extra {unknown[0]!r} "
+                f"(it has: {', '.join(pin.provides_extra) or 'none'})"
+            )
 
 
 @dataclass(frozen=True)
@@ -391,6 +426,7 @@ def bundle_members(
     }
     for entry in manifest.targets:
         generated[entry.lock] = manifest.lock_text(entry).encode()
+        generated[pylock_name(entry)] = pylock_text(manifest, entry).encode()
     hashes = {name: _sha256(data) for name, data in generated.items()}
     hashes.update({f"wheels/{p.wheel}": p.sha256 for p in manifest.packages})
     members = [

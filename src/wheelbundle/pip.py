@@ -48,6 +48,7 @@ _HASHES = re.compile(
 _VCS = re.compile(r"Failed to build '?([^'\s]+)'? when ((?:git|hg|svn|bzr) .+)")
 _VCS_STEP = re.compile(r"\u00d7 ((?:git|hg|svn|bzr) .+?) did not run successfully")
 _INVALID = re.compile(r"(Invalid requirement: .+|Could not open requirements file: .+)")
+_FROM_LINE = re.compile(r"\(from line (\d+) of ([^)\n]+)\)")
 _NETWORK = re.compile(
     r"(Failed to establish a new connection|Max retries exceeded|Name or service not known"
     r"|Connection refused|HTTP error 40[13]|401 Client Error|403 Client Error)"
@@ -113,13 +114,13 @@ def run_pip(
 
 def classify_failure(command: Sequence[str], returncode: int, output: str) -> PipFailed:
     """Turn pip's words into one of our errors whose message names the package and the fix."""
-    kind, message = _diagnose(output)
+    kind, message = _diagnose(output, command)
     if message is None:
         kind, message = PipFailed, f"pip failed (exit {returncode}): {_last_error_line(output)}"
     return kind(message, command=command, returncode=returncode, output=output)
 
 
-def _diagnose(output: str) -> tuple[type[PipFailed], str | None]:
+def _diagnose(output: str, command: Sequence[str] = ()) -> tuple[type[PipFailed], str | None]:
     if m := _HASHES.search(output):
         expected = [m["expected"], *m["more"].split()[1::2]]
         where = f" ({m['where']})" if m["where"] else ""
@@ -158,8 +159,35 @@ def _diagnose(output: str) -> tuple[type[PipFailed], str | None]:
             "or point --index-url/--find-links at where it is published"
         )
     if m := _INVALID.search(output):
-        return ResolutionFailed, m.group(1).strip()
+        return ResolutionFailed, _invalid_line(m[1].strip(), output[m.end() :], command)
     return PipFailed, None
+
+
+def _invalid_line(message: str, after: str, command: Sequence[str]) -> str:
+    """A bad requirement's file and line first: as pip names them below its message, else found
+    by its text in the requirements files pip was given."""
+    near = "\n".join(after.splitlines()[:3])
+    if found := _FROM_LINE.search(message) or _FROM_LINE.search(near):
+        message = message.replace(found[0], "").strip()
+        where: str | None = f"{found[2]} line {found[1]}"
+    else:
+        quoted = re.match(r"Invalid requirement: '(.+?)'", message)
+        where = _line_holding(quoted[1], command) if quoted else None
+    return f"{where}: {message}; fix that line (pip's requirement syntax)" if where else message
+
+
+def _line_holding(text: str, command: Sequence[str]) -> str | None:
+    """``FILE line N`` of the first line holding ``text`` in the ``-r`` files of ``command``."""
+    files = [Path(command[i + 1]) for i, arg in enumerate(command[:-1]) if arg == "-r"]
+    for file in files:
+        try:
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for number, line in enumerate(lines, 1):
+            if text in line:
+                return f"{file} line {number}"
+    return None
 
 
 def _conflict_detail(output: str) -> str:

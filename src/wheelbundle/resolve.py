@@ -45,6 +45,8 @@ class Pin:
     vcs_commit: str | None = None
     editable: bool = False
     """A ``-e`` requirement: bundled as a regular install (a wheel built from the folder)."""
+    provides_extra: tuple[str, ...] = ()
+    """``Provides-Extra``: the extras the distribution knows, to refuse an unknown ``--extra``."""
 
     @property
     def filename(self) -> str:
@@ -152,6 +154,7 @@ def _pin(item: Mapping[str, Any]) -> Pin:
         vcs=vcs.get("vcs") if vcs else None,
         vcs_commit=vcs.get("commit_id") if vcs else None,
         editable=bool((info.get("dir_info") or {}).get("editable")),
+        provides_extra=tuple(canonicalize_name(e) for e in meta.get("provides_extra", ())),
     )
 
 

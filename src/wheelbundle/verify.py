@@ -10,6 +10,7 @@ from pathlib import Path
 from wheelbundle.archive import BundleArchive
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.manifest import Manifest, parse_sha256sums
+from wheelbundle.pylock import pylock_name, pylock_wheels
 from wheelbundle.sign import SIGNATURE, SIGNED, verify
 from wheelbundle.wheelcheck import check_wheel
 
@@ -49,6 +50,7 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
             )
         _check_manifest(archive, manifest)
         _check_locks(archive, manifest)
+        _check_pylocks(archive, manifest)
         with tempfile.TemporaryDirectory(prefix="wheelbundle-verify-") as tmp:
             for package in manifest.packages:
                 name = f"wheels/{package.wheel}"
@@ -109,4 +111,25 @@ def _check_locks(archive: BundleArchive, manifest: Manifest) -> None:
         if found != expected:
             raise VerifyFailed(
                 f"{target.lock}: does not list exactly the wheels of target {target.name} in the manifest"
+            )
+
+
+def _check_pylocks(archive: BundleArchive, manifest: Manifest) -> None:
+    """Each target's PEP 751 lock names exactly its wheels, by path in the bundle and hash."""
+    by_wheel = {p.wheel: p for p in manifest.packages}
+    for target in manifest.targets:
+        name = pylock_name(target)
+        if name not in archive.files:
+            raise VerifyFailed(f"{name}: missing from the bundle")
+        expected = {
+            (by_wheel[w].name, by_wheel[w].version, f"wheels/{w}", by_wheel[w].sha256)
+            for w in target.wheels
+        }
+        try:
+            found = pylock_wheels(archive.read(name).decode())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise VerifyFailed(f"{name}: not a valid pylock.toml ({exc})") from exc
+        if found != expected:
+            raise VerifyFailed(
+                f"{name}: does not list exactly the wheels of target {target.name} in the manifest"
             )
