@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from bundles import bundle, requirements, unpack
 from index import LocalIndex
-from packages import sha256_hex
+from packages import make_wheel, sha256_hex
 
 from wheelbundle.errors import HashMismatch, PipHashMismatch, UsageError
 from wheelbundle.hashes import check_file, given_hashes
@@ -31,6 +31,38 @@ def _compiled(packages_dir: Path, **wrong: str) -> list[str]:
         digest = wrong.get(name, sha256_hex(packages_dir / file))
         lines += [f"{name}=={version} \\", f"    --hash=sha256:{digest}", "    # via -r in"]
     return lines
+
+
+@pytest.mark.parametrize(
+    ("drop", "pin_beta", "expected"),
+    [
+        ("beta", None, "alpha 1.0 needs beta>=1.0, which is not pinned"),
+        ("beta", "0.9", "alpha 1.0 needs beta>=1.0, not beta 0.9"),
+    ],
+)
+def test_a_hash_pinned_file_is_a_lock_and_must_hold_every_dependency(
+    capsys: pytest.CaptureFixture[str],
+    make_index: Any,
+    packages_dir: Path,
+    tmp_path: Path,
+    drop: str,
+    pin_beta: str | None,
+    expected: str,
+) -> None:
+    """pip only finds the pinned files (no resolution), so a dependency the lock lacks is named."""
+    old = make_wheel(tmp_path / "old", "beta", "0.9")
+    index = make_index(*packages_dir.iterdir(), old)
+    lines = _compiled(packages_dir)
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{drop}=="))
+    del lines[start : start + 3]
+    if pin_beta:
+        lines += [f"beta=={pin_beta} --hash=sha256:{sha256_hex(old)}"]
+    req = requirements(tmp_path / "app", *lines)
+    refused = bundle(capsys, "make", req, "-o", tmp_path / "dist", "--index-url", index.url)
+    assert refused.code == 1
+    (message,) = refused.err.strip().splitlines()[-1:]
+    assert message.startswith("error: the hash-pinned requirements are not a complete lock: ")
+    assert expected in message and "pip-compile --generate-hashes" in message
 
 
 def test_a_hash_pinned_file_bundles_and_installs_offline(

@@ -37,7 +37,7 @@ from wheelbundle.pack import Member, write_archive
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.pylock import locked_pins, pylock_name, pylock_text, read_pylock
-from wheelbundle.resolve import Pin, Resolution, resolve
+from wheelbundle.resolve import Pin, Resolution, resolve, unmet
 from wheelbundle.sbom import sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
 from wheelbundle.target import Target, host_target, parse_target
@@ -137,12 +137,22 @@ def _resolve(
 ) -> Resolution:
     """The inputs plus pip itself, which every bundle carries; reused when nothing changed.
 
-    Hash-pinned inputs put pip in hash-checking mode, which refuses our unpinned "pip": it is
-    resolved on its own then (unless the inputs pin it themselves).
+    Hash-pinned requirements files are a complete lock (pip's hash-checking mode accepts
+    nothing less), so pip only finds each pinned file (``--no-deps``) instead of resolving;
+    the lock is then checked to hold every dependency. Hash-checking mode refuses our
+    unpinned "pip": it is resolved on its own (unless the inputs pin it themselves).
     """
     if not hashed:
         return _pip_resolve(options, [*inputs.pip_args, "pip"], target, cache, run)
-    resolution = _pip_resolve(options, inputs.pip_args, target, cache, run)
+    lock = not inputs.projects
+    resolution = _pip_resolve(
+        options, [*(["--no-deps"] if lock else []), *inputs.pip_args], target, cache, run
+    )
+    if lock and (missing := unmet(resolution.pins, {**resolution.environment})):
+        raise BundleError(
+            f"the hash-pinned requirements are not a complete lock: {'; '.join(missing)}; "
+            "regenerate them with every dependency (pip-compile --generate-hashes, uv export)"
+        )
     return _with_pip(options, resolution, target, cache, run)
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from wheelbundle.errors import BundleError
 from wheelbundle.pip import Runner, run_pip
@@ -47,6 +49,8 @@ class Pin:
     """A ``-e`` requirement: bundled as a regular install (a wheel built from the folder)."""
     provides_extra: tuple[str, ...] = ()
     """``Provides-Extra``: the extras the distribution knows, to refuse an unknown ``--extra``."""
+    requested_extras: tuple[str, ...] = ()
+    """The extras a requirement asked of it (``name[extra]``)."""
 
     @property
     def filename(self) -> str:
@@ -116,6 +120,30 @@ def resolve(
     return resolution
 
 
+def unmet(pins: Sequence[Pin], environment: Mapping[str, str]) -> list[str]:
+    """What the pins require on this environment but do not hold, one phrase each.
+
+    A complete lock resolved with ``--no-deps`` must already hold every dependency; this finds
+    the ones it misses, the way pip's hash-checking mode would refuse them.
+    """
+    pinned = {p.name: Version(p.version) for p in pins}
+    missing = []
+    for pin in pins:
+        for text in pin.requires:
+            requirement = Requirement(text)
+            if requirement.marker is not None and not any(
+                requirement.marker.evaluate({**environment, "extra": extra})
+                for extra in ("", *pin.requested_extras)
+            ):
+                continue
+            name = canonicalize_name(requirement.name)
+            if name not in pinned:
+                missing.append(f"{pin.name} {pin.version} needs {text}, which is not pinned")
+            elif not requirement.specifier.contains(pinned[name], prereleases=True):
+                missing.append(f"{pin.name} {pin.version} needs {text}, not {name} {pinned[name]}")
+    return missing
+
+
 def parse_report(report: Mapping[str, Any]) -> Resolution:
     """Read pip's installation report (format version 1)."""
     if str(report.get("version")) != "1":
@@ -155,6 +183,7 @@ def _pin(item: Mapping[str, Any]) -> Pin:
         vcs_commit=vcs.get("commit_id") if vcs else None,
         editable=bool((info.get("dir_info") or {}).get("editable")),
         provides_extra=tuple(canonicalize_name(e) for e in meta.get("provides_extra", ())),
+        requested_extras=tuple(canonicalize_name(e) for e in item.get("requested_extras", ())),
     )
 
 
