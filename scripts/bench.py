@@ -182,7 +182,7 @@ class Bench:
         tgz.unlink()
         return house
 
-    def bundle_make(self, cache: Path, label: str) -> Path:
+    def bundle_make(self, cache: Path, label: str, req: Path | None = None) -> Path:
         env = public_env(cache)
         rss_file = self.work / "rss"
         env["BENCH_RSS_FILE"] = str(rss_file)
@@ -195,7 +195,7 @@ class Bench:
                 BUNDLE_WITH_RSS,
                 "make",
                 "--quiet",
-                self.req,
+                req or self.req,
                 "-o",
                 outdir,
                 "--cache-dir",
@@ -212,6 +212,21 @@ class Bench:
             f"{archive.name}, {archive.stat().st_size / 1e6:.1f} MB"
         )
         return archive
+
+    def locked_make(self, archive: Path) -> None:
+        """``bundle make`` of the bundle's own complete locks, each with a cold cache: the
+        hash-pinned requirements.lock (pip finds each file, no resolution) and pylock.toml
+        (no pip run at all but for pip's own wheel)."""
+        locks = self.work / "locks"
+        locks.mkdir(exist_ok=True)
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                wanted = member.name.endswith(("/requirements.lock", "/pylock.toml"))
+                if wanted and (data := tar.extractfile(member)) is not None:
+                    (locks / Path(member.name).name).write_bytes(data.read())
+        for name, label in (("requirements.lock", "hash-pinned lock"), ("pylock.toml", "pylock")):
+            with scratch(self.work, "cache-lock") as cache:
+                self.bundle_make(cache, label, locks / name)
 
     # -- server side --------------------------------------------------------------------------
 
@@ -270,6 +285,8 @@ class Bench:
                         house = self.pip_recipe(pip_cache, label)
                     else:
                         archive = self.bundle_make(b_cache, label)
+            say(f"  {self.stack} run {index + 1}: bundle make of complete locks (cold)")
+            self.locked_make(archive)
             for side in sides:
                 say(f"  {self.stack} run {index + 1}: install ({side})")
                 if side == "pip":
@@ -291,6 +308,18 @@ RATIOS = (
         0.8,
     ),
     ("warm bundle make / warm pip wheel -r", "bundle make (warm)", "pip wheel -r (warm)", 0.15),
+    (
+        "hash-pinned lock, cold bundle make / cold pip wheel -r",
+        "bundle make (hash-pinned lock)",
+        "pip wheel -r (cold)",
+        0.5,
+    ),
+    (
+        "pylock.toml, cold bundle make / cold pip wheel -r",
+        "bundle make (pylock)",
+        "pip wheel -r (cold)",
+        0.5,
+    ),
     (
         "install.sh (pip) / (venv + pip install --no-index)",
         "install.sh (pip)",
