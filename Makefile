@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The public wheels the examples name, fetched once (hash-checked) so their tests run offline.
+EXAMPLE_WHEELS := .cache/example-wheels
+EXAMPLE_STAMP := $(EXAMPLE_WHEELS)/.fetched
 
 .PHONY: all test lint demo bench clean
 
@@ -14,8 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP) lint
-	$(BIN)/python -m pytest
+$(EXAMPLE_STAMP): $(STAMP) tests/example-wheels.txt examples/locked/requirements.txt examples/webapp/requirements.txt
+	rm -rf $(EXAMPLE_WHEELS)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(EXAMPLE_WHEELS) -r tests/example-wheels.txt
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(EXAMPLE_WHEELS) -r examples/webapp/requirements.txt
+	touch $@
+
+test: $(STAMP) $(EXAMPLE_STAMP) lint
+	WHEELBUNDLE_EXAMPLE_WHEELS=$(CURDIR)/$(EXAMPLE_WHEELS) $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
@@ -29,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache build dist .pytest_cache .mypy_cache .ruff_cache

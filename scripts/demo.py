@@ -1,6 +1,6 @@
 """The whole journey on the bundled example, as an operator would walk it.
 
-1. build machine: ``bundle make examples/webapp`` (needs the package index);
+1. build machine: ``bundle make --config examples/webapp/bundle.yaml`` (needs the package index);
 2. carry: the archive is unpacked in a temporary folder standing for the server;
 3. server: ``./install.sh`` with the network cut (``unshare -n`` where the OS allows it);
 4. run the installed app.
@@ -42,9 +42,10 @@ def main() -> int:
     bundle = str(Path(sys.executable).with_name("bundle"))
     with tempfile.TemporaryDirectory(prefix="wheelbundle-demo-") as tmp:
         work = Path(tmp)
-        step("build machine: bundle make examples/webapp")
+        step("build machine: bundle make --config examples/webapp/bundle.yaml")
+        config = ROOT / "examples" / "webapp" / "bundle.yaml"
         made = run(
-            [bundle, "make", str(ROOT / "examples" / "webapp"), "-o", str(work / "dist")],
+            [bundle, "make", "--config", str(config), "-o", str(work / "dist")],
             stdout=subprocess.PIPE,
         )
         archive = Path(made.stdout.strip().splitlines()[-1])

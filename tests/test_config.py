@@ -117,10 +117,11 @@ def test_no_argument_and_no_bundle_yaml_is_a_usage_error(
     )
 
 
-def test_the_webapp_example_bundles_its_own_folder() -> None:
+def test_the_webapp_example_bundles_its_own_folder_with_its_pins() -> None:
     config = load_config(ROOT / "examples" / "webapp" / "bundle.yaml")
     assert config.name == "webapp"
-    assert config.inputs == (str(ROOT / "examples" / "webapp"),)
+    webapp = ROOT / "examples" / "webapp"
+    assert config.inputs == (str(webapp), str(webapp / "requirements.txt"))
     assert config.output == ROOT / "examples" / "webapp" / "dist"
     assert config.format == "tar.gz"
 

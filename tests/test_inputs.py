@@ -82,7 +82,7 @@ def test_a_pyproject_with_only_groups_bundles_the_groups(
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [
-        ("--extra", "nope", "svc has no extra 'nope' (it has: fast)"),
+        ("--extra", "nope", "svc has no extra 'nope' (extras there: fast)"),
         ("--group", "nope", "no dependency group 'nope' in"),
     ],
 )

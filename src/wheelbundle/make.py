@@ -182,13 +182,18 @@ def _pip_resolve(
 
 
 def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
-    """pip only warns about an extra a project does not have; a bundle would silently lack it."""
+    """pip only warns about an extra no project has; a bundle would silently lack it.
+
+    Extras are asked of every project input; each must be known to at least one of them.
+    """
     projects = {p.as_uri() for p in inputs.projects}
-    for pin in (p for p in resolution.pins if p.kind == "dir" and p.url in projects):
-        if unknown := [e for e in inputs.extras if e not in pin.provides_extra]:
+    pins = [p for p in resolution.pins if p.kind == "dir" and p.url in projects]
+    known = sorted({e for pin in pins for e in pin.provides_extra})
+    for extra in inputs.extras:
+        if extra not in known:
+            owner = pins[0].name if len(pins) == 1 else "none of the projects"
             raise UsageError(
-                f"{pin.name} has no extra {unknown[0]!r} "
-                f"(it has: {', '.join(pin.provides_extra) or 'none'})"
+                f"{owner} has no extra {extra!r} (extras there: {', '.join(known) or 'none'})"
             )
 
 
