@@ -79,7 +79,8 @@ class LocalIndex:
 
     `requests` counts every request path, so a test can assert exactly what pip fetched.
     With `metadata=False` no PEP 658 metadata is offered, which forces pip to download whole
-    wheels while resolving, like the plain indexes many build machines reach.
+    wheels while resolving, like the plain indexes many build machines reach. With
+    `hashes=False` links carry no `#sha256=` fragment (PEP 503 only recommends it).
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class LocalIndex:
         root: Path,
         *,
         metadata: bool = True,
+        hashes: bool = True,
         username: str | None = None,
         password: str | None = None,
         host: str = "127.0.0.1",
@@ -94,6 +96,7 @@ class LocalIndex:
     ) -> None:
         self.root = root
         self.metadata = metadata
+        self.hashes = hashes
         self.requests: Counter[str] = Counter()
         root.mkdir(parents=True, exist_ok=True)
         self._credentials = (
@@ -228,7 +231,8 @@ class LocalIndex:
         return _page(f"Links for {project}", "".join(self._anchor(dist) for dist in dists))
 
     def _anchor(self, dist: _Dist) -> str:
-        attributes = [f'href="{FILES_PREFIX}{dist.filename}#sha256={dist.sha256}"']
+        fragment = f"#sha256={dist.sha256}" if self.hashes else ""
+        attributes = [f'href="{FILES_PREFIX}{dist.filename}{fragment}"']
         if dist.requires_python:
             attributes.append(f'data-requires-python="{html.escape(dist.requires_python)}"')
         if self.metadata and dist.metadata is not None:

@@ -183,6 +183,26 @@ class Fetcher:
             return self._store(download, response)
         raise FetchFailed(f"could not download {download.label}: too many redirects")
 
+    def read_page(self, url: str) -> tuple[str, str] | None:
+        """An index page's final URL and text (redirects followed); None when it has none (404)."""
+        for _ in range(5):  # redirects
+            conn, target = self._connection(url)
+            headers = {"User-Agent": "wheelbundle", "Accept": "text/html"}
+            if auth := self.credentials.header(urlsplit(url).hostname or ""):
+                headers["Authorization"] = auth
+            conn.request("GET", target, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status in (301, 302, 303, 307, 308):
+                url = urljoin(url, response.getheader("Location", ""))
+                continue
+            if response.status == 404:
+                return None
+            if response.status != 200:
+                raise FetchFailed(f"could not read {_redact(url)}: HTTP {response.status}")
+            return url, body.decode(response.headers.get_content_charset() or "utf-8", "replace")
+        raise FetchFailed(f"could not read {_redact(url)}: too many redirects")
+
     def _store(self, download: Download, response: http.client.HTTPResponse) -> Path:
         digest = hashlib.sha256()
         with self.cache.incoming() as (out, tmp):

@@ -35,6 +35,10 @@ class GivenHashes:
     """``(algorithm, hex digest)`` pairs; a file matching any one of them is accepted."""
     where: str
     """``FILE line N``, for error messages."""
+    requirement: str = ""
+    """The requirement the hashes follow (``name[extra]==1.0 ; marker``), as written."""
+    repeated: bool = False
+    """The project has several lines (markers choosing versions): ``requirement`` is the first."""
 
 
 def requirement_files(pip_args: Iterable[str]) -> list[Path]:
@@ -60,7 +64,7 @@ def _read(file: Path, found: dict[str, GivenHashes], seen: set[Path]) -> None:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{file}: cannot read it ({exc.strerror})") from exc
-    for number, line in _logical_lines(text):
+    for number, line in logical_lines(text):
         tokens = line.split()
         if not tokens:
             continue
@@ -76,8 +80,9 @@ def _read(file: Path, found: dict[str, GivenHashes], seen: set[Path]) -> None:
         hashes = _hash_options(tokens[split:], file, number)
         if not hashes:
             continue
+        text = " ".join(tokens[:split])
         try:
-            name = canonicalize_name(Requirement(" ".join(tokens[:split])).name)
+            name = canonicalize_name(Requirement(text).name)
         except InvalidRequirement:
             continue  # a path or URL without a name: pip checks its hash itself
         where = f"{file} line {number}"
@@ -85,10 +90,11 @@ def _read(file: Path, found: dict[str, GivenHashes], seen: set[Path]) -> None:
         if previous is not None:
             hashes |= previous.hashes
             where = previous.where
-        found[name] = GivenHashes(name=name, hashes=frozenset(hashes), where=where)
+        first = previous.requirement if previous else text
+        found[name] = GivenHashes(name, frozenset(hashes), where, first, previous is not None)
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def logical_lines(text: str) -> list[tuple[int, str]]:
     """Lines with comments removed and ``\\`` continuations joined, numbered by their first line."""
     lines: list[tuple[int, str]] = []
     pending: list[str] = []

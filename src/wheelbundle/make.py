@@ -22,6 +22,7 @@ from wheelbundle.build import BuildJob, build_all
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
 from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.fetch import Credentials, Download, Fetcher
+from wheelbundle.find import find_locked, locked_lines, plain_indexes
 from wheelbundle.hashes import GivenHashes, check_files, given_hashes, requirement_files
 from wheelbundle.inputs import Inputs, read_inputs
 from wheelbundle.manifest import (
@@ -112,7 +113,7 @@ def make_bundle(
                 resolution = _with_pip(options, locked, target, cache, run)
             else:
                 reporter.stage(f"resolving for {where} with pip")
-                resolution = _resolve(options, inputs, target, bool(given), cache, run)
+                resolution = _resolve(options, inputs, target, given, cache, run)
                 _check_extras(inputs, resolution)
             resolved.append(Resolved(target, resolution))
         return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
@@ -131,29 +132,68 @@ def _resolve(
     options: MakeOptions,
     inputs: Inputs,
     target: Target,
-    hashed: bool,
+    given: Mapping[str, GivenHashes],
     cache: Cache,
     run: Runner,
 ) -> Resolution:
     """The inputs plus pip itself, which every bundle carries; reused when nothing changed.
 
     Hash-pinned requirements files are a complete lock (pip's hash-checking mode accepts
-    nothing less), so pip only finds each pinned file (``--no-deps``) instead of resolving;
-    the lock is then checked to hold every dependency. Hash-checking mode refuses our
-    unpinned "pip": it is resolved on its own (unless the inputs pin it themselves).
+    nothing less), so they are not resolved: each pinned file is found by its hash on the
+    index pages, or, where that cannot be settled, by pip with ``--no-deps``; the lock is then
+    checked to hold every dependency. Hash-checking mode refuses our unpinned "pip": it is
+    resolved on its own (unless the inputs pin it themselves).
     """
-    if not hashed:
+    if not given:
         return _pip_resolve(options, [*inputs.pip_args, "pip"], target, cache, run)
-    lock = not inputs.projects
-    resolution = _pip_resolve(
-        options, [*(["--no-deps"] if lock else []), *inputs.pip_args], target, cache, run
-    )
-    if lock and (missing := unmet(resolution.pins, {**resolution.environment})):
+    if inputs.projects:
+        resolution = _pip_resolve(options, inputs.pip_args, target, cache, run)
+        return _with_pip(options, resolution, target, cache, run)
+    pins = _find_locked(options, inputs, given, target, cache, run)
+    if pins is not None:
+        resolution = Resolution(pins, pip_version=version("pip"), environment=target.markers)
+    else:
+        resolution = _pip_resolve(options, ["--no-deps", *inputs.pip_args], target, cache, run)
+    if missing := unmet(resolution.pins, {**resolution.environment}):
         raise BundleError(
             f"the hash-pinned requirements are not a complete lock: {'; '.join(missing)}; "
             "regenerate them with every dependency (pip-compile --generate-hashes, uv export)"
         )
     return _with_pip(options, resolution, target, cache, run)
+
+
+def _find_locked(
+    options: MakeOptions,
+    inputs: Inputs,
+    given: Mapping[str, GivenHashes],
+    target: Target,
+    cache: Cache,
+    run: Runner,
+) -> tuple[Pin, ...] | None:
+    """A complete lock's files found by their hashes, without pip; None where pip must find them."""
+    lines = locked_lines(given, target.markers)
+    indexes = lines and plain_indexes(
+        options.index_url,
+        options.extra_index_urls,
+        bool(options.find_links or options.trusted_hosts),
+        requirement_files(inputs.pip_args),
+        os.environ,
+        lambda: run(["config", "list"]).output,
+    )
+    if not lines or not indexes:
+        return None
+    fetcher = _fetcher(options, cache)
+    try:
+        return find_locked(
+            lines,
+            indexes,
+            target,
+            fetcher.read_page,
+            lambda pins: fetcher.fetch_all([_download(p) for p in pins]),
+            jobs=options.jobs,
+        )
+    finally:
+        fetcher.close()
 
 
 def _with_pip(
@@ -309,32 +349,37 @@ def _check_built_for_targets(
 def _fetch(
     options: MakeOptions, pins: Sequence[Pin], cache: Cache, reporter: Reporter
 ) -> dict[str, Path]:
-    unique = {p.url: p for p in pins}
-    downloads = [
-        Download(url=p.url, filename=p.filename, sha256=p.sha256, label=f"{p.name}=={p.version}")
-        for p in unique.values()
-    ]
+    downloads = [_download(p) for p in {p.url: p for p in pins}.values()]
     for d in downloads:
         if d.sha256 is None:
             reporter.warn(
                 f"{d.label}: the index published no hash for {d.filename}; it is recorded but cannot be checked"
             )
+    bar = reporter.bar("downloading", len(downloads), "file")
+    try:
+        return _fetcher(options, cache).fetch_all(downloads, done=lambda: bar.advance(1))
+    finally:
+        bar.close()
+
+
+def _download(pin: Pin) -> Download:
+    return Download(
+        url=pin.url, filename=pin.filename, sha256=pin.sha256, label=f"{pin.name}=={pin.version}"
+    )
+
+
+def _fetcher(options: MakeOptions, cache: Cache) -> Fetcher:
     known = [options.index_url or "", *options.extra_index_urls]
     known += [
         os.environ.get("PIP_INDEX_URL", ""),
         *os.environ.get("PIP_EXTRA_INDEX_URL", "").split(),
     ]
-    fetcher = Fetcher(
+    return Fetcher(
         cache,
         Credentials(u for u in known if u),
         jobs=options.jobs,
         cafile=os.environ.get("PIP_CERT"),
     )
-    bar = reporter.bar("downloading", len(downloads), "file")
-    try:
-        return fetcher.fetch_all(downloads, done=lambda: bar.advance(1))
-    finally:
-        bar.close()
 
 
 def _build(
