@@ -126,6 +126,19 @@ def test_the_webapp_example_bundles_its_own_folder_with_its_pins() -> None:
     assert config.format == "tar.gz"
 
 
+def test_extras_groups_and_trusted_hosts_are_lists(tmp_path: Path) -> None:
+    (tmp_path / "bundle.yaml").write_text(
+        "inputs: [.]\nextras: [postgres, redis]\ngroups: [prod]\ntrusted_hosts: [pypi.corp]\n"
+    )
+    config = load_config(tmp_path / "bundle.yaml")
+    assert config.extras == ("postgres", "redis")
+    assert config.groups == ("prod",)
+    assert config.trusted_hosts == ("pypi.corp",)
+    (tmp_path / "bundle.yaml").write_text("inputs: [.]\ngroups: prod\n")
+    with pytest.raises(UsageError, match="line 2: 'groups' must be a list of strings"):
+        load_config(tmp_path / "bundle.yaml")
+
+
 def test_a_string_where_a_list_belongs_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "bundle.yaml").write_text("targets: cp312-win_amd64\n")
     with pytest.raises(UsageError, match="line 1: 'targets' must be a list of strings"):
