@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +64,26 @@ def make_archive(folder: Path, index_url: str, *lines: str, args: tuple[str, ...
     assert code == 0
     (archive,) = (folder / "dist").glob("*.tar.gz")
     return archive
+
+
+def secrets_found(
+    secrets: Iterable[str], archive: Path, folders: Iterable[Path] = (), **texts: str
+) -> list[str]:
+    """Every place one of ``secrets`` shows: an archive member, a file under ``folders``, a text.
+
+    Members and files are read as bytes (the archive decompressed), so nothing hides in binary.
+    """
+    needles = [s.encode() for s in secrets]
+    found: list[str] = []
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            data = tar.extractfile(member)
+            content = data.read() if data else b""
+            found += [f"{member.name}: {n.decode()}" for n in needles if n in content]
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            content = path.read_bytes()
+            found += [f"{path}: {n.decode()}" for n in needles if n in content]
+    for name, text in texts.items():
+        found += [f"{name}: {n.decode()}" for n in needles if n in text.encode()]
+    return found

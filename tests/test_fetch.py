@@ -10,8 +10,9 @@ from index import LocalIndex
 from packages import make_wheel
 
 from wheelbundle.cache import Cache
-from wheelbundle.errors import FetchFailed, HashMismatch
-from wheelbundle.fetch import Credentials, Download, Fetcher
+from wheelbundle.credentials import Credentials
+from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
+from wheelbundle.fetch import Download, Fetcher
 
 
 def download_of(index: LocalIndex, wheel: Path) -> Download:
@@ -56,7 +57,7 @@ def test_credentials_come_from_the_index_url_and_are_sent(
     download = download_of(index, wheel)
     with (
         Fetcher(Cache(tmp_path / "c1"), Credentials([])) as anonymous,
-        pytest.raises(FetchFailed, match="HTTP 401.*check the index credentials"),
+        pytest.raises(AccessRefused, match=r"asks for credentials \(HTTP 401\)"),
     ):
         anonymous.fetch(download)
     credentials = Credentials([index.url_with_auth("alice", "s3cret")])

@@ -56,6 +56,17 @@ class FetchFailed(BundleError):
     """A file could not be downloaded."""
 
 
+class AccessRefused(FetchFailed):
+    """An index answered 401 or 403: the credentials for it are missing or wrong.
+
+    The message names the index's host and where credentials go, never the credentials.
+    """
+
+
+class PipAccessRefused(PipFailed, AccessRefused):
+    """pip was refused by an index, as its output says."""
+
+
 class HashMismatch(BundleError):
     """A file's bytes are not the ones the index (or the lock) promised."""
 

@@ -7,10 +7,8 @@ its bytes matched the hash the index published; otherwise it is discarded.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
-import netrc
 import ssl
 import threading
 import time
@@ -21,7 +19,8 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from wheelbundle.cache import CHUNK, Cache, sha256_file
-from wheelbundle.errors import FetchFailed, HashMismatch
+from wheelbundle.credentials import Credentials, redact, refused_message
+from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
 
 RETRIES = 3
 TIMEOUT = 60.0
@@ -39,39 +38,6 @@ class Download:
     sha256: str | None
     label: str
     """How errors name it: ``name==version``."""
-
-
-class Credentials:
-    """User names and passwords for the indexes pip was given, matched by host.
-
-    pip strips credentials from the URLs in its report; we take them back from the index URLs
-    (command line, pip configuration) and from ``~/.netrc``. They are only ever sent, never kept.
-    """
-
-    def __init__(self, index_urls: Iterable[str]):
-        self._by_host: dict[str, tuple[str, str]] = {}
-        for url in index_urls:
-            parts = urlsplit(url)
-            if parts.username and parts.hostname:
-                self._by_host[parts.hostname] = (
-                    unquote(parts.username),
-                    unquote(parts.password or ""),
-                )
-
-    def header(self, host: str) -> str | None:
-        pair = self._by_host.get(host) or _netrc_login(host)
-        if pair is None:
-            return None
-        token = base64.b64encode(f"{pair[0]}:{pair[1]}".encode()).decode()
-        return f"Basic {token}"
-
-
-def _netrc_login(host: str) -> tuple[str, str] | None:
-    try:
-        entry = netrc.netrc().authenticators(host)
-    except (OSError, netrc.NetrcParseError):
-        return None
-    return (entry[0], entry[2] or "") if entry else None
 
 
 class _Connections(threading.local):
@@ -145,7 +111,7 @@ class Fetcher:
                 self._drop_connection(download.url)
                 if attempt == RETRIES:
                     raise FetchFailed(
-                        f"could not download {download.label} from {_redact(download.url)}: {exc}"
+                        f"could not download {download.label} from {redact(download.url)}: {exc}"
                     ) from exc
                 time.sleep(0.5 * 2 ** (attempt - 1))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -158,14 +124,35 @@ class Fetcher:
         return self.cache.add_file(source, actual)
 
     def _from_http(self, download: Download) -> Path:
-        url = download.url
-        for _ in range(5):  # redirects
+        try:
+            response, url, sent = self._get(download.url)
+        except FetchFailed as exc:
+            raise FetchFailed(f"could not download {download.label}: {exc}") from exc
+        if response.status in (401, 403):
+            raise AccessRefused(
+                f"could not download {download.label}: "
+                + refused_message(url, response.status, sent)
+            )
+        if response.status != 200:
+            raise FetchFailed(
+                f"could not download {download.label}: HTTP {response.status} from {redact(url)}"
+            )
+        return self._store(download, response)
+
+    def _get(
+        self, url: str, method: str = "GET", accept: str = "*/*"
+    ) -> tuple[http.client.HTTPResponse, str, bool]:
+        """The response (its body unread when 200), the URL it came from, whether we logged in.
+
+        Redirects are followed; credentials are sent only to the host they belong to. A server
+        error raises OSError, so that the caller may retry.
+        """
+        for _ in range(5):
             conn, target = self._connection(url)
-            headers = {"User-Agent": "wheelbundle", "Accept-Encoding": "identity"}
-            host = urlsplit(url).hostname or ""
-            if auth := self.credentials.header(host):
+            headers = {"User-Agent": "wheelbundle", "Accept": accept, "Accept-Encoding": "identity"}
+            if auth := self.credentials.header(url):
                 headers["Authorization"] = auth
-            conn.request("GET", target, headers=headers)
+            conn.request(method, target, headers=headers)
             response = conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
                 response.read()
@@ -175,33 +162,44 @@ class Fetcher:
                 response.read()
                 if response.status >= 500:
                     raise OSError(f"HTTP {response.status}")
-                raise FetchFailed(
-                    f"could not download {download.label}: HTTP {response.status} from "
-                    f"{_redact(url)}"
-                    + (" (check the index credentials)" if response.status in (401, 403) else "")
-                )
-            return self._store(download, response)
-        raise FetchFailed(f"could not download {download.label}: too many redirects")
+            return response, url, auth is not None
+        raise FetchFailed(f"too many redirects from {redact(url)}")
+
+    def check_access(self, urls: Iterable[str]) -> None:
+        """Raise AccessRefused for the first of ``urls`` that answers 401 or 403.
+
+        pip skips an index that refuses it without a word and then finds nothing; asked after a
+        failed resolution, this names the index and the fix. Unreachable URLs are left to pip's
+        own message.
+        """
+        try:
+            for url in urls:
+                try:
+                    response, where, sent = self._get(url, method="HEAD")
+                except (OSError, http.client.HTTPException, FetchFailed):
+                    self._drop_connection(url)
+                    continue
+                response.read()
+                if response.status in (401, 403):
+                    raise AccessRefused(refused_message(where, response.status, sent))
+        finally:
+            self.close()
 
     def read_page(self, url: str) -> tuple[str, str] | None:
         """An index page's final URL and text (redirects followed); None when it has none (404)."""
-        for _ in range(5):  # redirects
-            conn, target = self._connection(url)
-            headers = {"User-Agent": "wheelbundle", "Accept": "text/html"}
-            if auth := self.credentials.header(urlsplit(url).hostname or ""):
-                headers["Authorization"] = auth
-            conn.request("GET", target, headers=headers)
-            response = conn.getresponse()
+        try:
+            response, url, sent = self._get(url, accept="text/html")
             body = response.read()
-            if response.status in (301, 302, 303, 307, 308):
-                url = urljoin(url, response.getheader("Location", ""))
-                continue
-            if response.status == 404:
-                return None
-            if response.status != 200:
-                raise FetchFailed(f"could not read {_redact(url)}: HTTP {response.status}")
-            return url, body.decode(response.headers.get_content_charset() or "utf-8", "replace")
-        raise FetchFailed(f"could not read {_redact(url)}: too many redirects")
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop_connection(url)
+            raise FetchFailed(f"could not read {redact(url)}: {exc}") from exc
+        if response.status == 404:
+            return None
+        if response.status in (401, 403):
+            raise AccessRefused(refused_message(url, response.status, sent))
+        if response.status != 200:
+            raise FetchFailed(f"could not read {redact(url)}: HTTP {response.status}")
+        return url, body.decode(response.headers.get_content_charset() or "utf-8", "replace")
 
     def _store(self, download: Download, response: http.client.HTTPResponse) -> Path:
         digest = hashlib.sha256()
@@ -244,10 +242,3 @@ def _check(download: Download, actual: str) -> None:
             f"(expected sha256 {download.sha256}, got {actual}); the file was discarded. "
             "Someone may have replaced it: check the index before trusting it"
         )
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None:
-        return url
-    return url.replace(f"{parts.netloc.rsplit('@', 1)[0]}@", "****@", 1)

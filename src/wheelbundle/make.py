@@ -20,8 +20,9 @@ from pathlib import Path
 from wheelbundle import __version__
 from wheelbundle.build import BuildJob, build_all
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
-from wheelbundle.errors import BundleError, UsageError
-from wheelbundle.fetch import Credentials, Download, Fetcher
+from wheelbundle.credentials import Credentials, Location, pip_credentials
+from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
+from wheelbundle.fetch import Download, Fetcher
 from wheelbundle.find import find_locked, locked_lines, plain_indexes
 from wheelbundle.hashes import GivenHashes, check_files, given_hashes, requirement_files
 from wheelbundle.inputs import Inputs, read_inputs
@@ -102,6 +103,11 @@ def make_bundle(
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
     lock = read_pylock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(requirement_files(inputs.pip_args))
+    credentials = pip_credentials(
+        options.pip_index_options(),
+        requirement_files(inputs.pip_args),
+        pip_config=lambda: run(["config", "list"]).output,
+    )
     with _cache(options) as cache:
         resolved = []
         for target in targets:
@@ -113,10 +119,18 @@ def make_bundle(
                 resolution = _with_pip(options, locked, target, cache, run)
             else:
                 reporter.stage(f"resolving for {where} with pip")
-                resolution = _resolve(options, inputs, target, given, cache, run)
+                try:
+                    resolution = _resolve(options, inputs, target, given, credentials, cache, run)
+                except ResolutionFailed:
+                    # pip passes over an index that refuses it in silence, then finds nothing.
+                    with _fetcher(options, cache, credentials) as fetcher:
+                        fetcher.check_access(credentials.http_locations())
+                    raise
                 _check_extras(inputs, resolution)
             resolved.append(Resolved(target, resolution))
-        return _collect_and_pack(options, inputs, given, resolved, cache, reporter, run)
+        return _collect_and_pack(
+            options, inputs, given, resolved, cache, credentials, reporter, run
+        )
 
 
 @contextmanager
@@ -133,6 +147,7 @@ def _resolve(
     inputs: Inputs,
     target: Target,
     given: Mapping[str, GivenHashes],
+    credentials: Credentials,
     cache: Cache,
     run: Runner,
 ) -> Resolution:
@@ -149,7 +164,7 @@ def _resolve(
     if inputs.projects:
         resolution = _pip_resolve(options, inputs.pip_args, target, cache, run)
         return _with_pip(options, resolution, target, cache, run)
-    pins = _find_locked(options, inputs, given, target, cache, run)
+    pins = _find_locked(options, inputs, given, target, credentials, cache, run)
     if pins is not None:
         resolution = Resolution(pins, pip_version=version("pip"), environment=target.markers)
     else:
@@ -167,6 +182,7 @@ def _find_locked(
     inputs: Inputs,
     given: Mapping[str, GivenHashes],
     target: Target,
+    credentials: Credentials,
     cache: Cache,
     run: Runner,
 ) -> tuple[Pin, ...] | None:
@@ -182,11 +198,12 @@ def _find_locked(
     )
     if not lines or not indexes:
         return None
-    fetcher = _fetcher(options, cache)
+    bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
+    fetcher = _fetcher(options, cache, credentials)
     try:
         return find_locked(
             lines,
-            indexes,
+            bare,
             target,
             fetcher.read_page,
             lambda pins: fetcher.fetch_all([_download(p) for p in pins]),
@@ -251,6 +268,7 @@ def _collect_and_pack(
     given: Mapping[str, GivenHashes],
     resolved: Sequence[Resolved],
     cache: Cache,
+    credentials: Credentials,
     reporter: Reporter,
     run: Runner,
 ) -> MakeResult:
@@ -261,11 +279,15 @@ def _collect_and_pack(
             "one: the server gets a wheel built from the folder now, not a link to it"
         )
     # Sources first: a package that cannot serve a foreign target fails before big downloads.
-    sources = _fetch(options, [p for p in all_pins if p.kind == "sdist"], cache, reporter)
+    sources = _fetch(
+        options, [p for p in all_pins if p.kind == "sdist"], cache, credentials, reporter
+    )
     _check_given(all_pins, sources, given)
     built = _build(options, all_pins, sources, cache, reporter, run)
     _check_built_for_targets(resolved, built)
-    fetched = _fetch(options, [p for p in all_pins if p.kind == "wheel"], cache, reporter)
+    fetched = _fetch(
+        options, [p for p in all_pins if p.kind == "wheel"], cache, credentials, reporter
+    )
     _check_given(all_pins, fetched, given)
     packages: dict[str, Package] = {}
     wheels: dict[str, Path] = {}
@@ -347,7 +369,11 @@ def _check_built_for_targets(
 
 
 def _fetch(
-    options: MakeOptions, pins: Sequence[Pin], cache: Cache, reporter: Reporter
+    options: MakeOptions,
+    pins: Sequence[Pin],
+    cache: Cache,
+    credentials: Credentials,
+    reporter: Reporter,
 ) -> dict[str, Path]:
     downloads = [_download(p) for p in {p.url: p for p in pins}.values()]
     for d in downloads:
@@ -357,7 +383,9 @@ def _fetch(
             )
     bar = reporter.bar("downloading", len(downloads), "file")
     try:
-        return _fetcher(options, cache).fetch_all(downloads, done=lambda: bar.advance(1))
+        return _fetcher(options, cache, credentials).fetch_all(
+            downloads, done=lambda: bar.advance(1)
+        )
     finally:
         bar.close()
 
@@ -368,18 +396,8 @@ def _download(pin: Pin) -> Download:
     )
 
 
-def _fetcher(options: MakeOptions, cache: Cache) -> Fetcher:
-    known = [options.index_url or "", *options.extra_index_urls]
-    known += [
-        os.environ.get("PIP_INDEX_URL", ""),
-        *os.environ.get("PIP_EXTRA_INDEX_URL", "").split(),
-    ]
-    return Fetcher(
-        cache,
-        Credentials(u for u in known if u),
-        jobs=options.jobs,
-        cafile=os.environ.get("PIP_CERT"),
-    )
+def _fetcher(options: MakeOptions, cache: Cache, credentials: Credentials) -> Fetcher:
+    return Fetcher(cache, credentials, jobs=options.jobs, cafile=os.environ.get("PIP_CERT"))
 
 
 def _build(

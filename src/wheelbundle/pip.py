@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote
 
+from wheelbundle.credentials import redact, refused_message
 from wheelbundle.errors import (
     BuildFailed,
     IndexUnreachable,
+    PipAccessRefused,
     PipFailed,
     PipHashMismatch,
     ResolutionFailed,
@@ -51,7 +53,11 @@ _INVALID = re.compile(r"(Invalid requirement: .+|Could not open requirements fil
 _FROM_LINE = re.compile(r"\(from line (\d+) of ([^)\n]+)\)")
 _NETWORK = re.compile(
     r"(Failed to establish a new connection|Max retries exceeded|Name or service not known"
-    r"|Connection refused|HTTP error 40[13]|401 Client Error|403 Client Error)"
+    r"|Connection refused)"
+)
+_BAD_CREDENTIALS = re.compile(r"401 Error, Credentials not correct for (\S+)")
+_REFUSED = re.compile(
+    r"HTTP error (40[13]) while getting (\S+)|(40[13]) Client Error: .*? for url: (\S+)"
 )
 
 
@@ -113,7 +119,11 @@ def run_pip(
 
 
 def classify_failure(command: Sequence[str], returncode: int, output: str) -> PipFailed:
-    """Turn pip's words into one of our errors whose message names the package and the fix."""
+    """Turn pip's words into one of our errors whose message names the package and the fix.
+
+    The output kept in the error has every URL's password hidden, as has the message.
+    """
+    output = redact(output)
     kind, message = _diagnose(output, command)
     if message is None:
         kind, message = PipFailed, f"pip failed (exit {returncode}): {_last_error_line(output)}"
@@ -148,6 +158,10 @@ def _diagnose(output: str, command: Sequence[str] = ()) -> tuple[type[PipFailed]
             f"conflicting requirements: {m.group(1)}; {_conflict_detail(output)}"
             "relax one of the pins so they can agree"
         )
+    if m := _BAD_CREDENTIALS.search(output):
+        return PipAccessRefused, refused_message(m[1], 401, sent=True)
+    if m := _REFUSED.search(output):
+        return PipAccessRefused, refused_message(m[2] or m[4], int(m[1] or m[3]), sent=None)
     if m := _NETWORK.search(output):
         return IndexUnreachable, (
             f"cannot reach the package index ({m.group(1)}); check --index-url, the network "
