@@ -93,6 +93,8 @@ def acme(devpi: DevpiServer, tmp_path_factory: pytest.TempPathFactory) -> AcmeIn
 
 @dataclass(frozen=True)
 class Made:
+    """What `bundle make` printed and left behind: the archive, its output, its cache."""
+
     outcome: Outcome
     cache: Path
 
