@@ -2,12 +2,14 @@
 
 Build side, cold and warm caches:   ``pip wheel -r REQ -w DIR`` + ``tar czf``  vs  ``bundle make``
 Server side, offline:               ``python -m venv`` + ``pip install --no-index --find-links``
-                                    vs  ``install.sh`` (pip)
+                                    vs  ``install.sh`` (pip)  vs  ``install.sh`` (uv)
 
-Runs alternate (pip first on even runs, bundle first on odd ones) in one process, so both sides
-see the same network and disk. Everything comes from the public index: the machine's pip
-configuration is hidden (``PIP_CONFIG_FILE=/dev/null``, no ``PIP_*`` but ``PIP_CERT``). It needs
-the public index and is not part of the test suite. Standard library only.
+Runs alternate (pip first on even runs, bundle first on odd ones; the three install arms take
+turns going first) in one process, so all sides see the same network, disk and load. The uv arm
+installs a second bundle of the same inputs, made with ``--installer uv`` after the warm run.
+Everything comes from the public index: the machine's pip configuration is hidden
+(``PIP_CONFIG_FILE=/dev/null``, no ``PIP_*`` but ``PIP_CERT``). It needs the public index and is
+not part of the test suite. Standard library only.
 
     python scripts/bench.py [--runs N] [--stack webstack|datastack|all] [--quick]
 """
@@ -182,11 +184,13 @@ class Bench:
         tgz.unlink()
         return house
 
-    def bundle_make(self, cache: Path, label: str, req: Path | None = None) -> Path:
+    def bundle_make(
+        self, cache: Path, label: str, req: Path | None = None, installer: str = "pip"
+    ) -> Path:
         env = public_env(cache)
         rss_file = self.work / "rss"
         env["BENCH_RSS_FILE"] = str(rss_file)
-        outdir = self.work / f"dist-{label}"
+        outdir = self.work / f"dist-{label}-{installer}"
         shutil.rmtree(outdir, ignore_errors=True)
         made = run(
             [
@@ -200,15 +204,22 @@ class Bench:
                 outdir,
                 "--cache-dir",
                 cache / "wheelbundle",
+                "--installer",
+                installer,
             ],
             env,
             self.log,
         )
         archive = Path(made.stdout.strip().splitlines()[-1])
-        self.results.add(f"bundle make ({label})", made.seconds)
-        self.results.peak(f"bundle make ({label}), bundle process", int(rss_file.read_text()))
-        self.results.peak(f"bundle make ({label}), largest process", made.tree_rss_kb)
-        self.results.facts["bundle archive"] = (
+        step = (
+            f"bundle make ({label})"
+            if installer == "pip"
+            else f"bundle make --installer {installer} ({label})"
+        )
+        self.results.add(step, made.seconds)
+        self.results.peak(f"{step}, bundle process", int(rss_file.read_text()))
+        self.results.peak(f"{step}, largest process", made.tree_rss_kb)
+        self.results.facts[f"bundle archive ({installer})"] = (
             f"{archive.name}, {archive.stat().st_size / 1e6:.1f} MB"
         )
         return archive
@@ -256,7 +267,7 @@ class Bench:
             self.results.add("pip install --no-index", installed.seconds)
             self.results.add("venv + pip install --no-index", made.seconds + installed.seconds)
 
-    def install_sh(self, archive: Path) -> None:
+    def install_sh(self, archive: Path, installer: str) -> None:
         with scratch(self.work, "server-bundle") as server:
             env = public_env(server / "cache")
             with tarfile.open(archive) as tar:
@@ -270,7 +281,12 @@ class Bench:
             run(
                 [*self.cut, server / "venv" / "bin" / "python", "-m", "pip", "check"], env, self.log
             )
-            self.results.add("install.sh (pip)", installed.seconds)
+            # A uv that could not run would fall back to pip: that run must not count as uv's.
+            [record] = (server / "venv" / "lib").glob("python*/site-packages/pip-*.dist-info")
+            used = (record / "INSTALLER").read_text().strip()
+            if used != installer:
+                raise BenchError(f"install.sh installed with {used}, not {installer}")
+            self.results.add(f"install.sh ({installer})", installed.seconds)
 
     # -- one alternating run ------------------------------------------------------------------
 
@@ -287,12 +303,15 @@ class Bench:
                         archive = self.bundle_make(b_cache, label)
             say(f"  {self.stack} run {index + 1}: bundle make of complete locks (cold)")
             self.locked_make(archive)
-            for side in sides:
-                say(f"  {self.stack} run {index + 1}: install ({side})")
-                if side == "pip":
+            say(f"  {self.stack} run {index + 1}: bundle --installer uv (warm)")
+            uv_archive = self.bundle_make(b_cache, "warm", installer="uv")
+            arms = ["plain", "pip", "uv"]
+            for arm in arms[index % 3 :] + arms[: index % 3]:
+                say(f"  {self.stack} run {index + 1}: install ({arm})")
+                if arm == "plain":
                     self.plain_install(house)
                 else:
-                    self.install_sh(archive)
+                    self.install_sh(archive if arm == "pip" else uv_archive, arm)
 
 
 def say(message: str) -> None:
@@ -326,6 +345,13 @@ RATIOS = (
         "venv + pip install --no-index",
         0.9,
     ),
+    (
+        "install.sh (uv) / (venv + pip install --no-index)",
+        "install.sh (uv)",
+        "venv + pip install --no-index",
+        0.2,
+    ),
+    ("install.sh (uv) / install.sh (pip)", "install.sh (uv)", "install.sh (pip)", None),
 )
 
 

@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 from index import LocalIndex
-from packages import console_script_module, make_sdist, make_wheel, native_tag, pip_wheel
+from packages import (
+    console_script_module,
+    make_sdist,
+    make_uv_wheel,
+    make_wheel,
+    native_tag,
+    pip_wheel,
+)
 
 RunOffline = Callable[..., "subprocess.CompletedProcess[str]"]
 """`run_offline(cmd, **kw)`: `subprocess.run` with the network cut; text output captured."""
@@ -88,6 +95,12 @@ def _make_fixture_packages(folder: Path) -> None:
         entry_points={"console_scripts": {"webapp-hello": "webapp_core:main"}},
     )
     pip_wheel(folder)
+
+
+@pytest.fixture(scope="session")
+def uv_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """uv's wheel for this machine, holding the real uv program: made once, 18 MB, read-only."""
+    return make_uv_wheel(tmp_path_factory.mktemp("uv-wheel"))
 
 
 @pytest.fixture(scope="session")

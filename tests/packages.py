@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import importlib.metadata
 import io
 import shutil
 import sysconfig
@@ -21,6 +22,7 @@ from pathlib import Path
 from packaging import tags
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from uv import find_uv_bin
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 """The earliest time a zip can hold: a fixed timestamp makes wheel bytes reproducible."""
@@ -153,15 +155,17 @@ def _default_modules(name: str, version: str) -> dict[str, str]:
     return {f"{escaped_name(name)}/__init__.py": f'__version__ = "{version}"\n'}
 
 
-def _zip_bytes(members: Mapping[str, bytes]) -> bytes:
+def _zip_bytes(
+    members: Mapping[str, bytes], executable: Iterable[str] = (), compresslevel: int | None = None
+) -> bytes:
     """A zip with members in the given order, fixed timestamps and permissions."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for member, data in members.items():
             info = zipfile.ZipInfo(member, date_time=ZIP_EPOCH)
-            info.external_attr = 0o644 << 16
+            info.external_attr = (0o755 if member in executable else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
+            archive.writestr(info, data, compresslevel=compresslevel)
     return buffer.getvalue()
 
 
@@ -224,6 +228,34 @@ def make_wheel(
     dest_dir.mkdir(parents=True, exist_ok=True)
     path = dest_dir / wheel_filename(name, version, tag)
     path.write_bytes(_zip_bytes(members))
+    return path
+
+
+def make_uv_wheel(
+    dest_dir: Path, program: bytes | None = None, platform: str | None = None
+) -> Path:
+    """A wheel laid out as uv publishes it: its program is ``uv-VERSION.data/scripts/uv``.
+
+    By default the program is the real uv of the test dependencies, for this machine; `program`
+    puts another in its place (one that cannot run here), `platform` names another machine.
+    """
+    version = importlib.metadata.version("uv")
+    tag = f"py3-none-{platform or native_tag().split('-', 2)[2]}"
+    dist_info = dist_info_dir("uv", version)
+    script = f"uv-{version}.data/scripts/uv"
+    members = {
+        script: Path(find_uv_bin()).read_bytes() if program is None else program,
+        f"{dist_info}/METADATA": metadata_text(
+            "uv", version, license_expression="MIT OR Apache-2.0"
+        ).encode(),
+        f"{dist_info}/WHEEL": _wheel_file_text(tag).encode(),
+    }
+    record = "".join(f"{path},{record_hash(data)},{len(data)}\n" for path, data in members.items())
+    members[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    path = dest_dir / wheel_filename("uv", version, tag)
+    # Level 1: the real program is 38 MB, and the default level takes seconds to deflate it.
+    path.write_bytes(_zip_bytes(members, executable=[script], compresslevel=1))
     return path
 
 

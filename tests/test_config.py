@@ -83,6 +83,7 @@ def test_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         ("inputs:\n  - a\n  - [b]\n",
          "bundle.yaml line 1: 'inputs' must be a list of strings, not a list with other things than strings"),
         ("format: zip\n", "bundle.yaml line 1: 'format' must be one of tar.gz, not 'zip'"),
+        ("installer: conda\n", "bundle.yaml line 1: 'installer' must be one of pip, uv, not 'conda'"),
         ("name: a\nname: b\n", "bundle.yaml line 2: 'name' is given twice"),
         ("name: [a\n", "bundle.yaml line 2: not valid YAML"),
         ("- a\n", "bundle.yaml line 1: expected 'key: value' lines"),

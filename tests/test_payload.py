@@ -24,9 +24,11 @@ from typing import Any
 
 import packaging
 import pytest
+from packages import make_uv_wheel
 from packaging.markers import default_environment
 from packaging.tags import sys_tags
 from packaging.version import Version
+from uv import find_uv_bin
 
 PAYLOAD = Path(__file__).resolve().parents[1] / "src" / "wheelbundle" / "payload"
 PROBE = PAYLOAD / "probe.py"
@@ -113,6 +115,7 @@ class Target:
     implementation: str = sys.implementation.name
     lock: str = "requirements.lock"
     wheels: list[str] = field(default_factory=list)
+    uv_wheel: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -140,15 +143,22 @@ def make_bundle(
     *,
     version: str = "1.0",
     targets: Sequence[Target] | None = None,
+    uv: Path | None = None,
 ) -> Path:
-    """NAME-VERSION/ as the build side lays it out: install.sh, lock, wheels/, support/, sums."""
+    """NAME-VERSION/ as the build side lays it out: install.sh, lock, wheels/, support/, sums.
+
+    With `uv` (a uv wheel), every target installs with it, as after ``--installer uv``.
+    """
     bundle = root / f"myapp-{version}"
     (bundle / "wheels").mkdir(parents=True)
     (bundle / "support").mkdir()
     copied = [Path(shutil.copy(w, bundle / "wheels")) for w in [*wheels, pip_wheel]]
+    if uv is not None:
+        shutil.copy(uv, bundle / "wheels")
     targets = targets or [Target()]
     for target in targets:
         target.wheels = target.wheels or [w.name for w in copied]
+        target.uv_wheel = uv.name if uv is not None else None
         (bundle / target.lock).write_text(
             f"# myapp {version}\n"
             + "".join(lock_line(w) for w in copied if w.name in target.wheels)
@@ -564,7 +574,7 @@ def test_describe_prints_the_probe_json_and_changes_nothing(bundle: Path) -> Non
 
 def test_help_and_usage_errors(bundle: Path) -> None:
     text = ok(install(bundle, "--help")).stdout
-    for word in ["VENV_DIR", "--python", "--check", "--describe", "--rollback", ".releases"]:
+    for word in ["VENV_DIR", "--python", "--check", "--describe", "--rollback", "--no-uv"]:
         assert word in text
     done = install(bundle, "--frobnicate")
     assert done.returncode == 2
@@ -764,6 +774,147 @@ def test_a_python_older_than_3_8_is_refused_clearly(bundle: Path, tmp_path: Path
     assert done.returncode == 3
     [line] = error_lines(done)
     assert line.startswith("error: installing needs Python 3.8 or later; ")
+
+
+# --- install.sh: installing with uv ---------------------------------------------------------
+
+DISTRIBUTIONS = (
+    "import json, importlib.metadata as m; print(json.dumps({d.metadata['Name']: "
+    "[d.version, d.read_text('INSTALLER').strip()] for d in m.distributions()}))"
+)
+
+
+def distributions_in(venv: Path) -> dict[str, list[str]]:
+    """Each installed distribution's version and the tool that installed it (its INSTALLER)."""
+    found: dict[str, list[str]] = json.loads(
+        ok(run([venv_python(venv), "-c", DISTRIBUTIONS])).stdout
+    )
+    return found
+
+
+def versions(distributions: dict[str, list[str]]) -> dict[str, str]:
+    return {name: version for name, (version, _) in distributions.items()}
+
+
+def installers(distributions: dict[str, list[str]]) -> set[str]:
+    return {installer for _, installer in distributions.values()}
+
+
+@pytest.fixture
+def uv_bundle(tmp_path: Path, pip_wheel: Path, uv_wheel: Path) -> Path:
+    """myapp 1.0 as ``bundle make --installer uv`` lays it out: the real uv beside the wheels."""
+    wheels = tmp_path / "wheels-uv"
+    wheels.mkdir()
+    return make_bundle(tmp_path / "b-uv", [alpha(wheels), beta(wheels)], pip_wheel, uv=uv_wheel)
+
+
+def uv_hostile_env(tmp_path: Path) -> dict[str, str]:
+    """hostile_env, plus uv settings that would send uv elsewhere or link into its cache."""
+    env = hostile_env(tmp_path)
+    config = Path(env["HOME"]) / ".config" / "uv" / "uv.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[pip]\nindex-url = "http://127.0.0.1:9/simple"\nlink-mode = "symlink"\n')
+    env.update(
+        UV_INDEX_URL="http://127.0.0.1:9/simple",
+        UV_CACHE_DIR=str(tmp_path / "uv-cache"),
+        UV_LINK_MODE="symlink",
+        UV_PYTHON="/nowhere/python",
+    )
+    return env
+
+
+def test_installs_with_the_bundled_uv_offline_as_pip_would(
+    uv_bundle: Path, tmp_path: Path, pip_wheel: Path
+) -> None:
+    if not OFFLINE:
+        pytest.skip("unshare -n does not work here: cannot prove the install is offline")
+    env = uv_hostile_env(tmp_path)
+    home_before = sorted(Path(env["HOME"]).rglob("*"))
+    venv = tmp_path / "srv" / "venv"
+    done = ok(install(uv_bundle, venv, env=env))
+    uv_version = " ".join(ok(run([find_uv_bin(), "--version"])).stdout.split()[:2])
+    assert f"installing 3 packages from wheels/ with {uv_version} (offline, hash-checked)" in (
+        done.stderr.splitlines()
+    )
+    assert done.stdout == f"installed myapp 1.0 ({CP}-any) into {venv}\n"
+    with_uv = distributions_in(venv)
+    pip_version = pip_wheel.name.split("-")[1]
+    assert versions(with_uv) == {"alpha": "1.0", "beta": "2.0", "pip": pip_version}
+    assert installers(with_uv) == {"uv"}  # uv, not pip, installed every one of them
+    ok(run([venv_python(venv), "-m", "pip", "check"]))
+    [release] = releases_of(venv)  # uv's program and cache went with their folder
+    assert ok(run([venv / "bin" / "beta-hello"])).stdout == "beta with alpha 1.0\n"
+    assert (venv / "bin" / "beta-hello").read_text().startswith(f"#!{venv}.releases/{release}/")
+    assert not (venv / "bin" / "uv").exists()
+    assert list(Path(f"{venv}.releases", release).rglob("alpha*.pyc"))  # bytecode compiled
+    assert sorted(Path(env["HOME"]).rglob("*")) == home_before  # no cache or config written
+    assert not (tmp_path / "uv-cache").exists()
+
+    pip_venv = tmp_path / "srv" / "pip-venv"
+    done = ok(install(uv_bundle, "--no-uv", pip_venv, env=env))
+    assert "installing 3 packages from wheels/ with pip (offline, hash-checked)" in (
+        done.stderr.splitlines()
+    )
+    with_pip = distributions_in(pip_venv)
+    assert versions(with_pip) == versions(with_uv)
+    assert installers(with_pip) == {"pip"}
+
+
+# Another machine's program (an aarch64 ELF header), and one that cannot find its libc.
+AARCH64_PROGRAM = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\xb7\x00" + bytes(44)
+NO_GLIBC = b"#!/bin/sh\necho \"uv: /lib64/libc.so.6: version 'GLIBC_2.99' not found\"\nexit 1\n"
+
+
+@pytest.mark.parametrize(
+    ("program", "reason"),
+    [
+        (AARCH64_PROGRAM, "Exec format error"),
+        (NO_GLIBC, "uv --version exited 1: uv: /lib64/libc.so.6: version 'GLIBC_2.99' not found"),
+    ],
+    ids=["another-machine", "libc-too-old"],
+)
+def test_falls_back_to_pip_when_uv_cannot_run_here(
+    tmp_path: Path, pip_wheel: Path, program: bytes, reason: str
+) -> None:
+    broken = make_uv_wheel(tmp_path / "uv", program)
+    bundle = make_bundle(tmp_path / "b", [alpha(tmp_path), beta(tmp_path)], pip_wheel, uv=broken)
+    venv = tmp_path / "venv"
+    done = ok(install(bundle, venv))
+    notes = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        f"note: the bundled uv cannot run here ({reason}); installing with pip instead"
+    ]
+    assert "installing 3 packages from wheels/ with pip (offline, hash-checked)" in done.stderr
+    assert installers(distributions_in(venv)) == {"pip"}
+    assert alpha_version(venv) == "1.0"
+    assert len(releases_of(venv)) == 1
+
+
+def test_a_failed_uv_install_leaves_the_previous_venv_working(
+    tmp_path: Path, pip_wheel: Path, uv_wheel: Path, installed: Path
+) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    newer = alpha(wheels, "1.1")
+    bundle = make_bundle(
+        tmp_path / "b", [newer, beta(wheels)], pip_wheel, version="2.0", uv=uv_wheel
+    )
+    lock = bundle / "requirements.lock"
+    lock.write_text(
+        lock.read_text().replace(hashlib.sha256(newer.read_bytes()).hexdigest(), "0" * 64)
+    )
+    write_sums(bundle)  # preflight passes: the bundle is consistent, uv refuses the hash
+    before = snapshot(installed, Path(f"{installed}.releases"))
+
+    done = install(bundle, installed)
+    assert done.returncode == 1
+    assert error_lines(done)[-1] == (
+        "error: uv could not install requirements.lock (see its message above); "
+        "--no-uv installs with pip"
+    )
+    assert "0" * 64 in done.stderr  # uv's own message names the hash it expected
+    assert snapshot(installed, Path(f"{installed}.releases")) == before
+    assert alpha_version(installed) == "1.0"
 
 
 # --- install.sh: the script itself ----------------------------------------------------------

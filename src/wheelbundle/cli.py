@@ -19,7 +19,7 @@ from tqdm import tqdm
 from wheelbundle import __version__
 from wheelbundle.cache import Cache, default_cache_dir
 from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
-from wheelbundle.config import FORMATS, BundleConfig, load_config
+from wheelbundle.config import FORMATS, INSTALLERS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import MakeOptions, make_bundle
@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make.add_argument("--format", choices=list(FORMATS), help="archive format (default: tar.gz)")
     make.add_argument("-j", "--jobs", type=int, default=8, help="parallel downloads (default: 8)")
+    make.add_argument(
+        "--installer",
+        choices=list(INSTALLERS),
+        help="what install.sh installs with (default: pip); uv: the bundle also carries the "
+        "target's uv wheel and falls back to pip where uv cannot run",
+    )
     make.add_argument(
         "--sign",
         type=Path,
@@ -338,6 +344,7 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         verbose=args.verbose,
         targets=tuple(args.target) or conf.targets,
         sign_key=args.sign or conf.sign_key,
+        installer=args.installer or conf.installer or "pip",
     )
 
 

@@ -18,12 +18,13 @@ from wheelbundle.errors import UsageError
 
 DEFAULT = Path("bundle.yaml")
 FORMATS = ("tar.gz",)
+INSTALLERS = ("pip", "uv")
 
-_STRINGS = ("name", "version", "index_url", "format", "output", "sign_key")
+_STRINGS = ("name", "version", "index_url", "format", "output", "sign_key", "installer")
 KEYS = (
     *("name", "version", "inputs", "extras", "groups", "targets"),
     *("index_url", "extra_index_urls", "find_links", "trusted_hosts"),
-    *("format", "output", "sign_key"),
+    *("format", "output", "sign_key", "installer"),
 )
 
 
@@ -48,6 +49,8 @@ class BundleConfig:
     output: Path | None = None
     """The folder the archive goes into (``-o``)."""
     sign_key: Path | None = None
+    installer: str | None = None
+    """``pip`` or ``uv``: what install.sh installs with (``--installer``)."""
 
 
 def load_config(path: Path) -> BundleConfig:
@@ -95,6 +98,10 @@ def _checked(path: Path, line: int, key: str, value: Any, base: Path) -> Any:
         if key == "format" and value not in FORMATS:
             raise UsageError(
                 f"{where}: 'format' must be one of {', '.join(FORMATS)}, not {value!r}"
+            )
+        if key == "installer" and value not in INSTALLERS:
+            raise UsageError(
+                f"{where}: 'installer' must be one of {', '.join(INSTALLERS)}, not {value!r}"
             )
         if key in ("output", "sign_key"):
             return Path(_relative(base, value))

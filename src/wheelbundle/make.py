@@ -74,6 +74,8 @@ class MakeOptions:
     """``--extra``: optional dependencies of the project inputs (or of a pylock.toml)."""
     groups: tuple[str, ...] = ()
     """``--group``: PEP 735 dependency groups of the project inputs (or of a pylock.toml)."""
+    installer: str = "pip"
+    """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
 
     def pip_index_options(self) -> list[str]:
         """Only what the user set: pip's own configuration fills in the rest."""
@@ -127,7 +129,8 @@ def make_bundle(
                         fetcher.check_access(credentials.http_locations())
                     raise
                 _check_extras(inputs, resolution)
-            resolved.append(Resolved(target, resolution))
+            uv = _resolve_uv(options, target, cache, run) if options.installer == "uv" else None
+            resolved.append(Resolved(target, resolution, uv))
         return _collect_and_pack(
             options, inputs, given, resolved, cache, credentials, reporter, run
         )
@@ -254,12 +257,32 @@ def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
             )
 
 
+def _resolve_uv(options: MakeOptions, target: Target, cache: Cache, run: Runner) -> Pin:
+    """The target's uv wheel, resolved on its own: a tool for installing, not part of the app.
+
+    Only a wheel will do: uv's sdist needs a Rust compiler.
+    """
+    try:
+        resolution = _pip_resolve(options, ["--only-binary", ":all:", "uv"], target, cache, run)
+    except ResolutionFailed as exc:
+        raise ResolutionFailed(
+            f"--installer uv: no uv wheel for {target.label or target.display} on the index; "
+            "point --index-url/--find-links at uv's wheels, or bundle with --installer pip",
+            command=exc.command,
+            returncode=exc.returncode,
+            output=exc.output,
+        ) from exc
+    return next(p for p in resolution.pins if p.name == "uv")
+
+
 @dataclass(frozen=True)
 class Resolved:
     """What pip chose for one target."""
 
     target: Target
     resolution: Resolution
+    uv: Pin | None = None
+    """``--installer uv``: the uv wheel install.sh installs with; never in the venv or the lock."""
 
 
 def _collect_and_pack(
@@ -285,26 +308,29 @@ def _collect_and_pack(
     _check_given(all_pins, sources, given)
     built = _build(options, all_pins, sources, cache, reporter, run)
     _check_built_for_targets(resolved, built)
-    fetched = _fetch(
-        options, [p for p in all_pins if p.kind == "wheel"], cache, credentials, reporter
-    )
+    uv_pins = [r.uv for r in resolved if r.uv is not None]
+    wheel_pins = [p for p in all_pins if p.kind == "wheel"]
+    fetched = _fetch(options, [*wheel_pins, *uv_pins], cache, credentials, reporter)
     _check_given(all_pins, fetched, given)
     packages: dict[str, Package] = {}
     wheels: dict[str, Path] = {}
     described: dict[Path, Package] = {}  # a wheel several targets share is hashed once
+
+    def add(pin: Pin) -> str:
+        wheel = fetched[pin.url] if pin.kind == "wheel" else built[pin.name, pin.version]
+        package = described.get(wheel) or described.setdefault(wheel, _package(pin, wheel))
+        if packages.setdefault(package.wheel, package).sha256 != package.sha256:
+            raise BundleError(
+                f"two different files are both called {package.wheel}; bundle the targets separately"
+            )
+        wheels[package.wheel] = wheel
+        return package.wheel
+
     entries = []
     for r in resolved:
-        names = []
-        for pin in r.resolution.pins:
-            wheel = fetched[pin.url] if pin.kind == "wheel" else built[pin.name, pin.version]
-            package = described.get(wheel) or described.setdefault(wheel, _package(pin, wheel))
-            if packages.setdefault(package.wheel, package).sha256 != package.sha256:
-                raise BundleError(
-                    f"two different files are both called {package.wheel}; bundle the targets separately"
-                )
-            wheels[package.wheel] = wheel
-            names.append(package.wheel)
-        entries.append(_target_entry(r.target, names, single=len(resolved) == 1))
+        names = [add(pin) for pin in r.resolution.pins]
+        entry = _target_entry(r.target, names, single=len(resolved) == 1)
+        entries.append(replace(entry, uv_wheel=add(r.uv)) if r.uv else entry)
     epoch = _source_date_epoch(inputs.files)
     name, version = _name_and_version(options, inputs, all_pins, epoch)
     manifest = Manifest(

@@ -54,6 +54,8 @@ class TargetEntry:
     """The most demanding platform tag among the wheels, ``any`` for a pure bundle."""
     lock: str
     wheels: tuple[str, ...]
+    uv_wheel: str | None = None
+    """``--installer uv``: the uv wheel install.sh runs to install the lock; never installed."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """``sbom.cdx.json``: the bundle as a CycloneDX 1.6 bill of materials, built from its manifest.
 
 The bundle is the root component; every wheel is a library component with its purl, sha256 and
-license, and the dependency graph follows each wheel's ``Requires-Dist``. The output depends
+license, and the dependency graph follows each wheel's ``Requires-Dist``. A uv wheel that install.sh
+runs but never installs (``--installer uv``) has the scope ``excluded``. The output depends
 only on the manifest: the timestamp is the manifest's, and the serial number is a UUID derived
 from the content, so the same bundle always gets the same bytes.
 
@@ -99,6 +100,8 @@ def purl(package: Package) -> str:
 def sbom(manifest: Manifest) -> dict[str, Any]:
     """The CycloneDX 1.6 document as plain data, with a serial number derived from it."""
     root = f"bundle:{manifest.top}"
+    installed = {w for t in manifest.targets for w in t.wheels}
+    tools = {t.uv_wheel for t in manifest.targets if t.uv_wheel} - installed
     head = {
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
@@ -123,7 +126,7 @@ def sbom(manifest: Manifest) -> dict[str, Any]:
                 ],
             },
         },
-        "components": [_component(p) for p in manifest.packages],
+        "components": [_component(p, p.wheel in tools) for p in manifest.packages],
         "dependencies": _dependencies(manifest, root),
     }
     content = json.dumps([head, body], sort_keys=True).encode()
@@ -135,7 +138,8 @@ def sbom_json(manifest: Manifest) -> str:
     return json.dumps(sbom(manifest), indent=2) + "\n"
 
 
-def _component(package: Package) -> dict[str, Any]:
+def _component(package: Package, installer: bool) -> dict[str, Any]:
+    """``installer``: a wheel install.sh runs (uv) but never installs: scope ``excluded``."""
     component: dict[str, Any] = {
         "type": "library",
         "bom-ref": package.wheel,
@@ -150,6 +154,9 @@ def _component(package: Package) -> dict[str, Any]:
         {"name": "wheelbundle:origin", "value": package.origin},
         {"name": "wheelbundle:wheel", "value": package.wheel},
     ]
+    if installer:
+        component["scope"] = "excluded"
+        component["properties"].append({"name": "wheelbundle:role", "value": "installer"})
     return component
 
 

@@ -41,9 +41,11 @@ def inspect_bundle(path: Path) -> str:
     lines = [
         f"{manifest.name} {manifest.version}  (made {manifest.created} by wheelbundle {manifest.tool_version})"
     ]
+    versions = {p.wheel: p.version for p in manifest.packages}
     for t in manifest.targets:
+        installer = f", installs with uv {versions.get(t.uv_wheel)}" if t.uv_wheel else ""
         lines.append(
-            f"target {t.name}: {implementation_display(t.implementation)} {t.python_version} on {t.platform}, lock {t.lock}"
+            f"target {t.name}: {implementation_display(t.implementation)} {t.python_version} on {t.platform}, lock {t.lock}{installer}"
         )
     rows = [("PACKAGE", "VERSION", "ORIGIN", "LICENSE", "SIZE")]
     rows += [

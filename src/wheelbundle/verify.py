@@ -51,6 +51,7 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
         _check_manifest(archive, manifest)
         _check_locks(archive, manifest)
         _check_pylocks(archive, manifest)
+        _check_uv_wheels(manifest)
         with tempfile.TemporaryDirectory(prefix="wheelbundle-verify-") as tmp:
             for package in manifest.packages:
                 name = f"wheels/{package.wheel}"
@@ -92,6 +93,17 @@ def _check_manifest(archive: BundleArchive, manifest: Manifest) -> None:
             raise VerifyFailed(f"{name}: does not match its sha256 in manifest.yaml")
         if archive.files[name].size != p.size:
             raise VerifyFailed(f"{name}: its size differs from manifest.yaml")
+
+
+def _check_uv_wheels(manifest: Manifest) -> None:
+    """A target that installs with uv names a uv wheel the bundle carries."""
+    names = {p.wheel: p.name for p in manifest.packages}
+    for target in manifest.targets:
+        if target.uv_wheel is not None and names.get(target.uv_wheel) != "uv":
+            raise VerifyFailed(
+                f"manifest.yaml: target {target.name} installs with wheels/{target.uv_wheel}, "
+                "which is not a uv wheel in the bundle"
+            )
 
 
 def _check_locks(archive: BundleArchive, manifest: Manifest) -> None:

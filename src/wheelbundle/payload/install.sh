@@ -9,6 +9,9 @@
 #     "python -m venv --without-pip" (so ensurepip is never needed), then ONE pip run straight
 #     from the bundled pip wheel installs the target's lock: --no-index (never the network),
 #     --require-hashes, none of the server's pip configuration. Then "pip check".
+#     A bundle made with --installer uv carries uv's wheel: its uv program, unpacked beside the
+#     release, installs the same lock instead (offline, hash-checked, bytecode compiled, its
+#     cache deleted with it), unless it cannot run here: then pip does, after a one-line note.
 #     The release is built in its final place because a venv cannot be moved afterwards (its
 #     scripts and activate carry its absolute path); until it is complete an empty marker file
 #     RELEASE.partial sits beside it.
@@ -26,7 +29,7 @@ set -eu
 usage() {
     cat <<'EOF'
 Usage: ./install.sh [--check | --describe | --rollback] [--python PATH]
-                    [--allowed-signers FILE] [VENV_DIR]
+                    [--allowed-signers FILE] [--no-uv] [VENV_DIR]
 
 Installs this bundle's wheels into a new virtual environment, without network access.
 
@@ -37,6 +40,7 @@ Installs this bundle's wheels into a new virtual environment, without network ac
   --allowed-signers FILE
                  refuse the bundle unless SHA256SUMS.sig is a signature of SHA256SUMS by a
                  key in FILE (OpenSSH allowed_signers format; needs ssh-keygen 8.2 or later)
+  --no-uv        install with pip even if the bundle carries uv (made with --installer uv)
   --check        run the preflight checks only (checksums, Python, platform); change nothing
   --describe     print what support/probe.py sees on this server (JSON); change nothing
   --rollback     switch VENV_DIR back to the release that was installed before this one
@@ -56,7 +60,7 @@ EOF
 say() { printf '%s\n' "$*" >&2; }
 die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
 
-MODE=install PY=python3 VENV='' SIGNERS=''
+MODE=install PY=python3 VENV='' SIGNERS='' USE_UV=yes
 set_mode() { [ "$MODE" = install ] || die 2 "choose one of --check, --describe, --rollback"; MODE=$1; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
         --python=*) PY=${1#--python=} ;;
         --allowed-signers) [ $# -ge 2 ] || die 2 "--allowed-signers needs a file"; SIGNERS=$2; shift ;;
         --allowed-signers=*) SIGNERS=${1#--allowed-signers=} ;;
+        --no-uv) USE_UV=no ;;
         -*) die 2 "unknown option $1 (see --help)" ;;
         *) [ -z "$VENV" ] || die 2 "more than one VENV_DIR: $VENV, $1"; VENV=$1 ;;
     esac
@@ -92,12 +97,14 @@ case $SIGNERS in '' | /*) ;; *) SIGNERS=$PWD/$SIGNERS ;; esac
 RELEASES=$VENV.releases
 cd "$HERE"
 
-# pip and Python see none of the server's settings: no pip.conf, no PIP_*, no user site-packages,
-# no PYTHONPATH (pip would count packages found there as installed).
-for var in $(env | sed -n 's/^\(PIP_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$var"; done
+# pip, uv and Python see none of the server's settings: no pip.conf, no PIP_* or UV_*, no user
+# site-packages, no PYTHONPATH (pip would count packages found there as installed).
+for var in $(env | sed -n 's/^\(PIP_[A-Za-z0-9_]*\)=.*/\1/p; s/^\(UV_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$var"
+done
 unset PYTHONPATH
-PIP_CONFIG_FILE=/dev/null PYTHONNOUSERSITE=1
-export PIP_CONFIG_FILE PYTHONNOUSERSITE
+PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONNOUSERSITE=1
+export PIP_CONFIG_FILE PIP_DISABLE_PIP_VERSION_CHECK PIP_NO_INPUT PYTHONNOUSERSITE
 
 command -v "$PY" >/dev/null 2>&1 || die 1 "no Python at '$PY': install Python 3, or pass --python PATH"
 
@@ -200,12 +207,16 @@ select_target() {
     TARGET=$(printf '%s\n' "$selected" | cut -f 1)
     LOCK=$(printf '%s\n' "$selected" | cut -f 2)
     info=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1]))
-print(d["name"], d["version"], d["pip_wheel"], sep="\t")' support/targets.json)
+uv = [t.get("uv_wheel") for t in d["targets"] if t["name"] == sys.argv[2]][0] or ""
+print(d["name"], d["version"], d["pip_wheel"], uv, sep="\t")' support/targets.json "$TARGET")
     NAME=$(printf '%s\n' "$info" | cut -f 1)
     VERSION=$(printf '%s\n' "$info" | cut -f 2)
     PIP_WHEEL=$(printf '%s\n' "$info" | cut -f 3)
+    UV_WHEEL=$(printf '%s\n' "$info" | cut -f 4)
     [ -f "$LOCK" ] || die 4 "$LOCK is missing (the bundle is incomplete)"
-    [ -f "wheels/$PIP_WHEEL" ] || die 4 "wheels/$PIP_WHEEL is missing (the bundle is incomplete)"
+    for wheel in "$PIP_WHEEL" "$UV_WHEEL"; do
+        [ -z "$wheel" ] || [ -f "wheels/$wheel" ] || die 4 "wheels/$wheel is missing (the bundle is incomplete)"
+    done
 }
 
 check_venv_dir() {
@@ -240,7 +251,7 @@ NEW='' MOVED=''
 cleanup() {
     status=$?
     if [ -n "$NEW" ] && [ "$(readlink "$VENV" 2>/dev/null || :)" != "$NEW" ]; then
-        rm -rf "$NEW" "$NEW.partial" "$VENV.tmp-link" || true
+        rm -rf "$NEW" "$NEW.partial" "$NEW.uv" "$VENV.tmp-link" || true
         if [ -n "$MOVED" ] && [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then mv "$MOVED" "$VENV" || true; fi
         rmdir "$RELEASES" 2>/dev/null || true
         say "$VENV was left as it was"
@@ -264,11 +275,53 @@ NEW=$release
 say "building $release"
 "$PY" -m venv --without-pip "$release" || die 1 "$PY could not create a virtual environment"
 
-# pip runs from its wheel (a zip holds a runnable pip/); the lock installs pip itself too.
-say "installing $(grep -c '^[^#[:space:]]' "$LOCK") packages from wheels/ (offline, hash-checked)"
-"$release/bin/python" "wheels/$PIP_WHEEL/pip" install --no-index --find-links wheels \
-    --require-hashes --only-binary :all: --no-cache-dir --disable-pip-version-check --no-input \
-    --quiet -r "$LOCK" >&2 || die 1 "pip could not install $LOCK (see its message above)"
+# uv's program is unpacked from its wheel beside the release: the venv's filesystem, so it can
+# hardlink from its cache (also there) and is not mounted noexec as /tmp often is. The Python
+# that unpacks it also tries it: a program for another machine fails there, never in a shell.
+UV_PY='
+import os, shutil, subprocess, sys, zipfile
+wheel, uv = sys.argv[1:]
+try:
+    with zipfile.ZipFile(wheel) as zf:
+        member = [n for n in zf.namelist() if n.endswith(".data/scripts/uv")][0]
+        with zf.open(member) as src, open(uv, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    os.chmod(uv, 0o755)
+    done = subprocess.run(
+        [uv, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60
+    )
+except (OSError, IndexError, zipfile.BadZipFile, subprocess.SubprocessError) as exc:
+    sys.exit(getattr(exc, "strerror", None) or repr(exc))
+lines = done.stdout.decode(errors="replace").strip().splitlines() or [""]
+if done.returncode != 0:
+    sys.exit("uv --version exited %d: %s" % (done.returncode, lines[-1]))
+print(" ".join(lines[0].split()[:2]))  # "uv 0.9.5"
+'
+UV=
+if [ -n "$UV_WHEEL" ] && [ "$USE_UV" = yes ]; then
+    mkdir "$release.uv"
+    if uv_version=$("$PY" -c "$UV_PY" "wheels/$UV_WHEEL" "$release.uv/uv" 2>&1); then
+        UV=$release.uv/uv
+    else
+        say "note: the bundled uv cannot run here ($uv_version); installing with pip instead"
+    fi
+fi
+
+count=$(grep -c '^[^#[:space:]]' "$LOCK")
+if [ -n "$UV" ]; then
+    say "installing $count packages from wheels/ with $uv_version (offline, hash-checked)"
+    "$UV" pip install --offline --no-index --no-config --find-links wheels --require-hashes \
+        --no-build --compile-bytecode --cache-dir "$release.uv/cache" \
+        --python "$release/bin/python" --quiet -r "$LOCK" >&2 ||
+        die 1 "uv could not install $LOCK (see its message above); --no-uv installs with pip"
+else
+    # pip runs from its wheel (a zip holds a runnable pip/); the lock installs pip itself too.
+    say "installing $count packages from wheels/ with pip (offline, hash-checked)"
+    "$release/bin/python" "wheels/$PIP_WHEEL/pip" install --no-index --find-links wheels \
+        --require-hashes --only-binary :all: --no-cache-dir --quiet -r "$LOCK" >&2 ||
+        die 1 "pip could not install $LOCK (see its message above)"
+fi
+rm -rf "$release.uv"
 "$release/bin/python" -m pip check >&2 ||
     die 1 "the installed packages do not fit together (pip check, above)"
 rm -f "$release.partial"
