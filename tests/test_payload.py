@@ -574,7 +574,8 @@ def test_describe_prints_the_probe_json_and_changes_nothing(bundle: Path) -> Non
 
 def test_help_and_usage_errors(bundle: Path) -> None:
     text = ok(install(bundle, "--help")).stdout
-    for word in ["VENV_DIR", "--python", "--check", "--describe", "--rollback", "--no-uv"]:
+    words = ["VENV_DIR", "--python", "--check", "--describe", "--rollback", "--no-uv", ".releases"]
+    for word in words:
         assert word in text
     done = install(bundle, "--frobnicate")
     assert done.returncode == 2
