@@ -72,7 +72,8 @@ def test_the_uv_wheel_rides_along_outside_the_lock(
         [
             top,
             *(f"{top}/{name}" for name in ("SHA256SUMS", "install.sh", "manifest.yaml")),
-            *(f"{top}/{name}" for name in ("requirements.lock", "sbom.cdx.json", "support")),
+            *(f"{top}/{name}" for name in ("pylock.toml", "requirements.lock", "sbom.cdx.json")),
+            f"{top}/support",
             *(f"{top}/support/{name}" for name in ("probe.py", "targets.json")),
             f"{top}/wheels",
             *(f"{top}/wheels/{w}" for w in wheels),
@@ -88,7 +89,8 @@ def test_the_uv_wheel_rides_along_outside_the_lock(
         "index-wheel",
         hashlib.sha256(uv_wheel.read_bytes()).hexdigest(),
     )
-    assert read_member(with_uv, "requirements.lock") == read_member(with_pip, "requirements.lock")
+    for lock in ("requirements.lock", "pylock.toml"):
+        assert read_member(with_uv, lock) == read_member(with_pip, lock)
     sums = parse_sha256sums(read_member(with_uv, "SHA256SUMS").decode())
     assert sums[f"wheels/{uv_wheel.name}"] == uv.sha256
     targets = json.loads(read_member(with_uv, "support/targets.json"))
