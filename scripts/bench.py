@@ -219,9 +219,10 @@ class Bench:
         self.results.add(step, made.seconds)
         self.results.peak(f"{step}, bundle process", int(rss_file.read_text()))
         self.results.peak(f"{step}, largest process", made.tree_rss_kb)
-        self.results.facts[f"bundle archive ({installer})"] = (
-            f"{archive.name}, {archive.stat().st_size / 1e6:.1f} MB"
-        )
+        if req is None:  # the stack's own bundle, not one made from its locks
+            self.results.facts[f"bundle archive ({installer})"] = (
+                f"{archive.name}, {archive.stat().st_size / 1e6:.1f} MB"
+            )
         return archive
 
     def locked_make(self, archive: Path) -> None:
