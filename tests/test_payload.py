@@ -622,6 +622,12 @@ def test_full_install_offline(bundle: Path, tmp_path: Path) -> None:
     assert (venv / "bin" / "beta-hello").read_text().startswith(f"#!{release}/bin/python")
     ok(run([venv_python(venv), "-m", "pip", "check"]))
     assert not (tmp_path / "pip-target").exists()
+    # Bytecode was compiled here, for every module, with the release's own paths inside.
+    show = "import marshal, sys; f = open(sys.argv[1], 'rb'); f.read(16); print(marshal.load(f).co_filename)"
+    for module in ("alpha.py", "beta/__init__.py"):
+        [source] = release.rglob(module)
+        [pyc] = (source.parent / "__pycache__").glob(f"{source.stem}.*.pyc")
+        assert ok(run([venv_python(venv), "-c", show, pyc])).stdout.strip() == str(source)
 
 
 def test_runs_from_any_directory_with_a_relative_venv(bundle: Path, tmp_path: Path) -> None:

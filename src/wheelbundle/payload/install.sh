@@ -8,7 +8,8 @@
 #  2. A new release is built next to VENV_DIR, in VENV_DIR.releases/NAME-VERSION-STAMP:
 #     "python -m venv --without-pip" (so ensurepip is never needed), then ONE pip run straight
 #     from the bundled pip wheel installs the target's lock: --no-index (never the network),
-#     --require-hashes, none of the server's pip configuration. Then "pip check".
+#     --require-hashes, none of the server's pip configuration; the bytecode is compiled after
+#     it on every core (pip would use one). Then "pip check".
 #     A bundle made with --installer uv carries uv's wheel: its uv program, unpacked beside the
 #     release, installs the same lock instead (offline, hash-checked, bytecode compiled, its
 #     cache deleted with it), unless it cannot run here: then pip does, after a one-line note.
@@ -297,6 +298,11 @@ if done.returncode != 0:
     sys.exit("uv --version exited %d: %s" % (done.returncode, lines[-1]))
 print(" ".join(lines[0].split()[:2]))  # "uv 0.9.5"
 '
+COMPILE_PY='
+import compileall, sysconfig
+for path in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
+    compileall.compile_dir(path, quiet=2, workers=0)
+'
 UV=
 if [ -n "$UV_WHEEL" ] && [ "$USE_UV" = yes ]; then
     mkdir "$release.uv"
@@ -318,8 +324,11 @@ else
     # pip runs from its wheel (a zip holds a runnable pip/); the lock installs pip itself too.
     say "installing $count packages from wheels/ with pip (offline, hash-checked)"
     "$release/bin/python" "wheels/$PIP_WHEEL/pip" install --no-index --find-links wheels \
-        --require-hashes --only-binary :all: --no-cache-dir --quiet -r "$LOCK" >&2 ||
+        --require-hashes --only-binary :all: --no-cache-dir --no-compile --quiet -r "$LOCK" >&2 ||
         die 1 "pip could not install $LOCK (see its message above)"
+    # Bytecode, compiled here so its paths are this server's, on every core (pip uses one);
+    # like pip, a file that does not compile (Python 2 leftovers in some packages) is skipped.
+    "$release/bin/python" -c "$COMPILE_PY" >/dev/null 2>&1 || :
 fi
 rm -rf "$release.uv"
 "$release/bin/python" -m pip check >&2 ||
