@@ -40,7 +40,7 @@ from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.pylock import locked_pins, pylock_name, pylock_text, read_pylock
 from wheelbundle.resolve import Pin, Resolution, resolve, unmet
-from wheelbundle.sbom import sbom_json, wheel_license
+from wheelbundle.sbom import license_from, sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
 from wheelbundle.target import Target, host_target, parse_target
 
@@ -474,7 +474,11 @@ def _package(pin: Pin, wheel: Path) -> Package:
         source_url=source_url,
         source_sha256=pin.sha256,
         requires=pin.requires,
-        license=wheel_license(wheel),
+        license=(
+            license_from(pin.license_expression, pin.classifiers)
+            if pin.license_expression or pin.classifiers
+            else wheel_license(wheel)
+        ),
     )
 
 

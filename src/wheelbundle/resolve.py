@@ -51,6 +51,10 @@ class Pin:
     """``Provides-Extra``: the extras the distribution knows, to refuse an unknown ``--extra``."""
     requested_extras: tuple[str, ...] = ()
     """The extras a requirement asked of it (``name[extra]``)."""
+    license_expression: str | None = None
+    classifiers: tuple[str, ...] = ()
+    """``License-Expression`` and ``Classifier`` as pip read them: the license without
+    opening the wheel again (a rebuild reads them from the kept report)."""
 
     @property
     def filename(self) -> str:
@@ -184,6 +188,8 @@ def _pin(item: Mapping[str, Any]) -> Pin:
         editable=bool((info.get("dir_info") or {}).get("editable")),
         provides_extra=tuple(canonicalize_name(e) for e in meta.get("provides_extra", ())),
         requested_extras=tuple(canonicalize_name(e) for e in item.get("requested_extras", ())),
+        license_expression=meta.get("license_expression"),
+        classifiers=tuple(meta.get("classifier", ())),
     )
 
 

@@ -68,14 +68,20 @@ def wheel_license(wheel: Path) -> str | None:
 
 
 def license_of(metadata: Message) -> str | None:
-    if expression := metadata.get("License-Expression"):
+    return license_from(metadata.get("License-Expression"), metadata.get_all("Classifier") or ())
+
+
+def license_from(expression: str | None, classifiers: Iterable[str]) -> str | None:
+    """The SPDX expression metadata fields declare (as a wheel's METADATA or pip's report has
+    them), or None when they do not say."""
+    if expression:
         try:
             return canonicalize_license_expression(str(expression))
         except InvalidLicenseExpression:
             pass
     named = {
         str(c).split("::")[-1].strip()
-        for c in metadata.get_all("Classifier") or ()
+        for c in classifiers
         if str(c).startswith("License ::") and str(c).strip() != "License :: OSI Approved"
     }
     ids = {CLASSIFIER_LICENSES.get(name) for name in named}
