@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from wheelbundle.hashes import logical_lines
+from wheelbundle.hashes import requirement_lines
 
 #: pip options (and their ``pip config`` keys) whose values are places to look for distributions.
 LOCATION_OPTIONS = {
@@ -34,7 +34,6 @@ LOCATION_OPTIONS = {
     "--find-links": "find-links",
 }
 _ENVIRONMENT = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")
-_NESTED = ("-r", "--requirement", "-c", "--constraint")
 _USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@", re.IGNORECASE)
 _CONFIG_LINE = re.compile(r"^(?P<key>[^=\s]+)=(?P<value>'.*'|\".*\")$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -188,7 +187,7 @@ def pip_credentials(
     env = os.environ if environ is None else environ
     given = [
         *option_values(pip_options),
-        *(url for file in requirement_files for url in _requirement_file_urls(file, set())),
+        *_requirement_file_urls(requirement_files),
         *(url for name in _ENVIRONMENT for url in env.get(name, "").split()),
     ]
     return Credentials(given, configured=lambda: config_locations(pip_config()))
@@ -205,23 +204,17 @@ def option_values(words: Sequence[str], options: Iterable[str] = LOCATION_OPTION
             yield words[i + 1]
 
 
-def _requirement_file_urls(file: Path, seen: set[Path]) -> Iterator[str]:
-    """Locations in a requirements file and the files it includes: options and direct URLs."""
-    if file.resolve() in seen or not file.is_file():
-        return
-    seen.add(file.resolve())
-    for _, line in logical_lines(file.read_text(encoding="utf-8", errors="replace")):
+def _requirement_file_urls(files: Iterable[Path]) -> Iterator[str]:
+    """Locations in requirements files and the files they include: options and direct URLs."""
+    for line in requirement_lines(files):
         try:
-            words = shlex.split(line)
+            words = shlex.split(line.text)
         except ValueError:
-            words = line.split()
+            words = line.text.split()
         yield from option_values(words)
         for word in words:  # a direct reference: name @ https://user:pw@host/…
             if m := _USERINFO.search(word):
                 yield word[m.start() :]
-        for nested in option_values(words, _NESTED):
-            if "://" not in nested:
-                yield from _requirement_file_urls(file.parent / nested, seen)
 
 
 def config_locations(pip_config_list: str) -> list[str]:

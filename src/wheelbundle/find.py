@@ -24,7 +24,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from wheelbundle.hashes import GivenHashes, logical_lines
+from wheelbundle.hashes import GivenHashes, included_file, requirement_lines
 from wheelbundle.resolve import Pin
 from wheelbundle.target import Target
 
@@ -51,7 +51,6 @@ _NEUTRAL = {
     *("no-cache-dir", "progress-bar", "root-user-action", "config-file", "no-color"),
     *("quiet", "verbose", "require-virtualenv", "user", "break-system-packages"),
 }
-_NESTED = ("-r", "--requirement", "-c", "--constraint")
 PYPI = "https://pypi.org/simple/"
 
 
@@ -69,8 +68,11 @@ def plain_indexes(
     (``pip_config`` gives ``pip config list``). Any other setting (find-links, binary or
     pre-release choices, an option line in a requirements file) leaves the finding to pip.
     """
-    if other_options or any(_has_options(f, set()) for f in requirement_files):
-        return None
+    if other_options or any(
+        line.text.startswith("-") and included_file(line.text) is None
+        for line in requirement_lines(requirement_files)
+    ):
+        return None  # an option line in a requirements file (or an include of a URL)
     settings: dict[str, str] = {}
     if environ.get("PIP_CONFIG_FILE") != os.devnull:
         for line in pip_config().splitlines():
@@ -84,22 +86,6 @@ def plain_indexes(
     first = index_url or settings.get("index-url") or PYPI
     extra = list(extra_index_urls) or settings.get("extra-index-url", "").split()
     return [first, *extra]
-
-
-def _has_options(file: Path, seen: set[Path]) -> bool:
-    """Whether a requirements file (or one it includes) holds an option line."""
-    if file.resolve() in seen:
-        return False
-    seen.add(file.resolve())
-    for _, line in logical_lines(file.read_text(encoding="utf-8")):
-        words = line.split()
-        if not words or not words[0].startswith("-"):
-            continue
-        if words[0] not in _NESTED or len(words) < 2:
-            return True
-        if _has_options(file.parent / words[1], seen):
-            return True
-    return False
 
 
 def locked_lines(

@@ -4,7 +4,8 @@ pip checks them itself when it downloads a file, but a resolution from PEP 658 m
 never download the file at all, so the bytes that go into the bundle are checked again here.
 This reads requirement files as pip does, as far as hashes go: continuation lines, comments,
 nested ``-r``/``-c`` files relative to the file naming them, ``--hash=ALGO:HEX`` and
-``--hash ALGO:HEX`` after a requirement.
+``--hash ALGO:HEX`` after a requirement. :func:`requirement_lines` is the one walk through
+requirements files and the files they include, for every module that reads them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,16 +48,25 @@ def requirement_files(pip_args: Iterable[str]) -> list[Path]:
     return [Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg == "-r"]
 
 
-def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
-    """Every hash pinned in ``files`` and the files they include, by canonical project name."""
-    found: dict[str, GivenHashes] = {}
+@dataclass(frozen=True)
+class RequirementLine:
+    """One logical line of a requirements file: comments removed, continuations joined."""
+
+    file: Path
+    number: int
+    """The line number it starts on."""
+    text: str
+
+
+def requirement_lines(files: Iterable[Path]) -> Iterator[RequirementLine]:
+    """Every line of ``files`` and of the files they include (``-r``/``-c`` lines, relative to
+    the file naming them), each file read once; an include line is itself yielded too."""
     seen: set[Path] = set()
     for file in files:
-        _read(file, found, seen)
-    return found
+        yield from _lines_of(file, seen)
 
 
-def _read(file: Path, found: dict[str, GivenHashes], seen: set[Path]) -> None:
+def _lines_of(file: Path, seen: set[Path]) -> Iterator[RequirementLine]:
     if file.resolve() in seen:
         return
     seen.add(file.resolve())
@@ -64,20 +74,36 @@ def _read(file: Path, found: dict[str, GivenHashes], seen: set[Path]) -> None:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{file}: cannot read it ({exc.strerror})") from exc
-    for number, line in logical_lines(text):
-        tokens = line.split()
-        if not tokens:
-            continue
-        if tokens[0] in _NESTED or tokens[0].startswith(tuple(f"{o}=" for o in _NESTED)):
-            nested = tokens[1] if len(tokens) > 1 and "=" not in tokens[0] else None
-            nested = nested or tokens[0].partition("=")[2]
-            if nested and "://" not in nested:
-                _read(file.parent / nested, found, seen)
-            continue
-        if tokens[0].startswith("-"):
-            continue  # an option line (--index-url, -e, --find-links…): no hash belongs to it
+    for number, line in _logical_lines(text):
+        yield RequirementLine(file, number, line)
+        if (nested := included_file(line)) is not None:
+            yield from _lines_of(file.parent / nested, seen)
+
+
+def included_file(line: str) -> str | None:
+    """The file an include line (``-r FILE``, ``--constraint=FILE``…) names; None for any
+    other line, and for an include of a URL, which is not read here."""
+    tokens = line.split()
+    if not tokens:
+        return None
+    if tokens[0] in _NESTED:
+        nested = tokens[1] if len(tokens) > 1 else ""
+    elif tokens[0].startswith(tuple(f"{o}=" for o in _NESTED)):
+        nested = tokens[0].partition("=")[2]
+    else:
+        return None
+    return nested if nested and "://" not in nested else None
+
+
+def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
+    """Every hash pinned in ``files`` and the files they include, by canonical project name."""
+    found: dict[str, GivenHashes] = {}
+    for line in requirement_lines(files):
+        tokens = line.text.split()
+        if not tokens or tokens[0].startswith("-"):
+            continue  # an option line (-r, --index-url, -e, --find-links…): no hash belongs to it
         split = next((i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens))
-        hashes = _hash_options(tokens[split:], file, number)
+        hashes = _hash_options(tokens[split:], line.file, line.number)
         if not hashes:
             continue
         text = " ".join(tokens[:split])
@@ -85,16 +111,17 @@ def _read(file: Path, found: dict[str, GivenHashes], seen: set[Path]) -> None:
             name = canonicalize_name(Requirement(text).name)
         except InvalidRequirement:
             continue  # a path or URL without a name: pip checks its hash itself
-        where = f"{file} line {number}"
+        where = f"{line.file} line {line.number}"
         previous = found.get(name)
         if previous is not None:
             hashes |= previous.hashes
             where = previous.where
         first = previous.requirement if previous else text
         found[name] = GivenHashes(name, frozenset(hashes), where, first, previous is not None)
+    return found
 
 
-def logical_lines(text: str) -> list[tuple[int, str]]:
+def _logical_lines(text: str) -> list[tuple[int, str]]:
     """Lines with comments removed and ``\\`` continuations joined, numbered by their first line."""
     lines: list[tuple[int, str]] = []
     pending: list[str] = []
