@@ -218,23 +218,34 @@ def _requirement_file_urls(files: Iterable[Path]) -> Iterator[str]:
 
 
 def config_locations(pip_config_list: str) -> list[str]:
-    """Index and find-links URLs in the output of ``pip config list``.
+    """Index and find-links URLs in the output of ``pip config list``; a value may hold several
+    whitespace-separated URLs."""
+    keys = set(LOCATION_OPTIONS.values())
+    return [
+        url
+        for key, value in config_settings(pip_config_list)
+        if key in keys
+        for url in value.split()
+    ]
+
+
+def config_settings(pip_config_list: str) -> list[tuple[str, str]]:
+    """``(KEY, VALUE)`` of each line of ``pip config list``, in its order.
 
     Its lines are ``SECTION.KEY='VALUE'`` for every configuration file pip reads and ``:env:.KEY``
-    for ``PIP_*`` variables; a value may hold several whitespace-separated URLs.
+    for ``PIP_*`` variables.
     """
-    keys = set(LOCATION_OPTIONS.values())
-    urls: list[str] = []
+    settings = []
     for line in pip_config_list.splitlines():
         m = _CONFIG_LINE.match(line.strip())
-        if m is None or m["key"].rpartition(".")[2] not in keys:
+        if m is None:
             continue
         try:
             value = ast.literal_eval(m["value"])
         except (ValueError, SyntaxError):
             continue
-        urls += str(value).split()
-    return urls
+        settings.append((m["key"].rpartition(".")[2], str(value)))
+    return settings
 
 
 def refused_message(url: str, status: int, sent: bool | None) -> str:

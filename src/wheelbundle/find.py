@@ -24,6 +24,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from wheelbundle.credentials import config_settings
 from wheelbundle.hashes import GivenHashes, included_file, requirement_lines
 from wheelbundle.resolve import Pin
 from wheelbundle.target import Target
@@ -75,9 +76,7 @@ def plain_indexes(
         return None  # an option line in a requirements file (or an include of a URL)
     settings: dict[str, str] = {}
     if environ.get("PIP_CONFIG_FILE") != os.devnull:
-        for line in pip_config().splitlines():
-            key, _, value = line.partition("=")
-            settings[key.rpartition(".")[2]] = value.strip().strip("'\"")
+        settings.update(config_settings(pip_config()))
     for name, value in environ.items():
         if name.startswith("PIP_"):
             settings[name.removeprefix("PIP_").lower().replace("_", "-")] = value

@@ -5,11 +5,12 @@ Each stage lives in its own module; this one only passes frozen data from one to
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -105,10 +106,9 @@ def make_bundle(
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
     lock = read_pylock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(requirement_files(inputs.pip_args))
+    pip_config = functools.cache(lambda: run(["config", "list"]).output)  # asked at most once
     credentials = pip_credentials(
-        options.pip_index_options(),
-        requirement_files(inputs.pip_args),
-        pip_config=lambda: run(["config", "list"]).output,
+        options.pip_index_options(), requirement_files(inputs.pip_args), pip_config
     )
     with _cache(options) as cache:
         resolved = []
@@ -122,7 +122,9 @@ def make_bundle(
             else:
                 reporter.stage(f"resolving for {where} with pip")
                 try:
-                    resolution = _resolve(options, inputs, target, given, credentials, cache, run)
+                    resolution = _resolve(
+                        options, inputs, target, given, credentials, pip_config, cache, run
+                    )
                 except ResolutionFailed:
                     # pip passes over an index that refuses it in silence, then finds nothing.
                     with _fetcher(options, cache, credentials) as fetcher:
@@ -151,6 +153,7 @@ def _resolve(
     target: Target,
     given: Mapping[str, GivenHashes],
     credentials: Credentials,
+    pip_config: Callable[[], str],
     cache: Cache,
     run: Runner,
 ) -> Resolution:
@@ -167,7 +170,7 @@ def _resolve(
     if inputs.projects:
         resolution = _pip_resolve(options, inputs.pip_args, target, cache, run)
         return _with_pip(options, resolution, target, cache, run)
-    pins = _find_locked(options, inputs, given, target, credentials, cache, run)
+    pins = _find_locked(options, inputs, given, target, credentials, pip_config, cache)
     if pins is not None:
         resolution = Resolution(pins, pip_version=version("pip"), environment=target.markers)
     else:
@@ -186,8 +189,8 @@ def _find_locked(
     given: Mapping[str, GivenHashes],
     target: Target,
     credentials: Credentials,
+    pip_config: Callable[[], str],
     cache: Cache,
-    run: Runner,
 ) -> tuple[Pin, ...] | None:
     """A complete lock's files found by their hashes, without pip; None where pip must find them."""
     lines = locked_lines(given, target.markers)
@@ -197,7 +200,7 @@ def _find_locked(
         bool(options.find_links or options.trusted_hosts),
         requirement_files(inputs.pip_args),
         os.environ,
-        lambda: run(["config", "list"]).output,
+        pip_config,
     )
     if not lines or not indexes:
         return None
