@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -28,6 +26,7 @@ from wheelbundle.credentials import config_settings
 from wheelbundle.hashes import GivenHashes, included_file, requirement_lines
 from wheelbundle.resolve import Pin
 from wheelbundle.target import Target
+from wheelbundle.wheelcheck import wheel_metadata
 
 PageReader = Callable[[str], tuple[str, str] | None]
 """Fetch a project page: its final URL and text, or None when the index has no such page."""
@@ -186,9 +185,7 @@ def find_locked(
 
 def _with_requires(pin: Pin, wheel: Path) -> Pin:
     """The pin with its wheel's ``Requires-Dist`` and ``Provides-Extra``, as pip's report has."""
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = BytesParser().parsebytes(archive.read(name), headersonly=True)
+    metadata = wheel_metadata(wheel)
     return replace(
         pin,
         requires=tuple(metadata.get_all("Requires-Dist") or ()),

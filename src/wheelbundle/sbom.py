@@ -16,10 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-import zipfile
 from collections.abc import Iterable, Mapping
 from email.message import Message
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,8 +26,8 @@ from packaging.licenses import InvalidLicenseExpression, canonicalize_license_ex
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelbundle.errors import BundleError
 from wheelbundle.manifest import Manifest, Package
+from wheelbundle.wheelcheck import wheel_metadata
 
 SPEC_VERSION = "1.6"
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "wheelbundle:sbom.cdx.json")
@@ -64,7 +62,7 @@ CLASSIFIER_LICENSES: Mapping[str, str] = {
 
 def wheel_license(wheel: Path) -> str | None:
     """The SPDX expression a wheel's METADATA declares, or None when it does not say."""
-    return license_of(_metadata(wheel))
+    return license_of(wheel_metadata(wheel))
 
 
 def license_of(metadata: Message) -> str | None:
@@ -86,17 +84,6 @@ def license_from(expression: str | None, classifiers: Iterable[str]) -> str | No
     }
     ids = {CLASSIFIER_LICENSES.get(name) for name in named}
     return ids.pop() if len(ids) == 1 else None
-
-
-def _metadata(wheel: Path) -> Message:
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            (name,) = (
-                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-            )
-            return HeaderParser().parsestr(zf.read(name).decode())
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
 
 
 def purl(package: Package) -> str:

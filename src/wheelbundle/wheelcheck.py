@@ -1,4 +1,7 @@
-"""Is a wheel what it says it is? Its RECORD must hash every member, its name match its metadata."""
+"""Is a wheel what it says it is? Its RECORD must hash every member, its name match its metadata.
+
+Also the one place that reads a wheel's METADATA for the others (licenses, dependencies).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,26 @@ import csv
 import hashlib
 import io
 import zipfile
+from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from wheelbundle.errors import VerifyFailed
+from wheelbundle.errors import BundleError, VerifyFailed
+
+
+def wheel_metadata(wheel: Path) -> Message:
+    """A wheel's own METADATA (its one top-level ``*.dist-info/METADATA``), as headers."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            (name,) = (
+                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            )
+            return HeaderParser().parsestr(zf.read(name).decode())
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
 
 
 def check_wheel(path: Path, label: str) -> None:
