@@ -85,13 +85,11 @@ def _build_cached(
         try:
             run(["wheel", "--no-deps", "--wheel-dir", str(out), *pip_options, job.source], verbose)
         except PipFailed as exc:
-            raise BuildFailed(
+            raise exc.reworded(
+                BuildFailed,
                 f"could not build a wheel for {job.pin.name}=={job.pin.version} from its "
                 f"{job.pin.kind}; the server has no compiler, so fix the build here (install its "
                 "build dependencies) or provide a wheel with --find-links",
-                command=exc.command,
-                returncode=exc.returncode,
-                output=exc.output,
             ) from exc
         wheel = _the_wheel(out, job.pin)
         if key is None:

@@ -30,6 +30,10 @@ class PipFailed(BundleError):
         self.returncode = returncode
         self.output = output
 
+    def reworded(self, kind: type[PipFailed], message: str) -> PipFailed:
+        """The same pip failure as ``kind``, told in our words; pip's command and output kept."""
+        return kind(message, command=self.command, returncode=self.returncode, output=self.output)
+
     @property
     def tail(self) -> str:
         """The lines that explain the failure: the end of a build's own output, else pip's last."""

@@ -268,12 +268,10 @@ def _resolve_uv(options: MakeOptions, target: Target, cache: Cache, run: Runner)
     try:
         resolution = _pip_resolve(options, ["--only-binary", ":all:", "uv"], target, cache, run)
     except ResolutionFailed as exc:
-        raise ResolutionFailed(
+        raise exc.reworded(
+            ResolutionFailed,
             f"--installer uv: no uv wheel for {target.label or target.display} on the index; "
             "point --index-url/--find-links at uv's wheels, or bundle with --installer pip",
-            command=exc.command,
-            returncode=exc.returncode,
-            output=exc.output,
         ) from exc
     return next(p for p in resolution.pins if p.name == "uv")
 
