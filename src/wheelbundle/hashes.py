@@ -80,19 +80,23 @@ def _lines_of(file: Path, seen: set[Path]) -> Iterator[RequirementLine]:
             yield from _lines_of(file.parent / nested, seen)
 
 
-def included_file(line: str) -> str | None:
-    """The file an include line (``-r FILE``, ``--constraint=FILE``…) names; None for any
-    other line, and for an include of a URL, which is not read here."""
+def include_target(line: str) -> str | None:
+    """What an include line (``-r FILE``, ``--constraint=URL``…) names; None for other lines."""
     tokens = line.split()
     if not tokens:
         return None
     if tokens[0] in _NESTED:
-        nested = tokens[1] if len(tokens) > 1 else ""
-    elif tokens[0].startswith(tuple(f"{o}=" for o in _NESTED)):
-        nested = tokens[0].partition("=")[2]
-    else:
-        return None
-    return nested if nested and "://" not in nested else None
+        return tokens[1] if len(tokens) > 1 else None
+    if tokens[0].startswith(tuple(f"{o}=" for o in _NESTED)):
+        return tokens[0].partition("=")[2] or None
+    return None
+
+
+def included_file(line: str) -> str | None:
+    """The file an include line names; None for any other line, and for an include of a URL,
+    which is not read here."""
+    target = include_target(line)
+    return target if target and "://" not in target else None
 
 
 def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:

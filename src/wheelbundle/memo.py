@@ -15,15 +15,15 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
 from wheelbundle import __version__
+from wheelbundle.hashes import include_target, requirement_lines
 from wheelbundle.target import Target
 
 MAX_AGE = 24 * 3600
-_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
 _LOCAL = re.compile(r"^\s*(?:-e|--editable|\.|/|~)|file:")
 
 
@@ -35,10 +35,12 @@ def resolution_key(
     args = list(requirements)
     for i, arg in enumerate(args):
         if i > 0 and args[i - 1] == "-r":
-            try:
-                parts += list(_file_and_includes(Path(arg), set()))
-            except _NotReusable:
-                return None
+            lines = list(requirement_lines([Path(arg)]))
+            if any(
+                _LOCAL.search(ln.text) or "://" in (include_target(ln.text) or "") for ln in lines
+            ):
+                return None  # pip reads part of it from elsewhere: a folder, a file, a URL
+            parts += [f"{ln.file}:{ln.number}:{ln.text}" for ln in lines]
         elif arg != "-r" and (Path(arg).exists() or _LOCAL.search(arg)):
             return None
         else:
@@ -46,25 +48,6 @@ def resolution_key(
     parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("PIP_"))
     parts += [f"{p}:{p.read_text(errors='replace')}" for p in _pip_config_files() if p.is_file()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-class _NotReusable(Exception):
-    pass
-
-
-def _file_and_includes(path: Path, seen: set[Path]) -> Iterator[str]:
-    """A requirements file's bytes and those of every file it includes, recursively."""
-    if path.resolve() in seen:
-        return
-    seen.add(path.resolve())
-    text = path.read_text(encoding="utf-8", errors="replace")
-    yield f"{path}:{text}"
-    for line in text.splitlines():
-        line = line.split(" #", 1)[0]
-        if _LOCAL.search(line):
-            raise _NotReusable(line)
-        if m := _INCLUDE.match(line):
-            yield from _file_and_includes(path.parent / m[1], seen)
 
 
 def _pip_config_files() -> list[Path]:
