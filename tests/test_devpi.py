@@ -189,7 +189,8 @@ def test_devpi_refusing_the_files_to_a_wrong_password_is_one_error_line(
     )
     assert refused.code == 1
     assert refused.err.splitlines() == [
-        f"error: the index at 127.0.0.1:{acme.server.port} refused access (HTTP 403); check the "
+        "error: could not download acme_api-1.0.tar.gz: the index at "
+        f"127.0.0.1:{acme.server.port} refused the credentials given for it (HTTP 403); check the "
         f"user name and password for 127.0.0.1:{acme.server.port} in the index URL (--index-url, "
         "--extra-index-url, the requirements file, PIP_INDEX_URL or pip.conf) or in ~/.netrc"
     ]

@@ -187,8 +187,16 @@ class Fetcher:
 
     def read_page(self, url: str) -> tuple[str, str] | None:
         """An index page's final URL and text (redirects followed); None when it has none (404)."""
+        found = self.read(url, accept="text/html")
+        if found is None:
+            return None
+        url, body, charset = found
+        return url, body.decode(charset or "utf-8", "replace")
+
+    def read(self, url: str, accept: str = "*/*") -> tuple[str, bytes, str | None] | None:
+        """A small document's final URL, bytes and charset; None when there is none (404)."""
         try:
-            response, url, sent = self._get(url, accept="text/html")
+            response, url, sent = self._get(url, accept=accept)
             body = response.read()
         except (OSError, http.client.HTTPException) as exc:
             self._drop_connection(url)
@@ -199,7 +207,7 @@ class Fetcher:
             raise AccessRefused(refused_message(url, response.status, sent))
         if response.status != 200:
             raise FetchFailed(f"could not read {redact(url)}: HTTP {response.status}")
-        return url, body.decode(response.headers.get_content_charset() or "utf-8", "replace")
+        return url, body, response.headers.get_content_charset()
 
     def _store(self, download: Download, response: http.client.HTTPResponse) -> Path:
         digest = hashlib.sha256()

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from wheelbundle import __version__
 from wheelbundle.build import BuildJob, build_all
@@ -40,7 +41,8 @@ from wheelbundle.pack import Member, write_archive
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.pylock import locked_pins, pylock_name, pylock_text, read_pylock
-from wheelbundle.resolve import Pin, Resolution, resolve, unmet
+from wheelbundle.relay import Relay
+from wheelbundle.resolve import Pin, Resolution, remembered, resolve, unmet
 from wheelbundle.sbom import license_from, sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
 from wheelbundle.target import Target, host_target, parse_target
@@ -111,6 +113,7 @@ def make_bundle(
         options.pip_index_options(), requirement_files(inputs.pip_args), pip_config
     )
     with _cache(options) as cache:
+        resolver = _Resolver(options, cache, credentials, pip_config, run)
         resolved = []
         for target in targets:
             where = target.label or target.display
@@ -118,20 +121,18 @@ def make_bundle(
                 reporter.stage(f"selecting from {inputs.lock} for {where}")
                 pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
                 locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
-                resolution = _with_pip(options, locked, target, cache, run)
+                resolution = _with_pip(resolver, locked, target)
             else:
                 reporter.stage(f"resolving for {where} with pip")
                 try:
-                    resolution = _resolve(
-                        options, inputs, target, given, credentials, pip_config, cache, run
-                    )
+                    resolution = _resolve(resolver, inputs, target, given)
                 except ResolutionFailed:
                     # pip passes over an index that refuses it in silence, then finds nothing.
                     with _fetcher(options, cache, credentials) as fetcher:
                         fetcher.check_access(credentials.http_locations())
                     raise
                 _check_extras(inputs, resolution)
-            uv = _resolve_uv(options, target, cache, run) if options.installer == "uv" else None
+            uv = _resolve_uv(resolver, target) if options.installer == "uv" else None
             resolved.append(Resolved(target, resolution, uv))
         return _collect_and_pack(
             options, inputs, given, resolved, cache, credentials, reporter, run
@@ -147,17 +148,68 @@ def _cache(options: MakeOptions) -> Iterator[Cache]:
             yield cache
 
 
+@dataclass(frozen=True)
+class _Resolver:
+    """How this run asks pip for a resolution: reused when nothing changed, else through a relay.
+
+    pip reads the indexes through a :class:`Relay` whenever nothing but the indexes decides what
+    it finds (see ``find.plain_indexes``) and they are HTTP: then every file pip downloads while
+    resolving lands in the cache, and is not downloaded again. Otherwise pip reads them itself.
+    """
+
+    options: MakeOptions
+    cache: Cache
+    credentials: Credentials
+    pip_config: Callable[[], str]
+    run: Runner
+
+    def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
+        key = resolution_key(requirements, self.options.pip_index_options(), target)
+        memo = self.cache.resolution(key) if key else None
+        max_age = 0 if self.options.refresh else MAX_AGE
+        if memo is not None and (kept := remembered(memo, max_age)):
+            return kept
+        indexes = self.plain_indexes(requirements)
+        if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
+            return self._resolve(requirements, target, memo, self.options.pip_index_options())
+        bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
+        with Relay(bare, _fetcher(self.options, self.cache, self.credentials)) as relay:
+            return self._resolve(requirements, target, memo, (), relay)
+
+    def plain_indexes(self, requirements: Sequence[str]) -> list[str] | None:
+        """The indexes pip would read, when nothing else decides what it finds there."""
+        return plain_indexes(
+            self.options.index_url,
+            self.options.extra_index_urls,
+            bool(self.options.find_links or self.options.trusted_hosts),
+            requirement_files(requirements),
+            os.environ,
+            self.pip_config,
+        )
+
+    def _resolve(
+        self,
+        requirements: Sequence[str],
+        target: Target,
+        memo: Path | None,
+        pip_options: Sequence[str],
+        relay: Relay | None = None,
+    ) -> Resolution:
+        return resolve(
+            requirements,
+            pip_options,
+            target=target,
+            verbose=self.options.verbose,
+            run=self.run,
+            memo=memo,
+            relay=relay,
+        )
+
+
 def _resolve(
-    options: MakeOptions,
-    inputs: Inputs,
-    target: Target,
-    given: Mapping[str, GivenHashes],
-    credentials: Credentials,
-    pip_config: Callable[[], str],
-    cache: Cache,
-    run: Runner,
+    resolver: _Resolver, inputs: Inputs, target: Target, given: Mapping[str, GivenHashes]
 ) -> Resolution:
-    """The inputs plus pip itself, which every bundle carries; reused when nothing changed.
+    """The inputs plus pip itself, which every bundle carries.
 
     Hash-pinned requirements files are a complete lock (pip's hash-checking mode accepts
     nothing less), so they are not resolved: each pinned file is found by its hash on the
@@ -166,82 +218,48 @@ def _resolve(
     resolved on its own (unless the inputs pin it themselves).
     """
     if not given:
-        return _pip_resolve(options, [*inputs.pip_args, "pip"], target, cache, run)
+        return resolver([*inputs.pip_args, "pip"], target)
     if inputs.projects:
-        resolution = _pip_resolve(options, inputs.pip_args, target, cache, run)
-        return _with_pip(options, resolution, target, cache, run)
-    pins = _find_locked(options, inputs, given, target, credentials, pip_config, cache)
+        return _with_pip(resolver, resolver(inputs.pip_args, target), target)
+    pins = _find_locked(resolver, inputs, given, target)
     if pins is not None:
         resolution = Resolution(pins, pip_version=version("pip"), environment=target.markers)
     else:
-        resolution = _pip_resolve(options, ["--no-deps", *inputs.pip_args], target, cache, run)
+        resolution = resolver(["--no-deps", *inputs.pip_args], target)
     if missing := unmet(resolution.pins, {**resolution.environment}):
         raise BundleError(
             f"the hash-pinned requirements are not a complete lock: {'; '.join(missing)}; "
             "regenerate them with every dependency (pip-compile --generate-hashes, uv export)"
         )
-    return _with_pip(options, resolution, target, cache, run)
+    return _with_pip(resolver, resolution, target)
 
 
 def _find_locked(
-    options: MakeOptions,
-    inputs: Inputs,
-    given: Mapping[str, GivenHashes],
-    target: Target,
-    credentials: Credentials,
-    pip_config: Callable[[], str],
-    cache: Cache,
+    resolver: _Resolver, inputs: Inputs, given: Mapping[str, GivenHashes], target: Target
 ) -> tuple[Pin, ...] | None:
     """A complete lock's files found by their hashes, without pip; None where pip must find them."""
     lines = locked_lines(given, target.markers)
-    indexes = lines and plain_indexes(
-        options.index_url,
-        options.extra_index_urls,
-        bool(options.find_links or options.trusted_hosts),
-        requirement_files(inputs.pip_args),
-        os.environ,
-        pip_config,
-    )
+    indexes = lines and resolver.plain_indexes(inputs.pip_args)
     if not lines or not indexes:
         return None
     bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-    fetcher = _fetcher(options, cache, credentials)
-    try:
+    with _fetcher(resolver.options, resolver.cache, resolver.credentials) as fetcher:
         return find_locked(
             lines,
             bare,
             target,
             fetcher.read_page,
             lambda pins: fetcher.fetch_all([_download(p) for p in pins]),
-            jobs=options.jobs,
+            jobs=resolver.options.jobs,
         )
-    finally:
-        fetcher.close()
 
 
-def _with_pip(
-    options: MakeOptions, resolution: Resolution, target: Target, cache: Cache, run: Runner
-) -> Resolution:
+def _with_pip(resolver: _Resolver, resolution: Resolution, target: Target) -> Resolution:
     """``resolution`` plus pip's own wheel for the target, when it does not hold one already."""
     if any(p.name == "pip" for p in resolution.pins):
         return resolution
-    own = _pip_resolve(options, ["pip"], target, cache, run).pins
+    own = resolver(["pip"], target).pins
     return replace(resolution, pins=tuple(sorted((*resolution.pins, *own), key=lambda p: p.name)))
-
-
-def _pip_resolve(
-    options: MakeOptions, requirements: Sequence[str], target: Target, cache: Cache, run: Runner
-) -> Resolution:
-    key = resolution_key(requirements, options.pip_index_options(), target)
-    return resolve(
-        requirements,
-        options.pip_index_options(),
-        target=target,
-        verbose=options.verbose,
-        run=run,
-        memo=cache.resolution(key) if key else None,
-        max_age=0 if options.refresh else MAX_AGE,
-    )
 
 
 def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
@@ -260,13 +278,13 @@ def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
             )
 
 
-def _resolve_uv(options: MakeOptions, target: Target, cache: Cache, run: Runner) -> Pin:
+def _resolve_uv(resolver: _Resolver, target: Target) -> Pin:
     """The target's uv wheel, resolved on its own: a tool for installing, not part of the app.
 
     Only a wheel will do: uv's sdist needs a Rust compiler.
     """
     try:
-        resolution = _pip_resolve(options, ["--only-binary", ":all:", "uv"], target, cache, run)
+        resolution = resolver(["--only-binary", ":all:", "uv"], target)
     except ResolutionFailed as exc:
         raise exc.reworded(
             ResolutionFailed,

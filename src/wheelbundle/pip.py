@@ -35,6 +35,7 @@ _DROPPED_VARIABLES = (
     "PIP_USER",
     "PIP_REQUIRE_VIRTUALENV",
 )
+_LOCATION_VARIABLES = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX")
 
 _NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
 _NO_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement (\S+)")
@@ -73,13 +74,24 @@ class Runner(Protocol):
     """How stages run pip; tests may pass their own."""
 
     def __call__(
-        self, args: Sequence[str], verbose: bool = False, target_file: Path | None = None
+        self,
+        args: Sequence[str],
+        verbose: bool = False,
+        target_file: Path | None = None,
+        isolated: bool = False,
     ) -> PipResult: ...
 
 
-def pip_environment() -> dict[str, str]:
-    """The child's environment: the user's pip configuration stays, our hazards go."""
-    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_VARIABLES}
+def pip_environment(isolated: bool = False) -> dict[str, str]:
+    """The child's environment: the user's pip configuration stays, our hazards go.
+
+    ``isolated``: pip reads no configuration file and no index variable, because the command
+    line gives it every index (the relay's) and nothing else in them mattered.
+    """
+    dropped = (*_DROPPED_VARIABLES, *(_LOCATION_VARIABLES if isolated else ()))
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    if isolated:
+        env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     env.pop("PIP_NO_COLOR", None)
@@ -87,7 +99,10 @@ def pip_environment() -> dict[str, str]:
 
 
 def run_pip(
-    args: Sequence[str], verbose: bool = False, target_file: Path | None = None
+    args: Sequence[str],
+    verbose: bool = False,
+    target_file: Path | None = None,
+    isolated: bool = False,
 ) -> PipResult:
     """Run ``python -m pip ARGS`` with this interpreter; raise a PipFailed on a non-zero exit.
 
@@ -101,13 +116,17 @@ def run_pip(
         command = (sys.executable, "-m", "wheelbundle._pip_as_target", str(target_file), *args)
     if verbose:
         proc = subprocess.run(
-            command, env=pip_environment(), stdout=sys.stderr, stderr=subprocess.STDOUT, text=True
+            command,
+            env=pip_environment(isolated),
+            stdout=sys.stderr,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         output = ""
     else:
         proc = subprocess.run(
             command,
-            env=pip_environment(),
+            env=pip_environment(isolated),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -21,8 +20,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from wheelbundle.errors import BundleError
+from wheelbundle.errors import BundleError, PipFailed
 from wheelbundle.pip import Runner, run_pip
+from wheelbundle.relay import Relay
 from wheelbundle.target import Target
 
 
@@ -79,6 +79,13 @@ class Resolution:
     environment: Mapping[str, str]
 
 
+def remembered(memo: Path, max_age: float) -> Resolution | None:
+    """The resolution kept in ``memo`` while it is younger than ``max_age`` seconds."""
+    if memo.is_file() and time.time() - memo.stat().st_mtime < max_age:
+        return parse_report(json.loads(memo.read_text(encoding="utf-8")))
+    return None
+
+
 def resolve(
     requirements: Sequence[str],
     pip_options: Sequence[str] = (),
@@ -87,16 +94,15 @@ def resolve(
     verbose: bool = False,
     run: Runner = run_pip,
     memo: Path | None = None,
-    max_age: float = 0,
+    relay: Relay | None = None,
 ) -> Resolution:
     """Resolve pip-style requirement arguments (``-r file``, specifiers, paths) to pins.
 
     For a ``target`` other than this machine, pip resolves with the target's tags, Python
-    version and markers. With ``memo``, pip's report is kept there and reused while it is
-    younger than ``max_age`` seconds.
+    version and markers. With ``memo``, pip's report is kept there (see :func:`remembered`).
+    With ``relay``, pip reads the indexes through it (``pip_options`` then holds no index);
+    the report is kept with the indexes' own URLs.
     """
-    if memo is not None and memo.is_file() and time.time() - memo.stat().st_mtime < max_age:
-        return parse_report(json.loads(memo.read_text(encoding="utf-8")))
     with tempfile.TemporaryDirectory(prefix="wheelbundle-resolve-") as tmp:
         report_path = Path(tmp) / "report.json"
         target_file = None
@@ -111,16 +117,25 @@ def resolve(
             "--report",
             str(report_path),
             *pip_options,
+            *(relay.pip_options() if relay else ()),
             *requirements,
         ]
-        run(args, verbose, target_file)
+        try:
+            run(args, verbose, target_file, isolated=relay is not None)
+        except PipFailed as exc:
+            if relay is not None and relay.failure is not None:
+                raise relay.failure from exc  # pip's message would only name the relay
+            raise
         report = json.loads(report_path.read_text(encoding="utf-8"))
-        resolution = parse_report(report)
-        if memo is not None:
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            partial = memo.with_name(f".{memo.name}.{os.getpid()}.part")
-            shutil.copyfile(report_path, partial)
-            partial.replace(memo)
+    if relay is not None:
+        for item in report["install"]:
+            item["download_info"]["url"] = relay.original(item["download_info"]["url"])
+    resolution = parse_report(report)
+    if memo is not None:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo.with_name(f".{memo.name}.{os.getpid()}.part")
+        partial.write_text(json.dumps(report), encoding="utf-8")
+        partial.replace(memo)
     return resolution
 
 
