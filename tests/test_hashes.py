@@ -172,3 +172,18 @@ def test_pips_own_mismatch_report_becomes_one_line() -> None:
         "beta==2.0: beta-2.0-py3-none-any.whl does not match the hash in the requirements "
         "(-r r.txt (line 3)): expected sha256:00 or sha256:11, got sha256:ab;"
     )
+
+
+def test_a_file_unlike_the_index_hash_is_named_as_the_index_s() -> None:
+    output = (
+        "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have\n"
+        "    beta from http://127.0.0.1:1/files/beta-2.0-py3-none-any.whl#sha256=00 (from alpha):\n"
+        "        Expected sha256 00\n"
+        "             Got        ab\n"
+    )
+    error = classify_failure(["pip"], 1, output)
+    assert isinstance(error, PipHashMismatch)
+    assert str(error) == (
+        "beta: beta-2.0-py3-none-any.whl does not match the hash the index published (expected "
+        "sha256:00, got sha256:ab). Someone may have replaced it: check the index before trusting it"
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections import Counter
+from email.message import Message
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from bundles import bundle, requirements, unpack
@@ -127,21 +128,52 @@ def test_an_index_that_asks_for_credentials_is_named_with_the_fix(
 
 def test_pages_point_pip_back_at_the_relay_and_keep_what_pip_reads(tmp_path: Path) -> None:
     page = (
-        '<a href="../../files/a-1.0-py3-none-any.whl#sha256=ab12" data-requires-python="&gt;=3.8"'
+        '<a href="../../files/a-1.0-py3-none-any.whl#sha256=AB12" data-requires-python="&gt;=3.8"'
         ' data-core-metadata="sha256=cd34">a-1.0-py3-none-any.whl</a>\n'
-        "<a href='https://files.example/x/a-1.0.tar.gz'>a-1.0.tar.gz</a>\n"
+        "<a href='https://files.example/x/a-1.0.tar.gz#sha256=" + "e" * 64 + "'>a-1.0.tar.gz</a>\n"
+        '<a href="https://pypi.example/files/a-0.9.tar.gz">a-0.9.tar.gz</a>\n'
+        '<a href="/files/a-0.8.tar.gz">a-0.8.tar.gz</a>\n'
     )
     fetcher = Fetcher(Cache(tmp_path), Credentials())
-    fetcher.read_page = lambda url: (url, page)  # type: ignore[method-assign]
+    fetcher.read_page = lambda url: (url.replace("/A/", "/a/"), page)  # type: ignore[method-assign]
     with Relay(["https://pypi.example/simple"], fetcher) as relay:
-        rewritten = (relay.page(0, "a/") or b"").decode()
-        wheel, sdist = (html.unescape(h) for _, h in re.findall(r"href=([\"'])(.*?)\1", rewritten))
-        assert wheel.startswith(f"{relay.base}/file/ab12/")
-        assert wheel.endswith("/a-1.0-py3-none-any.whl#sha256=ab12")
-        assert sdist.startswith(f"{relay.base}/file/-/") and sdist.endswith("/a-1.0.tar.gz")
-        assert relay.original(wheel.partition("#")[0]) == (
-            "https://pypi.example/files/a-1.0-py3-none-any.whl"
-        )
-        assert relay.original(sdist) == "https://files.example/x/a-1.0.tar.gz"
-        assert 'data-requires-python="&gt;=3.8" data-core-metadata="sha256=cd34"' in rewritten
-        assert relay.pip_options() == ["--index-url", f"{relay.base}/index/0/"]
+        (index,) = relay.index_urls
+        assert relay.pip_options() == ["--index-url", index]
+        assert relay.original(index) == "https://pypi.example/simple/"
+        assert relay.page(relay.original(index + "A/"))[0] == "https://pypi.example/simple/a/"
+        _, served = relay.page(relay.original(index + "a/"))
+        text = (served or b"").decode()
+        relative, sdist, old, rooted = (h for _, h in re.findall(r"href=([\"'])(.*?)\1", text))
+        assert relative == "../../files/a-1.0-py3-none-any.whl#sha256=AB12"  # untouched
+        assert relay.original(sdist.partition("#")[0]) == "https://files.example/x/a-1.0.tar.gz"
+        assert relay.original(old) == "https://pypi.example/files/a-0.9.tar.gz"
+        assert relay.original(urljoin(index, rooted)) == "https://pypi.example/files/a-0.8.tar.gz"
+        assert 'data-requires-python="&gt;=3.8" data-core-metadata="sha256=cd34"' in text
+        assert relay.download("https://files.example/x/a-1.0.tar.gz").sha256 == "e" * 64
+        assert relay.download("https://pypi.example/files/a-0.9.tar.gz").sha256 is None
+
+
+def test_the_pages_of_a_wheel_s_dependencies_are_read_once_ahead_of_pip(tmp_path: Path) -> None:
+    read: list[str] = []
+
+    def read_page(url: str) -> tuple[str, str]:
+        read.append(url)
+        return url, ""
+
+    fetcher = Fetcher(Cache(tmp_path), Credentials())
+    fetcher.read_page = read_page  # type: ignore[method-assign]
+    metadata = Message()
+    for requirement in ("Beta_Two>=1", 'gamma; python_version >= "3"', 'delta; extra == "fast"'):
+        metadata["Requires-Dist"] = requirement
+    with Relay(["https://one.example/simple", "https://two.example/simple/"], fetcher) as relay:
+        relay.read_ahead(metadata)
+        relay.read_ahead(metadata)  # a second wheel with the same dependencies
+        for index in relay.index_urls:
+            for name in ("beta-two", "gamma"):
+                relay.page(relay.original(f"{index}{name}/"))
+    assert sorted(read) == [
+        "https://one.example/simple/beta-two/",
+        "https://one.example/simple/gamma/",
+        "https://two.example/simple/beta-two/",
+        "https://two.example/simple/gamma/",
+    ]

@@ -190,6 +190,8 @@ def pip_credentials(
         *_requirement_file_urls(requirement_files),
         *(url for name in _ENVIRONMENT for url in env.get(name, "").split()),
     ]
+    if env.get("PIP_CONFIG_FILE") == os.devnull:  # pip reads no file: nothing to ask it
+        return Credentials(given)
     return Credentials(given, configured=lambda: config_locations(pip_config()))
 
 

@@ -7,6 +7,7 @@ its bytes matched the hash the index published; otherwise it is discarded.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import ssl
@@ -140,7 +141,7 @@ class Fetcher:
         return self._store(download, response)
 
     def _get(
-        self, url: str, method: str = "GET", accept: str = "*/*"
+        self, url: str, method: str = "GET", accept: str = "*/*", encoding: str = "identity"
     ) -> tuple[http.client.HTTPResponse, str, bool]:
         """The response (its body unread when 200), the URL it came from, whether we logged in.
 
@@ -149,7 +150,7 @@ class Fetcher:
         """
         for _ in range(5):
             conn, target = self._connection(url)
-            headers = {"User-Agent": "wheelbundle", "Accept": accept, "Accept-Encoding": "identity"}
+            headers = {"User-Agent": "wheelbundle", "Accept": accept, "Accept-Encoding": encoding}
             if auth := self.credentials.header(url):
                 headers["Authorization"] = auth
             conn.request(method, target, headers=headers)
@@ -194,11 +195,16 @@ class Fetcher:
         return url, body.decode(charset or "utf-8", "replace")
 
     def read(self, url: str, accept: str = "*/*") -> tuple[str, bytes, str | None] | None:
-        """A small document's final URL, bytes and charset; None when there is none (404)."""
+        """A small document's final URL, bytes and charset; None when there is none (404).
+
+        Compressed in transit where the server offers it: PyPI's pages run to megabytes.
+        """
         try:
-            response, url, sent = self._get(url, accept=accept)
+            response, url, sent = self._get(url, accept=accept, encoding="gzip")
             body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+            if response.getheader("Content-Encoding", "").lower() == "gzip":
+                body = gzip.decompress(body)
+        except (OSError, EOFError, http.client.HTTPException) as exc:
             self._drop_connection(url)
             raise FetchFailed(f"could not read {redact(url)}: {exc}") from exc
         if response.status == 404:

@@ -173,7 +173,8 @@ class _Resolver:
         if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
             return self._resolve(requirements, target, memo, self.options.pip_index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-        with Relay(bare, _fetcher(self.options, self.cache, self.credentials)) as relay:
+        fetcher = _fetcher(self.options, self.cache, self.credentials)
+        with Relay(bare, fetcher, jobs=self.options.jobs) as relay:
             return self._resolve(requirements, target, memo, (), relay)
 
     def plain_indexes(self, requirements: Sequence[str]) -> list[str] | None:

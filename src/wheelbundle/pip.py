@@ -45,7 +45,7 @@ _BUILD = re.compile(
     r"|Encountered error while generating package metadata\.\s*\S+\s*(\S+)"
 )
 _HASHES = re.compile(
-    r"(?P<name>[^\s=]+)==(?P<version>\S+) from (?P<url>[^\s#]+)\S*(?: \(from (?P<where>.*?)\))?:\s*\n"
+    r"(?P<name>[^\s=]+)(?:==(?P<version>\S+))? from (?P<url>[^\s#]+)\S*(?: \(from (?P<where>.*?)\))?:\s*\n"
     r"\s*Expected (?P<algorithm>\w+) (?P<expected>\w+)(?P<more>(?:\s*\n\s*or \w+)*)\s*\n\s*Got\s+(?P<got>\w+)"
 )
 _VCS = re.compile(r"Failed to build '?([^'\s]+)'? when ((?:git|hg|svn|bzr) .+)")
@@ -152,9 +152,16 @@ def classify_failure(command: Sequence[str], returncode: int, output: str) -> Pi
 def _diagnose(output: str, command: Sequence[str] = ()) -> tuple[type[PipFailed], str | None]:
     if m := _HASHES.search(output):
         expected = [m["expected"], *m["more"].split()[1::2]]
+        filename = unquote(m["url"].rsplit("/", 1)[-1])
+        if m["version"] is None:  # pip names a requirement without a pin: the index's own hash
+            return PipHashMismatch, (
+                f"{m['name']}: {filename} does not match the hash the index published (expected "
+                f"{m['algorithm']}:{expected[0]}, got {m['algorithm']}:{m['got']}). Someone may "
+                "have replaced it: check the index before trusting it"
+            )
         where = f" ({m['where']})" if m["where"] else ""
         return PipHashMismatch, (
-            f"{m['name']}=={m['version']}: {unquote(m['url'].rsplit('/', 1)[-1])} does not match "
+            f"{m['name']}=={m['version']}: {filename} does not match "
             f"the hash in the requirements{where}: expected "
             + " or ".join(f"{m['algorithm']}:{h}" for h in expected)
             + f", got {m['algorithm']}:{m['got']}; if the package was updated, update the hashes, "
