@@ -69,9 +69,10 @@ class Relay:
         self._indexes = [url.rstrip("/") + "/" for url in indexes]
         self._origins: list[str] = []
         self._pages: dict[str, str] = {}
-        """Each project page served, by canonical project name: where files' hashes are."""
+        """The pages served for each project (canonical name), one per index: files' hashes."""
         self._ahead: dict[str, Future[tuple[str, str] | None]] = {}
-        """Pages read ahead of pip's asking, by upstream URL."""
+        """Pages read ahead of pip's asking and not yet asked for, by upstream URL."""
+        self._asked: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
         self._lock = threading.Lock()
         self._server = _Server(self)
@@ -133,7 +134,8 @@ class Relay:
         be redirected too, so that its relative links resolve as upstream.
         """
         with self._lock:
-            ahead = self._ahead.get(url)
+            ahead = self._ahead.pop(url, None)
+            self._asked.add(url)
         found = ahead.result() if ahead else self.fetcher.read_page(url)
         if found is None:
             return url, None
@@ -144,8 +146,9 @@ class Relay:
         if _ROOTED.search(text):  # href="/files/…": on the page's own origin
             root = urlsplit(self.mirrored(final)).path.removesuffix(urlsplit(final).path)
             text = _ROOTED.sub(rf"\g<1>{root}/", text)
+        project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
         with self._lock:
-            self._pages[canonicalize_name(PurePosixPath(urlsplit(final).path).name)] = text
+            self._pages[project] = self._pages.get(project, "") + text
         return final, text.encode()
 
     def download(self, url: str) -> Download:
@@ -154,7 +157,7 @@ class Relay:
         return Download(url=url, filename=unquote(name), sha256=self._hash(name), label=name)
 
     def read_ahead(self, metadata: Message) -> None:
-        """Start reading the pages of the dependencies in ``metadata`` that pip has not read.
+        """Start reading the pages of the dependencies in ``metadata`` that pip has not asked for.
 
         Dependencies only an extra asks for are left out: pip rarely needs those.
         """
@@ -168,7 +171,7 @@ class Relay:
             for index in self._indexes:
                 url = f"{index}{canonicalize_name(requirement.name)}/"
                 with self._lock:
-                    if url not in self._ahead:
+                    if url not in self._ahead and url not in self._asked:
                         self._ahead[url] = self._pool.submit(self.fetcher.read_page, url)
 
     def _hash(self, name: str) -> str | None:
