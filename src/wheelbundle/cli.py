@@ -13,8 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from wheelbundle import __version__
 from wheelbundle.cache import Cache, default_cache_dir
@@ -24,9 +23,12 @@ from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import MakeOptions, make_bundle
 from wheelbundle.merge import merge_bundles
-from wheelbundle.progress import Bar
+from wheelbundle.progress import Bar, Silent
 from wheelbundle.summary import human_size, inspect_bundle, inspect_json
 from wheelbundle.verify import verify_bundle
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
@@ -47,15 +49,12 @@ class ConsoleReporter:
         print(f"warning: {message}", file=sys.stderr)
 
     def bar(self, description: str, total: int, unit: str) -> Bar:
+        if self.quiet or not self.tty:
+            return Silent().bar(description, total, unit)
+        from tqdm import tqdm  # here: importing it is a tenth of a rebuild's time
+
         return _TqdmBar(
-            tqdm(
-                total=total,
-                desc=description,
-                unit=unit,
-                disable=self.quiet or not self.tty,
-                file=sys.stderr,
-                leave=False,
-            )
+            tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False)
         )
 
 

@@ -62,7 +62,9 @@ class Fetcher:
         self.cache = cache
         self.credentials = credentials
         self.jobs = jobs
-        self._ssl = ssl.create_default_context(cafile=cafile)
+        self._cafile = cafile
+        self._ssl: ssl.SSLContext | None = None
+        """Made at the first HTTPS connection: loading the CAs costs a rebuild 25 ms."""
         self._local = _Connections()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -232,7 +234,7 @@ class Fetcher:
         if conn is None:
             if parts.scheme == "https":
                 conn = http.client.HTTPSConnection(
-                    key[1], parts.port, timeout=TIMEOUT, context=self._ssl
+                    key[1], parts.port, timeout=TIMEOUT, context=self._ssl_context()
                 )
             else:
                 conn = http.client.HTTPConnection(key[1], parts.port, timeout=TIMEOUT)
@@ -241,6 +243,12 @@ class Fetcher:
                 self._opened.append(conn)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         return conn, target or "/"
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context(cafile=self._cafile)
+            return self._ssl
 
     def _drop_connection(self, url: str) -> None:
         parts = urlsplit(url)
