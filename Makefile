@@ -10,7 +10,7 @@ EXAMPLE_STAMP := $(EXAMPLE_WHEELS)/.fetched
 DEVPI_VENV := .venv-devpi
 DEVPI_STAMP := $(DEVPI_VENV)/.installed
 
-.PHONY: all test lint devpi demo bench clean
+.PHONY: all test lint devpi demo bench bench-relay clean
 
 all: test
 
@@ -49,6 +49,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+bench-relay: $(STAMP)
+	$(BIN)/python scripts/bench_relay.py
 
 clean:
 	rm -rf $(VENV) $(DEVPI_VENV) .cache build dist .pytest_cache .mypy_cache .ruff_cache
