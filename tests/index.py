@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import html
 import shutil
+import ssl
 import sys
 import threading
 import zipfile
@@ -93,6 +94,7 @@ class LocalIndex:
         password: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.root = root
         self.metadata = metadata
@@ -108,6 +110,12 @@ class LocalIndex:
         self._dists: dict[str, tuple[tuple[int, int], _Dist]] = {}
         self._tampered: dict[str, bytes] = {}
         self._server = _Server((host, port), _Handler, self)
+        self.scheme = "http"
+        if tls is not None:  # (certificate, key): HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -124,7 +132,7 @@ class LocalIndex:
     @property
     def url(self) -> str:
         """The index URL to hand to `pip --index-url`."""
-        return f"http://127.0.0.1:{self.port}{SIMPLE_PREFIX}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{SIMPLE_PREFIX}"
 
     def url_with_auth(self, username: str, password: str) -> str:
         """The index URL with credentials inside, as users write it in pip.conf."""
@@ -132,7 +140,7 @@ class LocalIndex:
 
     def file_url(self, filename: str) -> str:
         """Where the index serves one distribution file."""
-        return f"http://127.0.0.1:{self.port}{FILES_PREFIX}{filename}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{FILES_PREFIX}{filename}"
 
     def add(self, path: Path) -> Path:
         """Copy a distribution file into the served folder; pip sees it on its next request."""

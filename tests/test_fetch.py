@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from index import LocalIndex
 from packages import make_wheel
+from proxy import ForwardProxy
 
 from wheelbundle.cache import Cache
 from wheelbundle.credentials import Credentials
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
-from wheelbundle.fetch import Download, Fetcher
+from wheelbundle.fetch import Download, Fetcher, Network
 
 
 def download_of(index: LocalIndex, wheel: Path) -> Download:
@@ -84,3 +85,57 @@ def test_an_unreachable_host_fails_with_the_package_named(tmp_path: Path) -> Non
         pytest.raises(FetchFailed, match="could not download pkg==1.0"),
     ):
         fetcher.fetch(download)
+
+
+@pytest.mark.parametrize("bypass", [False, True], ids=["proxied", "no_proxy"])
+def test_downloads_go_through_the_proxy_of_the_environment_unless_no_proxy_names_the_host(
+    make_index: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bypass: bool
+) -> None:
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    index: LocalIndex = make_index(wheel)  # type: ignore[operator]
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "127.0.0.1" if bypass else "")
+        with Fetcher(Cache(tmp_path / "cache"), Credentials([])) as fetcher:
+            path = fetcher.fetch(download_of(index, wheel))
+    assert path.read_bytes() == wheel.read_bytes()
+    assert proxy.seen == ([] if bypass else [index.file_url(wheel.name)])
+
+
+def test_pip_s_own_proxy_setting_wins_and_its_login_is_sent(
+    make_index: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    index: LocalIndex = make_index(wheel)  # type: ignore[operator]
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    with ForwardProxy("ops", "s3cret") as proxy:
+        login = proxy.url.replace("http://", "http://ops:s3cret@")
+        with Fetcher(
+            Cache(tmp_path / "cache"), Credentials([]), network=lambda: Network(proxy=login)
+        ) as fetcher:
+            fetcher.fetch(download_of(index, wheel))
+    assert proxy.seen == [index.file_url(wheel.name)]
+
+
+@pytest.mark.parametrize("with_ca", [True, False], ids=["pip's CA bundle", "system CAs"])
+def test_https_goes_through_the_proxy_in_a_tunnel_checked_against_pip_s_ca_bundle(
+    tmp_path: Path, certificate: tuple[Path, Path], with_ca: bool
+) -> None:
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    cafile = str(certificate[0]) if with_ca else None
+    with (
+        LocalIndex(wheel.parent, tls=certificate) as index,
+        ForwardProxy() as proxy,
+        Fetcher(
+            Cache(tmp_path / "cache"),
+            Credentials([]),
+            network=lambda: Network(cafile=cafile, proxy=proxy.url),
+        ) as fetcher,
+    ):
+        download = download_of(index, wheel)
+        if with_ca:
+            assert fetcher.fetch(download).read_bytes() == wheel.read_bytes()
+        else:
+            with pytest.raises(FetchFailed, match="CERTIFICATE_VERIFY_FAILED.*PIP_CERT"):
+                fetcher.fetch(download)
+    assert proxy.seen[0] == f"CONNECT 127.0.0.1:{index.port}"

@@ -13,6 +13,7 @@ import pytest
 from bundles import bundle, requirements, unpack
 from conftest import MakeIndex
 from index import LocalIndex
+from proxy import ForwardProxy
 
 from wheelbundle.cache import Cache
 from wheelbundle.credentials import Credentials
@@ -178,3 +179,44 @@ def test_the_pages_of_a_wheel_s_dependencies_are_read_once_ahead_of_pip(tmp_path
         "https://two.example/simple/beta-two/",
         "https://two.example/simple/gamma/",
     ]
+
+
+def test_behind_a_proxy_the_relay_goes_through_it_and_pip_reaches_the_relay_directly(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    packages_dir: Path,
+    make_index: MakeIndex,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = make_index(*packages_dir.iterdir(), metadata=False)
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "")
+        assert make(capsys, tmp_path, index) == 0
+    index_base = index.url.removesuffix("/simple/")
+    assert proxy.seen and all(url.startswith(index_base) for url in proxy.seen)
+    assert f"{index_base}/simple/alpha/" in proxy.seen
+    fetched = files_fetched(index)
+    assert set(fetched.values()) == {1}
+    assert {f"{index_base}{path}" for path in fetched} <= set(proxy.seen)
+
+
+def test_an_https_index_is_checked_against_the_ca_bundle_in_pip_conf(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    packages_dir: Path,
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conf = tmp_path / "pip.conf"
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    with LocalIndex(packages_dir, tls=certificate) as index:
+        conf.write_text("[global]\ntimeout = 5\n")
+        refused = bundle(
+            capsys, "make", requirements(tmp_path / "shop", "alpha"), "-o", tmp_path / "dist",
+            "--index-url", index.url, "--cache-dir", tmp_path / "cache", "-q",
+        )  # fmt: skip
+        assert refused.code == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.err and "cert = in pip.conf" in refused.err
+        conf.write_text(f"[global]\ncert = {certificate[0]}\n")
+        assert make(capsys, tmp_path, index) == 0

@@ -13,19 +13,23 @@ import http.client
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from typing import TypeVar
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from wheelbundle.cache import CHUNK, Cache, sha256_file
-from wheelbundle.credentials import Credentials, redact, refused_message
+from wheelbundle.credentials import Credentials, Location, redact, refused_message
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
 
 RETRIES = 3
 TIMEOUT = 60.0
 
+_T = TypeVar("_T")
 Done = Callable[[], None]
 """Called each time a file is in the cache."""
 
@@ -41,11 +45,42 @@ class Download:
     """How errors name it: ``name==version``."""
 
 
+@dataclass(frozen=True)
+class Network:
+    """How pip reaches the indexes, which the fetcher follows: its CA bundle and its proxy.
+
+    ``proxy`` is pip's own setting (``--proxy``, ``PIP_PROXY``, pip.conf); without one, the
+    environment's ``https_proxy``/``http_proxy``, as pip reads them. A host in ``no_proxy`` is
+    reached directly either way.
+    """
+
+    cafile: str | None = None
+    proxy: str | None = None
+
+    def proxy_for(self, url: str) -> SplitResult | None:
+        """The proxy a request for ``url`` goes through; None to connect directly."""
+        parts = urlsplit(url)
+        if proxy_bypass(parts.hostname or ""):
+            return None
+        found = self.proxy or getproxies().get(parts.scheme)
+        return urlsplit(found if "://" in found else f"http://{found}") if found else None
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A kept-alive connection and how requests go on it."""
+
+    conn: http.client.HTTPConnection
+    absolute: bool
+    """Through a proxy to a plain-HTTP URL: the request names the whole URL."""
+    headers: dict[str, str]
+
+
 class _Connections(threading.local):
     """Per-thread kept-alive connections, one per (scheme, host, port)."""
 
     def __init__(self) -> None:
-        self.open: dict[tuple[str, str, int | None], http.client.HTTPConnection] = {}
+        self.open: dict[tuple[str, str, int | None], _Route] = {}
 
 
 class Fetcher:
@@ -57,14 +92,15 @@ class Fetcher:
         credentials: Credentials,
         *,
         jobs: int = 8,
-        cafile: str | None = None,
+        network: Callable[[], Network] = Network,
     ):
         self.cache = cache
         self.credentials = credentials
         self.jobs = jobs
-        self._cafile = cafile
-        self._ssl: ssl.SSLContext | None = None
-        """Made at the first HTTPS connection: loading the CAs costs a rebuild 25 ms."""
+        self._network = network
+        self._settings: tuple[Network, ssl.SSLContext] | None = None
+        """Asked at the first connection: a rebuild that downloads nothing never needs them
+        (loading the CAs alone costs 25 ms, and pip's configuration a run of pip)."""
         self._local = _Connections()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -107,16 +143,24 @@ class Fetcher:
         parts = urlsplit(download.url)
         if parts.scheme == "file":
             return self._from_file(download, Path(unquote(parts.path)))
-        for attempt in range(1, RETRIES + 1):
+        return self._retrying(
+            lambda: self._from_http(download),
+            download.url,
+            f"could not download {download.label} from {redact(download.url)}",
+        )
+
+    def _retrying(self, attempt: Callable[[], _T], url: str, failure: str) -> _T:
+        """``attempt()``, tried again with backoff after a network error or a server error."""
+        for number in range(1, RETRIES + 1):
             try:
-                return self._from_http(download)
+                return attempt()
             except (OSError, http.client.HTTPException) as exc:
-                self._drop_connection(download.url)
-                if attempt == RETRIES:
-                    raise FetchFailed(
-                        f"could not download {download.label} from {redact(download.url)}: {exc}"
-                    ) from exc
-                time.sleep(0.5 * 2 ** (attempt - 1))
+                self._drop_connection(url)
+                untrusted = isinstance(exc, ssl.SSLCertVerificationError)  # no retry mends it
+                if number == RETRIES or untrusted:
+                    fix = "; give pip the CA that signed it (PIP_CERT, or cert = in pip.conf)"
+                    raise FetchFailed(f"{failure}: {exc}" + (fix if untrusted else "")) from exc
+                time.sleep(0.5 * 2 ** (number - 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _from_file(self, download: Download, source: Path) -> Path:
@@ -151,12 +195,18 @@ class Fetcher:
         error raises OSError, so that the caller may retry.
         """
         for _ in range(5):
-            conn, target = self._connection(url)
+            route = self._route(url)
+            parts = urlsplit(url)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             headers = {"User-Agent": "wheelbundle", "Accept": accept, "Accept-Encoding": encoding}
             if auth := self.credentials.header(url):
                 headers["Authorization"] = auth
-            conn.request(method, target, headers=headers)
-            response = conn.getresponse()
+            route.conn.request(
+                method,
+                url.partition("#")[0] if route.absolute else target,
+                headers={**headers, **route.headers},
+            )
+            response = route.conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
                 response.read()
                 url = urljoin(url, response.getheader("Location", ""))
@@ -201,14 +251,18 @@ class Fetcher:
 
         Compressed in transit where the server offers it: PyPI's pages run to megabytes.
         """
-        try:
-            response, url, sent = self._get(url, accept=accept, encoding="gzip")
+
+        def attempt() -> tuple[http.client.HTTPResponse, str, bool, bytes]:
+            response, final, sent = self._get(url, accept=accept, encoding="gzip")
             body = response.read()
             if response.getheader("Content-Encoding", "").lower() == "gzip":
-                body = gzip.decompress(body)
-        except (OSError, EOFError, http.client.HTTPException) as exc:
-            self._drop_connection(url)
-            raise FetchFailed(f"could not read {redact(url)}: {exc}") from exc
+                try:
+                    body = gzip.decompress(body)
+                except (EOFError, zlib.error) as exc:
+                    raise OSError(f"a damaged compressed answer ({exc})") from exc
+            return response, final, sent, body
+
+        response, url, sent, body = self._retrying(attempt, url, f"could not read {redact(url)}")
         if response.status == 404:
             return None
         if response.status in (401, 403):
@@ -227,34 +281,58 @@ class Fetcher:
             _check(download, digest.hexdigest())
             return self.cache.adopt(tmp, digest.hexdigest(), download.filename)
 
-    def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
+    def _route(self, url: str) -> _Route:
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname or "", parts.port)
-        conn = self._local.open.get(key)
-        if conn is None:
-            if parts.scheme == "https":
-                conn = http.client.HTTPSConnection(
-                    key[1], parts.port, timeout=TIMEOUT, context=self._ssl_context()
-                )
-            else:
-                conn = http.client.HTTPConnection(key[1], parts.port, timeout=TIMEOUT)
-            self._local.open[key] = conn
+        route = self._local.open.get(key)
+        if route is None:
+            route = self._open(parts)
+            self._local.open[key] = route
             with self._lock:
-                self._opened.append(conn)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        return conn, target or "/"
+                self._opened.append(route.conn)
+        return route
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def _open(self, parts: SplitResult) -> _Route:
+        """A connection to the URL's host, directly or through the proxy (tunnelled for HTTPS)."""
+        network, context = self._network_settings()
+        host, port = parts.hostname or "", parts.port
+        proxy = network.proxy_for(parts.geturl())
+        if proxy is None:
+            if parts.scheme == "https":
+                return _Route(
+                    http.client.HTTPSConnection(host, port, timeout=TIMEOUT, context=context),
+                    False,
+                    {},
+                )
+            return _Route(http.client.HTTPConnection(host, port, timeout=TIMEOUT), False, {})
+        if proxy.scheme != "http":
+            raise FetchFailed(
+                f"the proxy {redact(proxy.geturl())} is reached over {proxy.scheme}; "
+                "give an http:// proxy (it tunnels HTTPS)"
+            )
+        login = Location.parse(proxy.geturl()).login
+        headers = {"Proxy-Authorization": login.header()} if login else {}
+        if parts.scheme == "https":
+            tunnel = http.client.HTTPSConnection(
+                proxy.hostname or "", proxy.port, timeout=TIMEOUT, context=context
+            )
+            tunnel.set_tunnel(host, port, headers=headers)
+            return _Route(tunnel, False, {})
+        conn = http.client.HTTPConnection(proxy.hostname or "", proxy.port, timeout=TIMEOUT)
+        return _Route(conn, True, headers)
+
+    def _network_settings(self) -> tuple[Network, ssl.SSLContext]:
         with self._lock:
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context(cafile=self._cafile)
-            return self._ssl
+            if self._settings is None:
+                network = self._network()
+                self._settings = network, ssl.create_default_context(cafile=network.cafile)
+            return self._settings
 
     def _drop_connection(self, url: str) -> None:
         parts = urlsplit(url)
-        conn = self._local.open.pop((parts.scheme, parts.hostname or "", parts.port), None)
-        if conn is not None:
-            conn.close()
+        route = self._local.open.pop((parts.scheme, parts.hostname or "", parts.port), None)
+        if route is not None:
+            route.conn.close()
 
 
 def _check(download: Download, actual: str) -> None:

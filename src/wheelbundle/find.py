@@ -49,7 +49,7 @@ _NEUTRAL = {
     *("index-url", "extra-index-url", "cert", "client-cert", "timeout", "default-timeout"),
     *("retries", "trusted-host", "disable-pip-version-check", "no-input", "cache-dir"),
     *("no-cache-dir", "progress-bar", "root-user-action", "config-file", "no-color"),
-    *("quiet", "verbose", "require-virtualenv", "user", "break-system-packages"),
+    *("quiet", "verbose", "require-virtualenv", "user", "break-system-packages", "proxy"),
 }
 PYPI = "https://pypi.org/simple/"
 

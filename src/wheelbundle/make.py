@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from wheelbundle import __version__
 from wheelbundle.build import BuildJob, build_all
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
-from wheelbundle.credentials import Credentials, Location, pip_credentials
+from wheelbundle.credentials import Credentials, Location, config_settings, pip_credentials
 from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
-from wheelbundle.fetch import Download, Fetcher
+from wheelbundle.fetch import Download, Fetcher, Network
 from wheelbundle.find import find_locked, locked_lines, plain_indexes
 from wheelbundle.hashes import GivenHashes, check_files, given_hashes, requirement_files
 from wheelbundle.inputs import Inputs, read_inputs
@@ -109,11 +109,12 @@ def make_bundle(
     lock = read_pylock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(requirement_files(inputs.pip_args))
     pip_config = functools.cache(lambda: run(["config", "list"]).output)  # asked at most once
+    network = functools.cache(lambda: _network(pip_config))
     credentials = pip_credentials(
         options.pip_index_options(), requirement_files(inputs.pip_args), pip_config
     )
     with _cache(options) as cache:
-        resolver = _Resolver(options, cache, credentials, pip_config, run)
+        resolver = _Resolver(options, cache, credentials, pip_config, network, run)
         resolved = []
         for target in targets:
             where = target.label or target.display
@@ -128,15 +129,13 @@ def make_bundle(
                     resolution = _resolve(resolver, inputs, target, given)
                 except ResolutionFailed:
                     # pip passes over an index that refuses it in silence, then finds nothing.
-                    with _fetcher(options, cache, credentials) as fetcher:
+                    with resolver.fetcher() as fetcher:
                         fetcher.check_access(credentials.http_locations())
                     raise
                 _check_extras(inputs, resolution)
             uv = _resolve_uv(resolver, target) if options.installer == "uv" else None
             resolved.append(Resolved(target, resolution, uv))
-        return _collect_and_pack(
-            options, inputs, given, resolved, cache, credentials, reporter, run
-        )
+        return _collect_and_pack(options, inputs, given, resolved, resolver, reporter)
 
 
 @contextmanager
@@ -161,6 +160,7 @@ class _Resolver:
     cache: Cache
     credentials: Credentials
     pip_config: Callable[[], str]
+    network: Callable[[], Network]
     run: Runner
 
     def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
@@ -173,9 +173,12 @@ class _Resolver:
         if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
             return self._resolve(requirements, target, memo, self.options.pip_index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-        fetcher = _fetcher(self.options, self.cache, self.credentials)
-        with Relay(bare, fetcher, jobs=self.options.jobs) as relay:
+        with Relay(bare, self.fetcher(), jobs=self.options.jobs) as relay:
             return self._resolve(requirements, target, memo, (), relay)
+
+    def fetcher(self) -> Fetcher:
+        """A fetcher that logs in, checks certificates and goes through proxies as pip does."""
+        return Fetcher(self.cache, self.credentials, jobs=self.options.jobs, network=self.network)
 
     def plain_indexes(self, requirements: Sequence[str]) -> list[str] | None:
         """The indexes pip would read, when nothing else decides what it finds there."""
@@ -244,7 +247,7 @@ def _find_locked(
     if not lines or not indexes:
         return None
     bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-    with _fetcher(resolver.options, resolver.cache, resolver.credentials) as fetcher:
+    with resolver.fetcher() as fetcher:
         return find_locked(
             lines,
             bare,
@@ -310,10 +313,8 @@ def _collect_and_pack(
     inputs: Inputs,
     given: Mapping[str, GivenHashes],
     resolved: Sequence[Resolved],
-    cache: Cache,
-    credentials: Credentials,
+    resolver: _Resolver,
     reporter: Reporter,
-    run: Runner,
 ) -> MakeResult:
     all_pins = [pin for r in resolved for pin in r.resolution.pins]
     for pin in {p.name: p for p in all_pins if p.editable}.values():
@@ -322,15 +323,13 @@ def _collect_and_pack(
             "one: the server gets a wheel built from the folder now, not a link to it"
         )
     # Sources first: a package that cannot serve a foreign target fails before big downloads.
-    sources = _fetch(
-        options, [p for p in all_pins if p.kind == "sdist"], cache, credentials, reporter
-    )
+    sources = _fetch(resolver, [p for p in all_pins if p.kind == "sdist"], reporter)
     _check_given(all_pins, sources, given)
-    built = _build(options, all_pins, sources, cache, reporter, run)
+    built = _build(options, all_pins, sources, resolver.cache, reporter, resolver.run)
     _check_built_for_targets(resolved, built)
     uv_pins = [r.uv for r in resolved if r.uv is not None]
     wheel_pins = [p for p in all_pins if p.kind == "wheel"]
-    fetched = _fetch(options, [*wheel_pins, *uv_pins], cache, credentials, reporter)
+    fetched = _fetch(resolver, [*wheel_pins, *uv_pins], reporter)
     _check_given(all_pins, fetched, given)
     packages: dict[str, Package] = {}
     wheels: dict[str, Path] = {}
@@ -414,13 +413,7 @@ def _check_built_for_targets(
         )
 
 
-def _fetch(
-    options: MakeOptions,
-    pins: Sequence[Pin],
-    cache: Cache,
-    credentials: Credentials,
-    reporter: Reporter,
-) -> dict[str, Path]:
+def _fetch(resolver: _Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict[str, Path]:
     downloads = [_download(p) for p in {p.url: p for p in pins}.values()]
     for d in downloads:
         if d.sha256 is None:
@@ -429,9 +422,7 @@ def _fetch(
             )
     bar = reporter.bar("downloading", len(downloads), "file")
     try:
-        return _fetcher(options, cache, credentials).fetch_all(
-            downloads, done=lambda: bar.advance(1)
-        )
+        return resolver.fetcher().fetch_all(downloads, done=lambda: bar.advance(1))
     finally:
         bar.close()
 
@@ -442,8 +433,13 @@ def _download(pin: Pin) -> Download:
     )
 
 
-def _fetcher(options: MakeOptions, cache: Cache, credentials: Credentials) -> Fetcher:
-    return Fetcher(cache, credentials, jobs=options.jobs, cafile=os.environ.get("PIP_CERT"))
+def _network(pip_config: Callable[[], str]) -> Network:
+    """pip's CA bundle and proxy (``PIP_CERT``, ``PIP_PROXY``, pip.conf's ``cert``, ``proxy``)."""
+    if os.environ.get("PIP_CONFIG_FILE") == os.devnull:
+        settings = {k[4:].lower(): v for k, v in os.environ.items() if k.startswith("PIP_")}
+    else:
+        settings = dict(config_settings(pip_config()))  # the variables last: they win
+    return Network(cafile=settings.get("cert"), proxy=settings.get("proxy"))
 
 
 def _build(

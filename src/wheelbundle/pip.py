@@ -35,7 +35,14 @@ _DROPPED_VARIABLES = (
     "PIP_USER",
     "PIP_REQUIRE_VIRTUALENV",
 )
-_LOCATION_VARIABLES = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX")
+#: What ``isolated`` drops besides pip's configuration: where to look, and how to get there.
+_NETWORK_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "PIP_PROXY",
+)
 
 _NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
 _NO_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement (\S+)")
@@ -85,13 +92,16 @@ class Runner(Protocol):
 def pip_environment(isolated: bool = False) -> dict[str, str]:
     """The child's environment: the user's pip configuration stays, our hazards go.
 
-    ``isolated``: pip reads no configuration file and no index variable, because the command
-    line gives it every index (the relay's) and nothing else in them mattered.
+    ``isolated``: pip reads no configuration file, no index variable and no proxy, because the
+    command line gives it every index (the relay's, on 127.0.0.1) and nothing else in them
+    mattered.
     """
-    dropped = (*_DROPPED_VARIABLES, *(_LOCATION_VARIABLES if isolated else ()))
+    dropped = (*_DROPPED_VARIABLES, *(_NETWORK_VARIABLES if isolated else ()))
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     if isolated:
         env["PIP_CONFIG_FILE"] = os.devnull
+        for name in ("no_proxy", "NO_PROXY"):  # the relay is reached directly, whatever proxy
+            env[name] = ",".join(filter(None, (env.get(name), "127.0.0.1")))
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     env.pop("PIP_NO_COLOR", None)
