@@ -3,8 +3,8 @@
 The stack's files are downloaded once from the public index (into ``.cache/bench-relay/STACK``)
 and served from 127.0.0.1 by the tests' local index, once with PEP 658 metadata and once
 without. Against each, a cold ``bundle make`` of the stack runs through wheelbundle's relay
-(the default) and with pip reading the index itself (``--trusted-host 127.0.0.1`` is a setting
-that turns the relay off), alternating which goes first. Printed per kind of index: median
+(the default) and with pip reading the index itself (``--find-links`` of an empty folder is a
+setting that turns the relay off), alternating which goes first. Printed per kind of index: median
 seconds, the whole files the index served (downloads and megabytes), and the ratios.
 
     python scripts/bench_relay.py [--runs N] [--stack webstack|datastack]
@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from index import LocalIndex  # noqa: E402 (the tests' index, found through the path above)
 
-MODES = {"pip reads the index": ["--trusted-host", "127.0.0.1"], "through the relay": []}
+NOTHING = tempfile.mkdtemp(prefix="bench-relay-empty-")
+MODES = {"pip reads the index": ["--find-links", NOTHING], "through the relay": []}
 
 
 def environment(cache: Path) -> dict[str, str]:

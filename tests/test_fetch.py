@@ -117,23 +117,26 @@ def test_pip_s_own_proxy_setting_wins_and_its_login_is_sent(
     assert proxy.seen == [index.file_url(wheel.name)]
 
 
-@pytest.mark.parametrize("with_ca", [True, False], ids=["pip's CA bundle", "system CAs"])
-def test_https_goes_through_the_proxy_in_a_tunnel_checked_against_pip_s_ca_bundle(
-    tmp_path: Path, certificate: tuple[Path, Path], with_ca: bool
+@pytest.mark.parametrize(
+    "trust", ["pip's CA bundle", "system CAs", "trusted host"], ids=lambda trust: trust
+)
+def test_https_goes_through_the_proxy_in_a_tunnel_checked_as_pip_checks_it(
+    tmp_path: Path, certificate: tuple[Path, Path], trust: str
 ) -> None:
     wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
-    cafile = str(certificate[0]) if with_ca else None
+    cafile = str(certificate[0]) if trust == "pip's CA bundle" else None
+    trusted = frozenset({"127.0.0.1"} if trust == "trusted host" else ())
     with (
         LocalIndex(wheel.parent, tls=certificate) as index,
         ForwardProxy() as proxy,
         Fetcher(
             Cache(tmp_path / "cache"),
             Credentials([]),
-            network=lambda: Network(cafile=cafile, proxy=proxy.url),
+            network=lambda: Network(cafile=cafile, proxy=proxy.url, trusted_hosts=trusted),
         ) as fetcher,
     ):
         download = download_of(index, wheel)
-        if with_ca:
+        if trust != "system CAs":
             assert fetcher.fetch(download).read_bytes() == wheel.read_bytes()
         else:
             with pytest.raises(FetchFailed, match="CERTIFICATE_VERIFY_FAILED.*PIP_CERT"):

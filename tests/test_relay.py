@@ -220,3 +220,14 @@ def test_an_https_index_is_checked_against_the_ca_bundle_in_pip_conf(
         assert "CERTIFICATE_VERIFY_FAILED" in refused.err and "cert = in pip.conf" in refused.err
         conf.write_text(f"[global]\ncert = {certificate[0]}\n")
         assert make(capsys, tmp_path, index) == 0
+
+
+def test_a_trusted_host_is_relayed_without_its_certificate_checked_as_pip_would(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    packages_dir: Path,
+    certificate: tuple[Path, Path],
+) -> None:
+    with LocalIndex(packages_dir, tls=certificate, metadata=False) as index:
+        assert make(capsys, tmp_path, index, "--trusted-host", "127.0.0.1") == 0
+        assert set(files_fetched(index).values()) == {1}

@@ -51,11 +51,18 @@ class Network:
 
     ``proxy`` is pip's own setting (``--proxy``, ``PIP_PROXY``, pip.conf); without one, the
     environment's ``https_proxy``/``http_proxy``, as pip reads them. A host in ``no_proxy`` is
-    reached directly either way.
+    reached directly either way. A ``trusted_hosts`` entry (``host`` or ``host:port``) is
+    trusted as pip trusts it: its HTTPS certificate is not checked.
     """
 
     cafile: str | None = None
     proxy: str | None = None
+    trusted_hosts: frozenset[str] = frozenset()
+
+    def trusts(self, parts: SplitResult) -> bool:
+        """Whether pip would take this URL's host without checking its certificate."""
+        host = parts.hostname or ""
+        return bool({host, f"{host}:{parts.port}"} & self.trusted_hosts)
 
     def proxy_for(self, url: str) -> SplitResult | None:
         """The proxy a request for ``url`` goes through; None to connect directly."""
@@ -295,6 +302,8 @@ class Fetcher:
     def _open(self, parts: SplitResult) -> _Route:
         """A connection to the URL's host, directly or through the proxy (tunnelled for HTTPS)."""
         network, context = self._network_settings()
+        if network.trusts(parts):
+            context = _unverified()
         host, port = parts.hostname or "", parts.port
         proxy = network.proxy_for(parts.geturl())
         if proxy is None:
@@ -333,6 +342,14 @@ class Fetcher:
         route = self._local.open.pop((parts.scheme, parts.hostname or "", parts.port), None)
         if route is not None:
             route.conn.close()
+
+
+def _unverified() -> ssl.SSLContext:
+    """TLS without checking who answers: only for the hosts the user told pip to trust."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _check(download: Download, actual: str) -> None:

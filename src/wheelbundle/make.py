@@ -109,7 +109,7 @@ def make_bundle(
     lock = read_pylock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(requirement_files(inputs.pip_args))
     pip_config = functools.cache(lambda: run(["config", "list"]).output)  # asked at most once
-    network = functools.cache(lambda: _network(pip_config))
+    network = functools.cache(lambda: _network(pip_config, options.trusted_hosts))
     credentials = pip_credentials(
         options.pip_index_options(), requirement_files(inputs.pip_args), pip_config
     )
@@ -185,7 +185,7 @@ class _Resolver:
         return plain_indexes(
             self.options.index_url,
             self.options.extra_index_urls,
-            bool(self.options.find_links or self.options.trusted_hosts),
+            bool(self.options.find_links),
             requirement_files(requirements),
             os.environ,
             self.pip_config,
@@ -433,13 +433,22 @@ def _download(pin: Pin) -> Download:
     )
 
 
-def _network(pip_config: Callable[[], str]) -> Network:
-    """pip's CA bundle and proxy (``PIP_CERT``, ``PIP_PROXY``, pip.conf's ``cert``, ``proxy``)."""
+def _network(pip_config: Callable[[], str], trusted_hosts: Sequence[str]) -> Network:
+    """pip's CA bundle, proxy and trusted hosts: ``--trusted-host``, ``PIP_CERT``,
+    ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings in pip.conf."""
     if os.environ.get("PIP_CONFIG_FILE") == os.devnull:
-        settings = {k[4:].lower(): v for k, v in os.environ.items() if k.startswith("PIP_")}
+        settings = {
+            k[4:].lower().replace("_", "-"): v
+            for k, v in os.environ.items()
+            if k.startswith("PIP_")
+        }
     else:
         settings = dict(config_settings(pip_config()))  # the variables last: they win
-    return Network(cafile=settings.get("cert"), proxy=settings.get("proxy"))
+    return Network(
+        cafile=settings.get("cert"),
+        proxy=settings.get("proxy"),
+        trusted_hosts=frozenset([*trusted_hosts, *settings.get("trusted-host", "").split()]),
+    )
 
 
 def _build(
