@@ -21,6 +21,12 @@ FORMAT = 1
 ORIGINS = ("index-wheel", "built-from-sdist", "built-from-vcs", "local")
 
 
+#: libyaml's loader where PyYAML has it: ten times faster, and it reads the same values (tested).
+#: Writing stays pure Python: libyaml folds some long strings differently, and the archive's
+#: bytes must not depend on which one a machine has.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @dataclass(frozen=True)
 class Package:
     """One wheel in the bundle and where it came from."""
@@ -99,7 +105,7 @@ class Manifest:
     def from_yaml(cls, text: str) -> Manifest:
         """Parse a manifest; a wrong shape is a VerifyFailed naming what is wrong."""
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_LOADER)
             return cls(
                 format=int(data["format"]),
                 name=str(data["name"]),
