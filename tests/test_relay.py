@@ -231,3 +231,14 @@ def test_a_trusted_host_is_relayed_without_its_certificate_checked_as_pip_would(
     with LocalIndex(packages_dir, tls=certificate, metadata=False) as index:
         assert make(capsys, tmp_path, index, "--trusted-host", "127.0.0.1") == 0
         assert set(files_fetched(index).values()) == {1}
+
+
+def test_verbose_says_that_pip_reads_the_index_through_the_relay(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex
+) -> None:
+    made = bundle(
+        capfd, "make", requirements(tmp_path / "shop", "alpha"), "-o", tmp_path / "dist",
+        "--index-url", index.url, "--cache-dir", tmp_path / "cache", "--verbose",
+    )  # fmt: skip
+    assert made.code == 0
+    assert f"pip reads {index.url} through a relay at http://127.0.0.1:" in made.err

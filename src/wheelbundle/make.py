@@ -114,7 +114,7 @@ def make_bundle(
         options.pip_index_options(), requirement_files(inputs.pip_args), pip_config
     )
     with _cache(options) as cache:
-        resolver = _Resolver(options, cache, credentials, pip_config, network, run)
+        resolver = _Resolver(options, cache, credentials, pip_config, network, run, reporter)
         resolved = []
         for target in targets:
             where = target.label or target.display
@@ -162,6 +162,7 @@ class _Resolver:
     pip_config: Callable[[], str]
     network: Callable[[], Network]
     run: Runner
+    reporter: Reporter
 
     def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
         key = resolution_key(requirements, self.options.pip_index_options(), target)
@@ -174,6 +175,11 @@ class _Resolver:
             return self._resolve(requirements, target, memo, self.options.pip_index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
         with Relay(bare, self.fetcher(), jobs=self.options.jobs) as relay:
+            if self.options.verbose:  # pip's own lines will name the relay, not the indexes
+                self.reporter.stage(
+                    f"pip reads {', '.join(bare)} through a relay at {relay.base} that keeps "
+                    "every file it downloads"
+                )
             return self._resolve(requirements, target, memo, (), relay)
 
     def fetcher(self) -> Fetcher:
