@@ -231,6 +231,18 @@ def config_locations(pip_config_list: str) -> list[str]:
     ]
 
 
+def pip_settings(environ: Mapping[str, str], pip_config: Callable[[], str]) -> dict[str, str]:
+    """Every pip setting in force, by option name: ``PIP_*`` variables over pip's configuration
+    files (``pip_config`` gives ``pip config list``, asked only when pip reads any file)."""
+    settings: dict[str, str] = {}
+    if environ.get("PIP_CONFIG_FILE") != os.devnull:
+        settings.update(config_settings(pip_config()))
+    for name, value in environ.items():
+        if name.startswith("PIP_"):
+            settings[name.removeprefix("PIP_").lower().replace("_", "-")] = value
+    return settings
+
+
 def config_settings(pip_config_list: str) -> list[tuple[str, str]]:
     """``(KEY, VALUE)`` of each line of ``pip config list``, in its order.
 

@@ -11,7 +11,6 @@ is left to pip: :func:`find_locked` then returns None.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from wheelbundle.credentials import config_settings
+from wheelbundle.credentials import pip_settings
 from wheelbundle.hashes import GivenHashes, included_file, requirement_lines
 from wheelbundle.resolve import Pin
 from wheelbundle.target import Target
@@ -73,12 +72,7 @@ def plain_indexes(
         for line in requirement_lines(requirement_files)
     ):
         return None  # an option line in a requirements file (or an include of a URL)
-    settings: dict[str, str] = {}
-    if environ.get("PIP_CONFIG_FILE") != os.devnull:
-        settings.update(config_settings(pip_config()))
-    for name, value in environ.items():
-        if name.startswith("PIP_"):
-            settings[name.removeprefix("PIP_").lower().replace("_", "-")] = value
+    settings = pip_settings(environ, pip_config)
     if any(key not in _NEUTRAL for key in settings):
         return None
     first = index_url or settings.get("index-url") or PYPI

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from wheelbundle import __version__
 from wheelbundle.build import BuildJob, build_all
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
-from wheelbundle.credentials import Credentials, Location, config_settings, pip_credentials
+from wheelbundle.credentials import Credentials, Location, pip_credentials, pip_settings
 from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
 from wheelbundle.fetch import Download, Fetcher, Network
 from wheelbundle.find import find_locked, locked_lines, plain_indexes
@@ -442,14 +442,7 @@ def _download(pin: Pin) -> Download:
 def _network(pip_config: Callable[[], str], trusted_hosts: Sequence[str]) -> Network:
     """pip's CA bundle, proxy and trusted hosts: ``--trusted-host``, ``PIP_CERT``,
     ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings in pip.conf."""
-    if os.environ.get("PIP_CONFIG_FILE") == os.devnull:
-        settings = {
-            k[4:].lower().replace("_", "-"): v
-            for k, v in os.environ.items()
-            if k.startswith("PIP_")
-        }
-    else:
-        settings = dict(config_settings(pip_config()))  # the variables last: they win
+    settings = pip_settings(os.environ, pip_config)
     return Network(
         cafile=settings.get("cert"),
         proxy=settings.get("proxy"),
