@@ -7,6 +7,7 @@ its bytes matched the hash the index published; otherwise it is discarded.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import http.client
@@ -59,10 +60,26 @@ class Network:
     proxy: str | None = None
     trusted_hosts: frozenset[str] = frozenset()
 
-    def trusts(self, parts: SplitResult) -> bool:
-        """Whether pip would take this URL's host without checking its certificate."""
+    def context(self, parts: SplitResult) -> ssl.SSLContext:
+        """TLS for this URL's host: checked against the CA bundle, unless pip trusts the host.
+
+        Made once per network, for every fetcher of a run: loading the CAs costs 25 ms.
+        """
         host = parts.hostname or ""
-        return bool({host, f"{host}:{parts.port}"} & self.trusted_hosts)
+        trusted = {host, f"{host}:{parts.port}"} & self.trusted_hosts
+        return self._unverified if trusted else self._verified
+
+    @functools.cached_property
+    def _verified(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.cafile)
+
+    @functools.cached_property
+    def _unverified(self) -> ssl.SSLContext:
+        """Without checking who answers: only for the hosts the user told pip to trust."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
 
     def proxy_for(self, url: str) -> SplitResult | None:
         """The proxy a request for ``url`` goes through; None to connect directly."""
@@ -105,9 +122,9 @@ class Fetcher:
         self.credentials = credentials
         self.jobs = jobs
         self._network = network
-        self._settings: tuple[Network, ssl.SSLContext] | None = None
-        """Asked at the first connection: a rebuild that downloads nothing never needs them
-        (loading the CAs alone costs 25 ms, and pip's configuration a run of pip)."""
+        self._settings: Network | None = None
+        """Asked at the first connection: a rebuild that downloads nothing never needs it
+        (pip's configuration costs a run of pip)."""
         self._local = _Connections()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -301,15 +318,15 @@ class Fetcher:
 
     def _open(self, parts: SplitResult) -> _Route:
         """A connection to the URL's host, directly or through the proxy (tunnelled for HTTPS)."""
-        network, context = self._network_settings()
-        if network.trusts(parts):
-            context = _unverified()
+        network = self._network_settings()
         host, port = parts.hostname or "", parts.port
         proxy = network.proxy_for(parts.geturl())
         if proxy is None:
             if parts.scheme == "https":
                 return _Route(
-                    http.client.HTTPSConnection(host, port, timeout=TIMEOUT, context=context),
+                    http.client.HTTPSConnection(
+                        host, port, timeout=TIMEOUT, context=network.context(parts)
+                    ),
                     False,
                     {},
                 )
@@ -323,18 +340,17 @@ class Fetcher:
         headers = {"Proxy-Authorization": login.header()} if login else {}
         if parts.scheme == "https":
             tunnel = http.client.HTTPSConnection(
-                proxy.hostname or "", proxy.port, timeout=TIMEOUT, context=context
+                proxy.hostname or "", proxy.port, timeout=TIMEOUT, context=network.context(parts)
             )
             tunnel.set_tunnel(host, port, headers=headers)
             return _Route(tunnel, False, {})
         conn = http.client.HTTPConnection(proxy.hostname or "", proxy.port, timeout=TIMEOUT)
         return _Route(conn, True, headers)
 
-    def _network_settings(self) -> tuple[Network, ssl.SSLContext]:
+    def _network_settings(self) -> Network:
         with self._lock:
             if self._settings is None:
-                network = self._network()
-                self._settings = network, ssl.create_default_context(cafile=network.cafile)
+                self._settings = self._network()
             return self._settings
 
     def _drop_connection(self, url: str) -> None:
@@ -342,14 +358,6 @@ class Fetcher:
         route = self._local.open.pop((parts.scheme, parts.hostname or "", parts.port), None)
         if route is not None:
             route.conn.close()
-
-
-def _unverified() -> ssl.SSLContext:
-    """TLS without checking who answers: only for the hosts the user told pip to trust."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _check(download: Download, actual: str) -> None:
