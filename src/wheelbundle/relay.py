@@ -81,6 +81,10 @@ class Relay:
         )
         self._thread.start()
         self.index_urls = [self.mirrored(url) for url in self._indexes]
+        self._unmirrored = re.compile(
+            rf"""href=["'](?!{re.escape(self.base)}/)(https?://[^/"'\s]+)/"""
+        )
+        """An absolute link the relay has not mirrored yet; its group is the link's origin."""
 
     @property
     def base(self) -> str:
@@ -140,8 +144,7 @@ class Relay:
         if found is None:
             return url, None
         final, text = found
-        unmirrored = re.compile(rf"""href=["'](?!{re.escape(self.base)}/)(https?://[^/"'\s]+)/""")
-        while link := unmirrored.search(text):  # once per origin the page links to
+        while link := self._unmirrored.search(text):  # once per origin the page links to
             text = text.replace(f"{link[1]}/", self.mirrored(f"{link[1]}/"))
         if _ROOTED.search(text):  # href="/files/…": on the page's own origin
             root = urlsplit(self.mirrored(final)).path.removesuffix(urlsplit(final).path)
