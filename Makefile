@@ -3,21 +3,37 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The public wheels the examples name, fetched once (hash-checked) so their tests run offline.
+# The development toolchain, every file pinned by its hash (`make lock` refreshes it).
+LOCK := tests/toolchain.lock
+# A lock installed exactly as written: pip refuses any file whose hash it does not list.
+LOCKED_INSTALL := -m pip install --quiet --require-hashes -r
+# The tool itself, over a locked environment: nothing more is resolved or downloaded for it.
+EDITABLE_INSTALL := -m pip install --quiet --no-deps --no-build-isolation -e .
+# The public wheels the examples name, and the reference code the tests compare against,
+# fetched once (hash-checked) so that their tests run offline.
 EXAMPLE_WHEELS := .cache/example-wheels
 EXAMPLE_STAMP := $(EXAMPLE_WHEELS)/.fetched
+REFERENCE_WHEELS := .cache/reference-wheels
+REFERENCE_STAMP := $(REFERENCE_WHEELS)/.fetched
 # devpi-server for tests/test_devpi.py, in a virtualenv of its own: its dependencies are not ours.
 DEVPI_VENV := .venv-devpi
 DEVPI_STAMP := $(DEVPI_VENV)/.installed
+# The same suite against the newest releases of the tool's dependencies (make test-latest).
+LATEST_VENV := .venv-latest
+# What every test run is told: where the fetched files are, and that devpi must run.
+TEST_ENV := WHEELBUNDLE_EXAMPLE_WHEELS=$(CURDIR)/$(EXAMPLE_WHEELS) \
+	WHEELBUNDLE_REFERENCE_WHEELS=$(CURDIR)/$(REFERENCE_WHEELS) \
+	WHEELBUNDLE_DEVPI_SERVER=$(CURDIR)/$(DEVPI_VENV)/bin/devpi-server WHEELBUNDLE_REQUIRE_DEVPI=1
 
-.PHONY: all test lint devpi demo bench bench-relay clean
+.PHONY: all test test-latest test-pythons lint lock devpi demo bench bench-relay clean
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python $(LOCKED_INSTALL) $(LOCK)
+	$(BIN)/python $(EDITABLE_INSTALL)
 	touch $(STAMP)
 
 $(EXAMPLE_STAMP): $(STAMP) tests/example-wheels.txt examples/locked/requirements.txt examples/webapp/requirements.txt
@@ -26,23 +42,51 @@ $(EXAMPLE_STAMP): $(STAMP) tests/example-wheels.txt examples/locked/requirements
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(EXAMPLE_WHEELS) -r examples/webapp/requirements.txt
 	touch $@
 
-$(DEVPI_STAMP): tests/devpi-requirements.txt
+$(REFERENCE_STAMP): $(STAMP) tests/reference-wheels.txt
+	rm -rf $(REFERENCE_WHEELS)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(REFERENCE_WHEELS) -r tests/reference-wheels.txt
+	touch $@
+
+$(DEVPI_STAMP): tests/devpi.lock
+	rm -rf $(DEVPI_VENV)
 	$(PYTHON) -m venv $(DEVPI_VENV)
-	$(DEVPI_VENV)/bin/python -m pip install --quiet -r tests/devpi-requirements.txt
+	$(DEVPI_VENV)/bin/python $(LOCKED_INSTALL) tests/devpi.lock
 	touch $(DEVPI_STAMP)
 
 devpi: $(DEVPI_STAMP)
 
 # The devpi test must run here: WHEELBUNDLE_REQUIRE_DEVPI turns its skip into a failure.
-test: $(STAMP) $(EXAMPLE_STAMP) $(DEVPI_STAMP) lint
-	WHEELBUNDLE_EXAMPLE_WHEELS=$(CURDIR)/$(EXAMPLE_WHEELS) \
-	WHEELBUNDLE_DEVPI_SERVER=$(CURDIR)/$(DEVPI_VENV)/bin/devpi-server WHEELBUNDLE_REQUIRE_DEVPI=1 \
-		$(BIN)/python -m pytest
+test: $(STAMP) $(EXAMPLE_STAMP) $(REFERENCE_STAMP) $(DEVPI_STAMP) lint
+	$(TEST_ENV) $(BIN)/python -m pytest
+
+# The locked toolchain with the newest pip, packaging, pyyaml and tqdm: what a user installing
+# the tool today gets. Made anew each time, so that it always has today's releases.
+test-latest: $(STAMP) $(EXAMPLE_STAMP) $(REFERENCE_STAMP) $(DEVPI_STAMP)
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python $(LOCKED_INSTALL) $(LOCK)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade pip packaging pyyaml tqdm
+	$(LATEST_VENV)/bin/python $(EDITABLE_INSTALL)
+	@$(LATEST_VENV)/bin/python -c "from importlib.metadata import version as v; print('newest:', *(f'{n} {v(n)}' for n in ('pip', 'packaging', 'pyyaml', 'tqdm')))"
+	$(TEST_ENV) $(LATEST_VENV)/bin/python -m pytest
+
+# The journey (make, archive, offline install) with the tool under every Python it supports,
+# and install.sh and the probe under every server Python from 3.6 (scripts/test_pythons.py).
+test-pythons: $(STAMP) $(REFERENCE_STAMP)
+	$(TEST_ENV) $(BIN)/python scripts/test_pythons.py --lock $(LOCK)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
+
+# Refresh the locks to today's newest releases that fit their inputs; then run make test and
+# make test-pythons, and commit the locks with what they changed.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
+		--custom-compile-command "make lock" --extra test -o $(LOCK) pyproject.toml tests/toolchain.in
+	$(BIN)/uv pip compile --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
+		--custom-compile-command "make lock" -o tests/devpi.lock tests/devpi.in
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -54,4 +98,4 @@ bench-relay: $(STAMP)
 	$(BIN)/python scripts/bench_relay.py
 
 clean:
-	rm -rf $(VENV) $(DEVPI_VENV) .cache build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEVPI_VENV) $(LATEST_VENV) .venv-py3.* .cache build dist .pytest_cache .mypy_cache .ruff_cache

@@ -41,12 +41,17 @@ def pip_isolation(monkeypatch: pytest.MonkeyPatch, xdg_cache_home: Path) -> None
     """Hide the machine's pip configuration (pip.conf, `PIP_*`) from every test and its children.
 
     Build machines carry extra indexes and find-links folders; a test that saw them would resolve
-    against them instead of the local index. `SOURCE_DATE_EPOCH` goes too, unless a test sets it.
+    against them instead of the local index. A test may give pip a configuration file of its own
+    (`PIP_CONFIG_FILE`): pip reads it *after* the user's and the machine's (`~/.config/pip`,
+    `/etc/xdg/pip`, which may set constraints or find-links), so those folders are moved to empty
+    ones. `/etc/pip.conf` cannot be moved. `SOURCE_DATE_EPOCH` goes too, unless a test sets it.
     """
     for variable in list(os.environ):
         if variable.startswith("PIP_"):
             monkeypatch.delenv(variable)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg_cache_home / "no-config"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(xdg_cache_home / "no-config"))
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PIP_NO_INPUT", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(xdg_cache_home))

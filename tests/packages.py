@@ -473,6 +473,14 @@ def pip_wheel(dest_dir: Path | None = None) -> Path | None:
     return Path(shutil.copyfile(source, dest_dir / source.name))
 
 
+def pip_wheel_name() -> str:
+    """The file name of pip's wheel among the fixture packages: this Python's ensurepip's."""
+    wheel = pip_wheel()
+    if wheel is None:
+        raise RuntimeError("this Python's ensurepip carries no pip wheel; the fixtures need one")
+    return wheel.name
+
+
 def console_script_module(message: str, function: str = "main") -> str:
     """Module text whose `function` prints `message`: the body of a console entry point."""
     return textwrap.dedent(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +11,19 @@ from typing import Any
 import pytest
 from bundles import bundle, member_names, requirements, unpack
 from index import LocalIndex
+from packages import pip_wheel_name
+from pythons import INSTALLABLE_VERSIONS, find_python
 
 import wheelbundle
 from wheelbundle.manifest import Manifest
 
+pytestmark = pytest.mark.journey
+
 APP = ("alpha", "gamma", "delta[fast]", "zeta", "webapp-core")
+#: The pip every bundle carries: the one the fixture index serves, this Python's ensurepip's.
+PIP_WHEEL = pip_wheel_name()
+#: The server is this machine: the interpreter the tool runs under, outside its virtualenv.
+SERVER_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +54,7 @@ def test_the_archive_holds_exactly_the_contract_layout(made: Path) -> None:
         "delta-1.0-py3-none-any.whl",
         "epsilon-1.0-py3-none-any.whl",
         "gamma-1.0-py3-none-any.whl",
-        "pip-23.2.1-py3-none-any.whl",
+        PIP_WHEEL,
         "theta-1.0-py3-none-any.whl",
         "webapp_core-1.0-py3-none-any.whl",
         "zeta-1.0-py3-none-any.whl",
@@ -119,7 +126,7 @@ def test_sha256sums_checks_with_coreutils(made: Path, tmp_path: Path) -> None:
 def test_install_offline_import_and_run_again(made: Path, tmp_path: Path, offline: Any) -> None:
     top = unpack(made, tmp_path / "server")
     venv = tmp_path / "opt" / "shop" / "venv"
-    first = offline([top / "install.sh", venv])
+    first = offline([top / "install.sh", "--python", SERVER_PYTHON, venv])
     assert first.returncode == 0, first.stderr
     python = venv / "bin" / "python"
     imports = "import alpha, beta, gamma, delta, epsilon, zeta, theta, webapp_core; print(beta.__version__)"
@@ -128,7 +135,7 @@ def test_install_offline_import_and_run_again(made: Path, tmp_path: Path, offlin
     check = offline([python, "-m", "pip", "check"])
     assert check.returncode == 0, check.stdout
     release = venv.resolve()
-    again = offline([top / "install.sh", venv])
+    again = offline([top / "install.sh", "--python", SERVER_PYTHON, venv])
     assert again.returncode == 0, again.stderr
     assert venv.resolve() != release
     assert offline([python, "-c", imports]).returncode == 0
@@ -141,7 +148,7 @@ def test_a_tampered_wheel_is_refused_by_install_sh(
     wheel = top / "wheels" / "beta-2.0-py3-none-any.whl"
     wheel.write_bytes(wheel.read_bytes() + b"\0")
     venv = tmp_path / "venv"
-    refused = offline([top / "install.sh", venv])
+    refused = offline([top / "install.sh", "--python", SERVER_PYTHON, venv])
     assert refused.returncode != 0
     assert "wheels/beta-2.0-py3-none-any.whl" in refused.stderr
     assert not venv.exists() and not venv.is_symlink()
@@ -155,7 +162,9 @@ def test_a_server_python_that_does_not_fit_is_refused_before_anything_changes(
     venv = tmp_path / "venv"
     refused = offline([top / "install.sh", "--python", other, venv])
     assert refused.returncode != 0
-    assert "this bundle needs CPython 3.11" in refused.stderr
+    assert (
+        f"this bundle needs CPython {sys.version_info[0]}.{sys.version_info[1]}" in refused.stderr
+    )
     assert not venv.exists() and not venv.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["server"]
 
@@ -226,18 +235,13 @@ def test_a_missing_requirements_file_is_a_usage_error(
 
 
 def other_python() -> str:
-    """A working interpreter of another minor version (pyenv shims on PATH may not run)."""
+    """A working interpreter of another minor version than this one."""
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    candidates = [shutil.which(f"python3.{minor}") for minor in range(8, 15)]
-    candidates += [str(p) for p in Path.home().glob(".pyenv/versions/3.*/bin/python3")]
-    for candidate in filter(None, candidates):
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if probe.returncode == 0 and probe.stdout.strip() not in ("", here):
-            return candidate
-    pytest.skip("needs a second Python 3 minor version")
+    others = (find_python(version) for version in INSTALLABLE_VERSIONS if version != here)
+    found = next(filter(None, others), None)
+    if found is None:
+        pytest.skip("needs a second Python 3 minor version that install.sh installs with")
+    return found
 
 
 def _sha256(path: Path) -> str:

@@ -10,15 +10,19 @@ from typing import Any
 import pytest
 from bundles import bundle, requirements
 from index import LocalIndex
+from packages import pip_wheel_name
 
 from wheelbundle.memo import MAX_AGE, resolution_key
 from wheelbundle.target import host_target
+
+PIP_WHEEL = pip_wheel_name()
+"""The pip every bundle carries: the fixture index serves this Python's ensurepip's."""
 
 FILES = (
     "alpha-1.0-py3-none-any.whl",
     "beta-2.0-py3-none-any.whl",
     "gamma-1.0.tar.gz",
-    "pip-23.2.1-py3-none-any.whl",
+    PIP_WHEEL,
 )
 
 

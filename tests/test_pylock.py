@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import tomllib
 from bundles import bundle, member_names, requirements, unpack
 from conftest import MakeIndex, RunOffline
 from index import LocalIndex
@@ -20,6 +19,11 @@ from packaging.tags import sys_tags
 
 from wheelbundle.manifest import Manifest
 from wheelbundle.pylock import toml_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 SERVED = ("alpha", "beta", "epsilon", "eta", "theta")
 

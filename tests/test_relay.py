@@ -222,6 +222,29 @@ def test_an_https_index_is_checked_against_the_ca_bundle_in_pip_conf(
         assert make(capsys, tmp_path, index) == 0
 
 
+def test_an_untrusted_certificate_is_named_when_pip_reads_the_index_itself(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    packages_dir: Path,
+    certificate: tuple[Path, Path],
+) -> None:
+    """pip retries the index, then says "no matching distribution": the cause must not be lost."""
+    (tmp_path / "links").mkdir()  # a --find-links: pip reads the index itself, not the relay
+    with LocalIndex(packages_dir, tls=certificate) as index:
+        refused = bundle(
+            capsys, "make", requirements(tmp_path / "shop", "alpha"), "-o", tmp_path / "dist",
+            "--index-url", index.url, "--find-links", tmp_path / "links",
+            "--cache-dir", tmp_path / "cache", "-q",
+        )  # fmt: skip
+    assert refused.code == 1
+    assert re.fullmatch(  # OpenSSL 1.1 writes "self signed", 3.x "self-signed"
+        r"error: cannot trust the package index's certificate \(CERTIFICATE_VERIFY_FAILED: "
+        r"certificate verify failed: self.signed certificate\); give pip the CA that signed it "
+        r"\(PIP_CERT, or cert = in pip.conf\)\n",
+        refused.err,
+    )
+
+
 def test_a_trusted_host_is_relayed_without_its_certificate_checked_as_pip_would(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,

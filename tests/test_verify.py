@@ -11,9 +11,13 @@ from typing import Any
 import pytest
 from bundles import Outcome, bundle, requirements, unpack
 from index import LocalIndex
+from packages import pip_wheel_name
 
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.verify import verify_bundle
+
+PIP_WHEEL = pip_wheel_name()
+"""The pip every bundle carries: the fixture index serves this Python's ensurepip's."""
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +201,7 @@ def test_a_verified_bundle_unpacks_to_the_contract_layout(good: Path, tmp_path: 
         "wheels/alpha-1.0-py3-none-any.whl",
         "wheels/beta-2.0-py3-none-any.whl",
         "wheels/gamma-1.0-py3-none-any.whl",
-        "wheels/pip-23.2.1-py3-none-any.whl",
+        f"wheels/{PIP_WHEEL}",
     ]
 
 

@@ -63,6 +63,9 @@ _NETWORK = re.compile(
     r"(Failed to establish a new connection|Max retries exceeded|Name or service not known"
     r"|Connection refused)"
 )
+#: pip retries an index whose certificate it cannot verify, then reports the package as not
+#: found ("from versions: none"); the retry warnings are all that name the cause.
+_UNTRUSTED = re.compile(r"CERTIFICATE_VERIFY_FAILED\] ([^'\"()\n]+)")
 _BAD_CREDENTIALS = re.compile(r"401 Error, Credentials not correct for (\S+)")
 _REFUSED = re.compile(
     r"HTTP error (40[13]) while getting (\S+)|(40[13]) Client Error: .*? for url: (\S+)"
@@ -198,6 +201,11 @@ def _diagnose(output: str, command: Sequence[str] = ()) -> tuple[type[PipFailed]
         return PipAccessRefused, refused_message(m[1], 401, sent=True)
     if m := _REFUSED.search(output):
         return PipAccessRefused, refused_message(m[2] or m[4], int(m[1] or m[3]), sent=None)
+    if m := _UNTRUSTED.search(output):
+        return IndexUnreachable, (
+            f"cannot trust the package index's certificate (CERTIFICATE_VERIFY_FAILED: "
+            f"{m[1].strip()}); give pip the CA that signed it (PIP_CERT, or cert = in pip.conf)"
+        )
     if m := _NETWORK.search(output):
         return IndexUnreachable, (
             f"cannot reach the package index ({m.group(1)}); check --index-url, the network "

@@ -195,7 +195,7 @@ select_target() {
     PY_VERSION=$("$PY" -c 'import platform; print(platform.python_version())' 2>/dev/null) ||
         die 1 "cannot run $PY"
     case $PY_VERSION in
-        2.* | 3.[0-7] | 3.[0-7].*) die 3 "installing needs Python 3.8 or later; $PY is Python $PY_VERSION" ;;
+        2.* | 3.[0-7] | 3.[0-7].*) die 3 "installing needs Python 3.8 or later; $PY is Python $PY_VERSION (name a newer one with --python PATH)" ;;
     esac
     code=0
     selected=$("$PY" support/probe.py --select support/targets.json) || code=$?

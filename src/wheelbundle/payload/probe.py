@@ -121,7 +121,8 @@ def _musl_version() -> tuple[int, int] | None:
     if not loader or "musl" not in loader:
         return None
     try:
-        text = subprocess.run([loader], stderr=subprocess.PIPE, text=True).stderr
+        # The loader named in this interpreter's own ELF header, run with no argument.
+        text = subprocess.run([loader], stderr=subprocess.PIPE, text=True).stderr  # noqa: S603
     except OSError:
         return None
     lines = [line.strip() for line in text.splitlines() if line.strip()]

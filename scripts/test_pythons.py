@@ -1,0 +1,103 @@
+"""``make test-pythons``: the tests that matter on every Python, under every Python.
+
+- The journey (``-m journey``: make, archive, offline install) with the tool itself running
+  under each Python it supports (3.10 to 3.13), each in a virtualenv of its own made from the
+  locked toolchain (``.venv-py3.X``, made again when the lock or pyproject.toml changes).
+- The server side (``-m servers``: install.sh and the probe) under every server Python from 3.6,
+  once, with the tool under this interpreter.
+
+A Python this machine lacks is reported as skipped, with its reason; it never counts as passed.
+The last line is a count (``test-pythons: N passed, N failed, N skipped``); the exit code is 1
+when any run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from pythons import TOOL_VERSIONS, find_python, missing  # noqa: E402
+
+PYTEST = ("-m", "pytest", "-p", "no:cacheprovider", "-q")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One run: which Python, which tests, and how it ended."""
+
+    python: str
+    tests: str
+    status: str
+    """``passed``, ``failed`` or ``skipped``."""
+    seconds: float = 0.0
+    why: str = ""
+
+
+def tool_venv(version: str, python: str, lock: Path) -> Path:
+    """``.venv-pyX.Y``: the locked toolchain and the tool (editable) under ``python``."""
+    venv = ROOT / f".venv-py{version}"
+    stamp = venv / ".installed"
+    wanted = hashlib.sha256(lock.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    for command in (
+        [python, "-m", "venv", str(venv)],
+        [*pip, "--require-hashes", "-r", str(lock)],
+        [*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)],
+    ):
+        subprocess.run(command, check=True, cwd=ROOT)
+    stamp.write_text(wanted)
+    return venv
+
+
+def run_tests(python: str, marker: str, label: str) -> Outcome:
+    print(f"\n== {label}: pytest -m {marker} with {python}", flush=True)
+    started = time.monotonic()
+    done = subprocess.run([python, *PYTEST, "-m", marker], cwd=ROOT, check=False)
+    status = "passed" if done.returncode == 0 else "failed"
+    return Outcome(label, marker, status, time.monotonic() - started)
+
+
+def journeys(lock: Path) -> list[Outcome]:
+    outcomes = []
+    for version in TOOL_VERSIONS:
+        python = find_python(version)
+        if python is None:
+            outcomes.append(Outcome(f"tool {version}", "journey", "skipped", why=missing(version)))
+            continue
+        venv = tool_venv(version, python, lock)
+        outcomes.append(run_tests(str(venv / "bin" / "python"), "journey", f"tool {version}"))
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lock", type=Path, default=ROOT / "tests" / "toolchain.lock")
+    args = parser.parse_args(argv)
+    outcomes = journeys(args.lock.resolve())
+    outcomes.append(run_tests(sys.executable, "servers", "servers 3.6-3.13"))
+    print("\n== test-pythons")
+    for outcome in outcomes:
+        detail = outcome.why or f"{outcome.seconds:.0f} s"
+        print(f"  {outcome.python:<18} {outcome.tests:<8} {outcome.status:<8} {detail}")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("passed", "failed", "skipped")}
+    print(
+        f"test-pythons: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped"
+    )
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
