@@ -107,6 +107,32 @@ def test_a_wrong_hash_fails_with_one_line_and_no_archive(
     assert not (tmp_path / "dist").exists() or list((tmp_path / "dist").iterdir()) == []
 
 
+def test_a_requirement_without_a_hash_beside_hashed_ones_is_named_and_nothing_is_written(
+    capsys: pytest.CaptureFixture[str], index: LocalIndex, packages_dir: Path, tmp_path: Path
+) -> None:
+    """pip refuses such a file; leaving the line out would ship a bundle without the package."""
+    req = requirements(tmp_path / "app", *_compiled(packages_dir), "epsilon==1.0")
+    outcome = bundle(capsys, "make", req, "-o", tmp_path / "dist", "--index-url", index.url)
+    assert outcome.code == 2
+    assert outcome.err == (
+        f"error: {req} line 10: 'epsilon==1.0' has no --hash, but other requirements do, and "
+        "then every one needs its hashes (pip's hash-checking mode); add them (pip hash, or "
+        "regenerate with pip-compile --generate-hashes or uv export)\n"
+    )
+    assert not (tmp_path / "dist").exists()
+
+
+def test_a_constraint_needs_no_hash_in_a_hash_pinned_file(
+    capsys: pytest.CaptureFixture[str], index: LocalIndex, packages_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "constraints.txt").write_text("beta==2.0\nepsilon<2\n")
+    lines = ["-c constraints.txt", *_compiled(packages_dir)]
+    req = requirements(tmp_path / "app", *lines)
+    made = bundle(capsys, "make", req, "-o", tmp_path / "dist", "--index-url", index.url)
+    assert made.code == 0, made.err
+
+
 def test_the_requirements_reader_follows_continuations_comments_and_nested_files(
     tmp_path: Path,
 ) -> None:
@@ -115,8 +141,9 @@ def test_the_requirements_reader_follows_continuations_comments_and_nested_files
         "Foo_Bar[x]==1.0 ; python_version >= '3' \\\n"
         "    --hash=sha256:AAAA \\\n"
         "    --hash sha256:bbbb\n"
-        "plain==2.0\n"
+        "-c pins.txt\n"
     )
+    (tmp_path / "pins.txt").write_text("plain==2.0\n")  # a constraint: no hash needed
     (tmp_path / "req.txt").write_text(
         "-r base.txt\n# baz==1 --hash=sha256:cc\nqux==3 --hash=sha512:dd\n"
     )

@@ -24,7 +24,8 @@ from wheelbundle.cache import CHUNK
 from wheelbundle.errors import HashMismatch, UsageError
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
-_NESTED = ("-r", "--requirement", "-c", "--constraint")
+_CONSTRAINT = ("-c", "--constraint")
+_NESTED = ("-r", "--requirement", *_CONSTRAINT)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class RequirementLine:
     number: int
     """The line number it starts on."""
     text: str
+    constraint: bool = False
+    """The line is in a constraints file (``-c``): it limits versions, it asks for nothing."""
 
 
 def requirement_lines(files: Iterable[Path]) -> Iterator[RequirementLine]:
@@ -63,10 +66,10 @@ def requirement_lines(files: Iterable[Path]) -> Iterator[RequirementLine]:
     the file naming them), each file read once; an include line is itself yielded too."""
     seen: set[Path] = set()
     for file in files:
-        yield from _lines_of(file, seen)
+        yield from _lines_of(file, seen, constraint=False)
 
 
-def _lines_of(file: Path, seen: set[Path]) -> Iterator[RequirementLine]:
+def _lines_of(file: Path, seen: set[Path], constraint: bool) -> Iterator[RequirementLine]:
     if file.resolve() in seen:
         return
     seen.add(file.resolve())
@@ -75,9 +78,10 @@ def _lines_of(file: Path, seen: set[Path]) -> Iterator[RequirementLine]:
     except OSError as exc:
         raise UsageError(f"{file}: cannot read it ({exc.strerror})") from exc
     for number, line in _logical_lines(text):
-        yield RequirementLine(file, number, line)
+        yield RequirementLine(file, number, line, constraint)
         if (nested := included_file(line)) is not None:
-            yield from _lines_of(file.parent / nested, seen)
+            is_constraint = constraint or line.split()[0].partition("=")[0] in _CONSTRAINT
+            yield from _lines_of(file.parent / nested, seen, is_constraint)
 
 
 def include_target(line: str) -> str | None:
@@ -100,8 +104,13 @@ def included_file(line: str) -> str | None:
 
 
 def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
-    """Every hash pinned in ``files`` and the files they include, by canonical project name."""
+    """Every hash pinned in ``files`` and the files they include, by canonical project name.
+
+    As in pip's hash-checking mode, one hash makes them required on every requirement (not on
+    constraints): a requirement without one is an error naming its line, never left out.
+    """
     found: dict[str, GivenHashes] = {}
+    unhashed: RequirementLine | None = None
     for line in requirement_lines(files):
         tokens = line.text.split()
         if not tokens or tokens[0].startswith("-"):
@@ -109,6 +118,7 @@ def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
         split = next((i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens))
         hashes = _hash_options(tokens[split:], line.file, line.number)
         if not hashes:
+            unhashed = unhashed or (None if line.constraint else line)
             continue
         text = " ".join(tokens[:split])
         try:
@@ -122,6 +132,12 @@ def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
             where = previous.where
         first = previous.requirement if previous else text
         found[name] = GivenHashes(name, frozenset(hashes), where, first, previous is not None)
+    if found and unhashed is not None:
+        raise UsageError(
+            f"{unhashed.file} line {unhashed.number}: {unhashed.text!r} has no --hash, but other "
+            "requirements do, and then every one needs its hashes (pip's hash-checking mode); "
+            "add them (pip hash, or regenerate with pip-compile --generate-hashes or uv export)"
+        )
     return found
 
 
