@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from bundles import bundle, requirements
 from index import LocalIndex
 from packages import make_wheel
 from proxy import ForwardProxy
@@ -14,6 +16,7 @@ from wheelbundle.cache import Cache
 from wheelbundle.credentials import Credentials
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
 from wheelbundle.fetch import Download, Fetcher, Network
+from wheelbundle.verify import verify_bundle
 
 
 def download_of(index: LocalIndex, wheel: Path) -> Download:
@@ -35,6 +38,28 @@ def test_files_land_in_the_cache_under_their_hash_and_are_fetched_once(
     index.reset_requests()
     assert fetcher.fetch_all(downloads) == paths
     assert sum(index.requests.values()) == 0
+
+
+def test_a_cached_file_damaged_on_disk_is_fetched_again_never_packed(
+    capsys: pytest.CaptureFixture[str], index: LocalIndex, tmp_path: Path
+) -> None:
+    def make() -> Path:
+        made = bundle(
+            capsys, "make", requirements(tmp_path / "app", "alpha"), "-o", tmp_path / "dist",
+            "--index-url", index.url, "--cache-dir", tmp_path / "cache", "-q", "--refresh",
+        )  # fmt: skip
+        assert made.code == 0, made.err
+        return made.archive
+
+    make().unlink()
+    [cached] = (tmp_path / "cache" / "files").rglob("alpha-1.0-py3-none-any.whl")
+    damaged = bytearray(cached.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    cached.write_bytes(bytes(damaged))
+    index.reset_requests()
+    verify_bundle(make())
+    assert index.requests[urlsplit(index.file_url(cached.name)).path] == 1
+    assert cached.parent.name == hashlib.sha256(cached.read_bytes()).hexdigest()
 
 
 def test_a_tampered_file_is_refused_and_not_kept(make_index: object, tmp_path: Path) -> None:

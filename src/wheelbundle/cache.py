@@ -39,9 +39,18 @@ class Cache:
         self.root = root
 
     def file(self, sha256: str, filename: str) -> Path | None:
-        """The cached file with this hash, if present."""
+        """The cached file with this hash, if present and whole.
+
+        Its bytes are checked on every hit: a file damaged on disk since (a flipped bit, a
+        truncated copy, a hand edit) is removed, to be fetched again, and never packed.
+        """
         path = self.root / "files" / sha256[:2] / sha256 / filename
-        return path if path.is_file() else None
+        if not path.is_file():
+            return None
+        if sha256_file(path) != sha256:
+            path.unlink(missing_ok=True)
+            return None
+        return path
 
     def add_file(self, source: Path, sha256: str) -> Path:
         """Copy a file whose hash is known into the store (atomically); return its place."""
