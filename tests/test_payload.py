@@ -754,6 +754,35 @@ def test_plain_venv_at_venv_dir_is_kept_for_rollback(bundle: Path, tmp_path: Pat
     assert (venv / "marker").read_text() == "the old one"
 
 
+def test_a_kill_while_a_plain_venv_is_moved_aside_loses_nothing(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """kill -9 (power loss, OOM) right after the plain venv is moved, before the switch: the
+    next install puts it back, keeps it for rollback, and never deletes it as a leftover."""
+    venv = tmp_path / "venv"
+    ok(run([sys.executable, "-m", "venv", "--without-pip", venv]))
+    (venv / "marker").write_text("the old one")
+    tools = tmp_path / "killing-mv"
+    tools.mkdir()
+    (tools / "mv").write_text(
+        '#!/bin/sh\n/bin/mv "$@"; status=$?\n'
+        f"case $2 in */previous-*) kill -{signal.SIGKILL.value} $PPID ;; esac\nexit $status\n"
+    )
+    (tools / "mv").chmod(0o755)
+    env = clean_env(PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
+    killed = install(bundle, venv, env=env)
+    assert killed.returncode == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
+    assert not venv.exists()  # the instant the kill caught: the venv is only previous-STAMP
+    [moved] = [p for p in releases_of(venv) if p.startswith("previous-")]
+    assert link(Path(f"{venv}.releases") / "rollback").endswith(moved)
+
+    again = ok(install(bundle, venv))
+    assert f"put back {venv}, which an interrupted install had left as " in again.stderr
+    assert venv.is_symlink() and alpha_version(venv) == "1.0"
+    ok(install(bundle, "--rollback", venv))
+    assert (venv / "marker").read_text() == "the old one"
+
+
 def test_a_non_venv_directory_is_refused(bundle: Path, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "precious.txt").write_text("keep me")

@@ -248,12 +248,26 @@ if [ "$MODE" = check ]; then
 fi
 
 # From here on the disk changes; cleanup undoes everything until the switch.
+# A run killed outright (kill -9, power loss) between moving a plain venv aside and the switch
+# left VENV_DIR missing and the venv as RELEASES/previous-STAMP, which rollback already names:
+# it is put back first, so that it is never taken for a leftover.
+moved=$(readlink "$RELEASES/rollback" 2>/dev/null) || moved=
+if [ ! -e "$VENV" ] && [ ! -L "$VENV" ] && [ -d "$moved" ]; then
+    case ${moved##*/} in previous-*)
+        mv "$moved" "$VENV" || die 1 "cannot put $moved back at $VENV"
+        rm -f "$RELEASES/rollback"
+        say "put back $VENV, which an interrupted install had left as $moved"
+        ;;
+    esac
+fi
 NEW='' MOVED=''
 cleanup() {
     status=$?
     if [ -n "$NEW" ] && [ "$(readlink "$VENV" 2>/dev/null || :)" != "$NEW" ]; then
         rm -rf "$NEW" "$NEW.partial" "$NEW.uv" "$VENV.tmp-link" || true
-        if [ -n "$MOVED" ] && [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then mv "$MOVED" "$VENV" || true; fi
+        if [ -n "$MOVED" ] && [ ! -e "$VENV" ] && [ ! -L "$VENV" ] && mv "$MOVED" "$VENV"; then
+            rm -f "$RELEASES/rollback"
+        fi
         rmdir "$RELEASES" 2>/dev/null || true
         say "$VENV was left as it was"
     fi
@@ -348,6 +362,7 @@ before=$(readlink "$VENV" 2>/dev/null) || before=
 if [ -d "$VENV" ] && [ ! -L "$VENV" ]; then
     if [ -f "$VENV/pyvenv.cfg" ]; then
         MOVED=$RELEASES/previous-$stamp
+        switch_link "$RELEASES/rollback" "$MOVED" # names the venv wherever a kill leaves it
         mv "$VENV" "$MOVED"
         before=$MOVED
     else
