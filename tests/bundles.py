@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +47,18 @@ def unpack(archive: Path, dest: Path) -> Path:
         tar.extractall(dest, filter="data")
     (top,) = dest.iterdir()
     return top
+
+
+def with_member(archive: Path, dest: Path, name: str, data: bytes) -> Path:
+    """A copy of ``archive`` with one more file, ``name`` below its top folder: an added file."""
+    with tarfile.open(archive) as src, tarfile.open(dest, "w:gz") as out:
+        top = src.getmembers()[0].name
+        for info in src.getmembers():
+            out.addfile(info, src.extractfile(info) if info.isfile() else None)
+        extra = tarfile.TarInfo(f"{top}/{name}")
+        extra.size = len(data)
+        out.addfile(extra, io.BytesIO(data))
+    return dest
 
 
 def member_names(archive: Path) -> list[str]:

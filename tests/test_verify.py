@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bundles import Outcome, bundle, requirements, unpack
+from bundles import Outcome, bundle, requirements, unpack, with_member
 from index import LocalIndex
 from packages import pip_wheel_name
 
@@ -102,15 +102,9 @@ def test_a_changed_sha256sums_is_caught_by_the_manifest(good: Path, tmp_path: Pa
 
 
 def test_an_added_file_is_refused(good: Path, tmp_path: Path) -> None:
-    with tarfile.open(good) as src, tarfile.open(tmp_path / "bad.tar.gz", "w:gz") as out:
-        top = src.getmembers()[0].name
-        for info in src.getmembers():
-            out.addfile(info, src.extractfile(info) if info.isfile() else None)
-        extra = tarfile.TarInfo(f"{top}/wheels/evil-1.0-py3-none-any.whl")
-        extra.size = 3
-        out.addfile(extra, io.BytesIO(b"bad"))
+    bad = with_member(good, tmp_path / "bad.tar.gz", "wheels/evil-1.0-py3-none-any.whl", b"bad")
     with pytest.raises(VerifyFailed, match="evil-1.0-py3-none-any.whl: not listed in SHA256SUMS"):
-        verify_bundle(tmp_path / "bad.tar.gz")
+        verify_bundle(bad)
 
 
 def test_a_wheel_whose_record_lies_is_refused(tmp_path: Path) -> None:

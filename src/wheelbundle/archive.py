@@ -8,14 +8,24 @@ extracted by name into the file system.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 import tarfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from wheelbundle.errors import VerifyFailed
 
 CHUNK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_TAR_END = 2 * tarfile.BLOCKSIZE
+"""A tar archive ends with two zero blocks; an archive cut short lacks them."""
+#: What a damaged compressed stream raises while it is read.
+_DAMAGED = (OSError, EOFError, zlib.error, tarfile.TarError)
 
 
 class BundleArchive:
@@ -26,9 +36,9 @@ class BundleArchive:
         try:
             self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 (closed by __exit__)
             members = self._tar.getmembers()
-        except (OSError, tarfile.TarError, EOFError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise VerifyFailed(f"{path}: not a readable tar archive ({reason})") from exc
+            _check_whole(path, self._tar.offset)
+        except _DAMAGED as exc:
+            raise VerifyFailed(f"{path}: not a readable tar archive ({_reason(exc)})") from exc
         self.top, self.files = _check_structure(path, members)
 
     def __enter__(self) -> BundleArchive:
@@ -39,32 +49,65 @@ class BundleArchive:
 
     def read(self, name: str) -> bytes:
         """A member's bytes; VerifyFailed if the bundle lacks it."""
-        stream = self._tar.extractfile(self._member(name))
-        assert stream is not None  # regular files only, checked on open
-        return stream.read()
+        with self._open(name) as stream:
+            return stream.read()
+
+    def text(self, name: str) -> str:
+        """A member that must be UTF-8 text (the manifest, the locks, SHA256SUMS)."""
+        try:
+            return self.read(name).decode()
+        except UnicodeDecodeError as exc:
+            raise VerifyFailed(
+                f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from exc
 
     def sha256(self, name: str) -> str:
-        stream = self._tar.extractfile(self._member(name))
-        assert stream is not None
         digest = hashlib.sha256()
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
+        with self._open(name) as stream:
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
         return digest.hexdigest()
 
     def copy_to(self, name: str, folder: Path) -> Path:
         """Copy one member into ``folder`` under its base name; the caller owns the folder."""
-        stream = self._tar.extractfile(self._member(name))
-        assert stream is not None
         dest = folder / PurePosixPath(name).name
-        with dest.open("wb") as out:
+        with self._open(name) as stream, dest.open("wb") as out:
             shutil.copyfileobj(stream, out, CHUNK)
         return dest
+
+    @contextmanager
+    def _open(self, name: str) -> Iterator[IO[bytes]]:
+        """A member's stream; the compressed data failing under it is the member's failure."""
+        stream = self._tar.extractfile(self._member(name))
+        assert stream is not None  # regular files only, checked on open
+        try:
+            yield stream
+        except _DAMAGED as exc:
+            raise VerifyFailed(f"{name}: damaged in the archive ({_reason(exc)})") from exc
 
     def _member(self, name: str) -> tarfile.TarInfo:
         try:
             return self.files[name]
         except KeyError:
             raise VerifyFailed(f"{name}: missing from the bundle") from None
+
+
+def _check_whole(path: Path, end_of_members: int) -> None:
+    """The archive ends as it should: gzip's own length and CRC check out to its last byte, and
+    the tar stream's end marker follows the last member. tarfile stops reading at the last
+    member, so an archive cut short would pass here and fail in tar on the server."""
+    with path.open("rb") as raw:
+        compressed = raw.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+    length = 0
+    with gzip.open(path) if compressed else path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            length += len(chunk)
+    if length < end_of_members + _TAR_END:
+        raise tarfile.ReadError("it ends before the tar end-of-archive marker: cut short?")
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _check_structure(

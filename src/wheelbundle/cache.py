@@ -7,16 +7,24 @@ a half-written file and never need a lock.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from wheelbundle.errors import UsageError
+
 CHUNK = 1 << 20
+STALE_SECONDS = 3600
+"""A temporary file left untouched this long belongs to a run that was killed outright."""
+_KINDS = {"downloads": "files", "builds": "builds", "resolutions": "resolutions"}
+_UNFINISHED = "incoming"
 
 
 def default_cache_dir() -> Path:
@@ -30,6 +38,30 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """An OSError met while writing ``path`` names it: "No space left on device" alone does not
+    say which disk filled up."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
+def sweep_stale(folder: Path, pattern: str) -> None:
+    """Remove the temporary files (``pattern``) in ``folder`` that a killed run left behind.
+
+    A run at work writes to its file all the time, so only files idle for an hour go.
+    """
+    idle_since = time.time() - STALE_SECONDS
+    for leftover in folder.glob(pattern):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            if leftover.stat().st_mtime < idle_since:
+                leftover.unlink()
 
 
 class Cache:
@@ -55,16 +87,17 @@ class Cache:
     def add_file(self, source: Path, sha256: str) -> Path:
         """Copy a file whose hash is known into the store (atomically); return its place."""
         with self.incoming() as (out, tmp):
-            with source.open("rb") as f:
+            with source.open("rb") as f, naming(tmp):
                 shutil.copyfileobj(f, out, CHUNK)
-            out.close()
+                out.close()
             return self.adopt(tmp, sha256, source.name)
 
     @contextmanager
     def incoming(self) -> Iterator[tuple[BinaryIO, Path]]:
         """A temporary file inside the store, removed unless adopted."""
-        folder = self.root / "incoming"
+        folder = self.root / _UNFINISHED
         folder.mkdir(parents=True, exist_ok=True)
+        sweep_stale(folder, "*.part")
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -84,16 +117,30 @@ class Cache:
         return self.root / "resolutions" / key[:2] / f"{key}.json"
 
     def usage(self) -> dict[str, tuple[int, int]]:
-        """Files and bytes held per kind: downloads, builds, resolutions."""
-        kinds = {"downloads": "files", "builds": "builds", "resolutions": "resolutions"}
+        """Files and bytes held per kind: downloads, builds, resolutions, and unfinished ones
+        (downloads under way, or left by a run that was killed)."""
         usage = {}
-        for kind, folder in kinds.items():
+        for kind, folder in {**_KINDS, "unfinished": _UNFINISHED}.items():
             found = [p for p in (self.root / folder).rglob("*") if p.is_file()]
             usage[kind] = (len(found), sum(p.stat().st_size for p in found))
         return usage
 
     def clean(self) -> None:
-        """Remove everything; a run going on at the same time simply fetches again."""
+        """Remove everything; a run going on at the same time simply fetches again.
+
+        Only a folder that holds nothing but a cache's own folders is removed: ``--cache-dir``
+        with a typo (``~``, ``.``) must not empty a home or a project.
+        """
+        if not self.root.exists():
+            return
+        if not self.root.is_dir():
+            raise UsageError(f"{self.root} is not a wheelbundle cache folder; nothing was removed")
+        ours = {*_KINDS.values(), _UNFINISHED}
+        if foreign := sorted(p.name for p in self.root.iterdir() if p.name not in ours):
+            raise UsageError(
+                f"{self.root} is not a wheelbundle cache: it holds {', '.join(foreign[:3])}, "
+                "which no cache has; nothing was removed"
+            )
         shutil.rmtree(self.root, ignore_errors=True)
 
     def build_dir(self, key: str) -> Path:

@@ -8,7 +8,9 @@ line of ``bundle make`` is the archive's path).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -32,6 +34,12 @@ if TYPE_CHECKING:
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, ``timeout``, a service stopped), unwound as Ctrl-C is: every
+    ``finally`` runs, so no temporary file or half-written archive stays behind."""
 
 
 class ConsoleReporter:
@@ -170,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="resolve anew even if the same inputs were resolved in the last 24 hours",
     )
     make.add_argument("--format", choices=list(FORMATS), help="archive format (default: tar.gz)")
-    make.add_argument("-j", "--jobs", type=int, default=8, help="parallel downloads (default: 8)")
+    make.add_argument(
+        "-j", "--jobs", type=_positive, default=8, help="parallel downloads (default: 8)"
+    )
     make.add_argument(
         "--installer",
         choices=list(INSTALLERS),
@@ -269,9 +279,27 @@ def _add_verbosity(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with _errors(verbose=getattr(args, "verbose", False)) as status:
+    with _errors(verbose=getattr(args, "verbose", False)) as status, _terminate_as_interrupt():
         status.append(_run(args))
     return status[-1]
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`Terminated` (signals reach the main thread
+    only, so a caller on another thread keeps its own handling)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -355,6 +383,23 @@ def _signature_note(signed: bool, signer: str | None) -> str:
     return "; not signed"
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return number
+
+
+def one_line(message: str) -> str:
+    """``message`` with every control character escaped: names taken from an archive or a file
+    (a member called ``a\\nerror: …``) can neither break the line nor forge another."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def _indent(text: str) -> str:
     return "\n".join(f"  | {line}" for line in text.splitlines())
 
@@ -365,15 +410,16 @@ def _errors(verbose: bool) -> Iterator[list[int]]:
     status: list[int] = []
     try:
         yield status
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing was written", file=sys.stderr)
-        status.append(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"error: {how}; nothing was written", file=sys.stderr)
+        status.append(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     except OSError as exc:  # the machine's fault, not ours: full disk, no permission, …
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"error: {one_line(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         status.append(EXIT_FAILURE)
     except BundleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         if isinstance(exc, BuildFailed) or (isinstance(exc, PipFailed) and verbose):
             print(_indent(exc.tail), file=sys.stderr)
         status.append(exc.exit_code)

@@ -64,6 +64,10 @@ def load_config(path: Path) -> BundleConfig:
         ) from exc
     except OSError as exc:
         raise UsageError(f"{path}: cannot read it ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from exc
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -84,7 +88,11 @@ def load_config(path: Path) -> BundleConfig:
             raise UsageError(f"{path} line {line}: unknown key {key!r}")
         if key in values:
             raise UsageError(f"{path} line {line}: {key!r} is given twice")
-        value = yaml.SafeLoader(text).construct_object(value_node, deep=True)
+        try:  # a tag may ask for what safe loading refuses (!!python/name:…) or cannot make
+            value = yaml.SafeLoader(text).construct_object(value_node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise UsageError(f"{path} line {line}: {key}: not a plain value ({problem})") from exc
         values[key] = _checked(path, line, key, value, base)
     return BundleConfig(path=path, **values)
 

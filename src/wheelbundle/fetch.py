@@ -7,13 +7,14 @@ its bytes matched the hash the index published; otherwise it is discarded.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
 import http.client
+import socket
 import ssl
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from typing import TypeVar
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
-from wheelbundle.cache import CHUNK, Cache, sha256_file
+from wheelbundle.cache import CHUNK, Cache, naming, sha256_file
 from wheelbundle.credentials import Credentials, Location, redact, refused_message
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
 
@@ -128,6 +129,8 @@ class Fetcher:
         self._local = _Connections()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        """Set when the run is interrupted: downloads under way stop at their next chunk."""
 
     def __enter__(self) -> Fetcher:
         return self
@@ -136,11 +139,24 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        """Close every kept-alive connection, whichever thread opened it."""
+        """Close every kept-alive connection, whichever thread opened it.
+
+        Each socket is shut down first: closing it alone would leave a download that another
+        thread is blocked reading waiting for its next byte, however long that takes.
+        """
         with self._lock:
             for conn in self._opened:
+                if conn.sock is not None:
+                    with contextlib.suppress(OSError):  # not connected, or gone already
+                        conn.sock.shutdown(socket.SHUT_RDWR)
                 conn.close()
             self._opened.clear()
+
+    def stop(self) -> None:
+        """End every download and page read under way: each fails at its next read, and none
+        is tried again. For a run that is interrupted, and for work nobody waits for."""
+        self._stopping.set()
+        self.close()
 
     def fetch_all(self, downloads: Sequence[Download], done: Done | None = None) -> dict[str, Path]:
         """Return each download's cached path, keyed by URL; raise on the first failure."""
@@ -153,11 +169,16 @@ class Fetcher:
                 done()
             return path
 
+        pool = ThreadPoolExecutor(max_workers=max(1, self.jobs))
         try:
-            with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
-                paths = list(pool.map(one, downloads))
+            paths = list(pool.map(one, downloads))
+        except BaseException:  # Ctrl-C, SIGTERM or a failure: stop now, not after every download
+            self.stop()  # every download under way fails at once, so the wait below is short
+            pool.shutdown(cancel_futures=True)
+            raise
         finally:
-            self.close()
+            self.close()  # a download blocked in a read fails at once
+        pool.shutdown()
         return {d.url: p for d, p in zip(downloads, paths, strict=True)}
 
     def fetch(self, download: Download) -> Path:
@@ -179,12 +200,17 @@ class Fetcher:
             try:
                 return attempt()
             except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, OSError) and exc.filename is not None:
+                    raise  # a local file (a full disk), not the network: no retry mends it
                 self._drop_connection(url)
+                if self._stopping.is_set():
+                    raise FetchFailed(f"{failure}: stopped") from exc
                 untrusted = isinstance(exc, ssl.SSLCertVerificationError)  # no retry mends it
                 if number == RETRIES or untrusted:
                     fix = "; give pip the CA that signed it (PIP_CERT, or cert = in pip.conf)"
                     raise FetchFailed(f"{failure}: {exc}" + (fix if untrusted else "")) from exc
-                time.sleep(0.5 * 2 ** (number - 1))
+                if self._stopping.wait(0.5 * 2 ** (number - 1)):  # a backoff ends at a stop
+                    raise FetchFailed(f"{failure}: stopped") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _from_file(self, download: Download, source: Path) -> Path:
@@ -299,9 +325,13 @@ class Fetcher:
         digest = hashlib.sha256()
         with self.cache.incoming() as (out, tmp):
             while chunk := response.read(CHUNK):
+                if self._stopping.is_set():
+                    raise FetchFailed(f"could not download {download.label}: stopped")
                 digest.update(chunk)
-                out.write(chunk)
-            out.close()
+                with naming(tmp):
+                    out.write(chunk)
+            with naming(tmp):
+                out.close()
             _check(download, digest.hexdigest())
             return self.cache.adopt(tmp, digest.hexdigest(), download.filename)
 

@@ -10,7 +10,9 @@ requirements files and the files they include, for every module that reads them.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import locale
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,6 +26,15 @@ from wheelbundle.cache import CHUNK
 from wheelbundle.errors import HashMismatch, UsageError
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
+#: Byte order marks pip recognises, UTF-32 before UTF-16 (whose marks begin UTF-32's).
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+_CODING = re.compile(rb"coding[:=]\s*([-\w.]+)")
 _CONSTRAINT = ("-c", "--constraint")
 _NESTED = ("-r", "--requirement", *_CONSTRAINT)
 
@@ -74,14 +85,42 @@ def _lines_of(file: Path, seen: set[Path], constraint: bool) -> Iterator[Require
         return
     seen.add(file.resolve())
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except OSError as exc:
         raise UsageError(f"{file}: cannot read it ({exc.strerror})") from exc
-    for number, line in _logical_lines(text):
+    for number, line in _logical_lines(_decoded(data, file)):
         yield RequirementLine(file, number, line, constraint)
         if (nested := included_file(line)) is not None:
             is_constraint = constraint or line.split()[0].partition("=")[0] in _CONSTRAINT
             yield from _lines_of(file.parent / nested, seen, is_constraint)
+
+
+def _decoded(data: bytes, file: Path) -> str:
+    """A requirements file's text, decoded as pip decodes it: by its byte order mark, else by
+    a PEP 263 coding comment in its first two lines, else as UTF-8, else in the locale's
+    encoding. Anything else is not a requirements file: one error, never a traceback."""
+    text = _decode(data, file)
+    if "\0" in text:
+        raise UsageError(f"{file}: holds NUL characters, so it is not a requirements file")
+    return text
+
+
+def _decode(data: bytes, file: Path) -> str:
+    encoding, start = next(((e, len(bom)) for bom, e in _BOMS if data.startswith(bom)), ("", 0))
+    for line in data.split(b"\n")[:2] if not encoding else ():
+        if line.startswith(b"#") and (declared := _CODING.search(line)):
+            encoding = declared[1].decode("ascii")
+            break
+    tried = [encoding] if encoding else ["utf-8", locale.getpreferredencoding(False)]
+    for name in tried:
+        try:
+            return data[start:].decode(name)
+        except (UnicodeDecodeError, LookupError) as exc:
+            failure = exc
+    raise UsageError(
+        f"{file}: not text in {tried[0]} ({failure}); save it as UTF-8, or name its encoding "
+        "in a first line such as '# -*- coding: latin-1 -*-'"
+    ) from failure
 
 
 def include_target(line: str) -> str | None:

@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 
 from wheelbundle.cache import sha256_file
 from wheelbundle.errors import UsageError
+from wheelbundle.hashes import requirement_files, requirement_lines
 from wheelbundle.manifest import InputFile
 
 if sys.version_info >= (3, 11):
@@ -29,6 +30,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+_EDITABLE = ("-e", "--editable")
 _KINDS = "a requirements file, a pyproject.toml, a project folder or a pylock.toml"
 
 
@@ -89,6 +91,8 @@ def read_inputs(
         else:
             raise UsageError(f"{spec}: no such file or folder; give {_KINDS}")
         files.append(InputFile(path=str(path), sha256=sha256_file(path)))
+    if not projects and lock is None and not groups:
+        _require_a_requirement(requirement_files(args))
     if extras and not projects and lock is None:
         raise UsageError(
             "--extra applies to a project or a pylock.toml; in a requirements file write "
@@ -106,6 +110,23 @@ def read_inputs(
         extras=extras,
         groups=tuple(groups),
         lock=lock,
+    )
+
+
+def _require_a_requirement(files: Sequence[Path]) -> None:
+    """Requirements files that ask for nothing (empty, comments, options only) are a mistake:
+    the bundle would hold pip alone."""
+    for line in requirement_lines(files):
+        first = line.text.split(maxsplit=1)[0] if line.text else ""
+        if (
+            first
+            and not line.constraint
+            and (not first.startswith("-") or first.startswith(_EDITABLE))
+        ):
+            return
+    raise UsageError(
+        f"{', '.join(map(str, files))}: names no requirement (only comments, options or "
+        "constraints); nothing to bundle"
     )
 
 

@@ -9,6 +9,7 @@ so the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import yaml
 
 from wheelbundle.errors import VerifyFailed
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 FORMAT = 1
 ORIGINS = ("index-wheel", "built-from-sdist", "built-from-vcs", "local")
@@ -117,10 +120,7 @@ class Manifest:
                     TargetEntry(**{**t, "wheels": tuple(t["wheels"])}) for t in data["targets"]
                 ),
                 inputs=tuple(InputFile(**i) for i in data["inputs"]),
-                packages=tuple(
-                    Package(**{**p, "requires": tuple(p.get("requires", ()))})
-                    for p in data["packages"]
-                ),
+                packages=tuple(_package(p) for p in data["packages"]),
             )
         except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
             raise VerifyFailed(f"manifest.yaml is not a valid bundle manifest: {exc}") from exc
@@ -175,3 +175,13 @@ def pip_wheel_of(packages: Iterable[Package]) -> str:
         if p.name == "pip":
             return p.wheel
     raise VerifyFailed("the bundle carries no pip wheel")
+
+
+def _package(entry: dict[str, Any]) -> Package:
+    """One ``packages`` entry, its sizes and hashes of the types every reader relies on."""
+    package = Package(**{**entry, "requires": tuple(entry.get("requires", ()))})
+    if type(package.size) is not int or package.size < 0:
+        raise ValueError(f"{package.wheel}: size {package.size!r} is not a number of bytes")
+    if not isinstance(package.sha256, str) or not _SHA256.fullmatch(package.sha256):
+        raise ValueError(f"{package.wheel}: sha256 {package.sha256!r} is not a sha256")
+    return package

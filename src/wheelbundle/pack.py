@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelbundle.cache import naming, sweep_stale
+
 GZIP_LEVEL = 0
 
 
@@ -38,12 +40,14 @@ def write_archive(
 ) -> Path:
     """Write ``destination`` atomically: either the whole archive appears, or nothing does."""
     destination.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(destination.parent, ".*.tar.gz.*.part")  # left by a make killed outright
     fd, tmp = tempfile.mkstemp(
         dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
     )
     try:
         Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes it 0600; an archive is for sharing
         with (
+            naming(destination),
             os.fdopen(fd, "wb") as raw,
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,

@@ -118,7 +118,7 @@ class Relay:
         self._server.server_close()
         self._thread.join()
         self._pool.shutdown(wait=False, cancel_futures=True)  # pages pip never asked for
-        self.fetcher.close()
+        self.fetcher.stop()  # and those being read ahead still
 
     def __enter__(self) -> Relay:
         return self

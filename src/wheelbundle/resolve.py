@@ -80,10 +80,17 @@ class Resolution:
 
 
 def remembered(memo: Path, max_age: float) -> Resolution | None:
-    """The resolution kept in ``memo`` while it is younger than ``max_age`` seconds."""
-    if memo.is_file() and time.time() - memo.stat().st_mtime < max_age:
+    """The resolution kept in ``memo`` while it is younger than ``max_age`` seconds.
+
+    One that cannot be read (cut short by a full disk, damaged) is removed: pip resolves anew.
+    """
+    if not memo.is_file() or time.time() - memo.stat().st_mtime >= max_age:
+        return None
+    try:
         return parse_report(json.loads(memo.read_text(encoding="utf-8")))
-    return None
+    except (ValueError, KeyError, TypeError, AttributeError):  # JSONDecodeError, UnicodeDecodeError
+        memo.unlink(missing_ok=True)
+        return None
 
 
 def resolve(

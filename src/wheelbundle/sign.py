@@ -32,10 +32,15 @@ def sign(data: bytes, key: Path) -> bytes:
     return done.stdout
 
 
-def verify(data: bytes, signature: bytes, allowed_signers: Path) -> str:
-    """The principal whose key in ``allowed_signers`` signed ``data``; VerifyFailed otherwise."""
+def require_allowed_signers(allowed_signers: Path) -> None:
+    """A missing trust file is the user's mistake, named before anything else is checked."""
     if not allowed_signers.is_file():
         raise UsageError(f"no allowed signers file at {allowed_signers}")
+
+
+def verify(data: bytes, signature: bytes, allowed_signers: Path) -> str:
+    """The principal whose key in ``allowed_signers`` signed ``data``; VerifyFailed otherwise."""
+    require_allowed_signers(allowed_signers)
     with tempfile.TemporaryDirectory(prefix="wheelbundle-sig-") as tmp:
         sig = Path(tmp) / SIGNATURE
         sig.write_bytes(signature)

@@ -17,7 +17,7 @@ from wheelbundle.target import implementation_display
 
 def read_manifest(path: Path) -> Manifest:
     with BundleArchive(path) as archive:
-        return Manifest.from_yaml(archive.read("manifest.yaml").decode())
+        return Manifest.from_yaml(archive.text("manifest.yaml"))
 
 
 def inspect_data(path: Path) -> dict[str, Any]:

@@ -157,6 +157,13 @@ def parse_target(spec: str) -> Target:
             f"--target {spec}: unknown platform {plat!r}; use manylinux_2_N_ARCH, musllinux_1_N_ARCH, "
             "macosx_X_Y_ARCH, win_amd64, win32, win_arm64 or linux_ARCH"
         )
+    # Every version below it is a tag the server accepts: an absurd one would list billions.
+    versions = [minor, *map(int, _PLATFORM_VERSION.findall(plat))]
+    if max(versions) > _HIGHEST_VERSION:
+        raise UsageError(
+            f"--target {spec}: names a version no server has ({max(versions)}); give the "
+            "Python and platform versions of a real one, or describe it with 'bundle probe'"
+        )
     platforms = list(expand_platform(plat))
     impl = "cpython" if match["impl"] == "cp" else "pypy"
     interpreter = f"{match['impl']}3{minor}"
@@ -173,6 +180,12 @@ def parse_target(spec: str) -> Target:
         markers=_shorthand_markers(impl, minor, plat),
         label=spec,
     )
+
+
+#: The numbers of a platform's version: glibc's 2_28, musl's 1_2, macOS's 14_0.
+_PLATFORM_VERSION = re.compile(r"(?<=_)(\d+)(?=_)")
+_HIGHEST_VERSION = 99
+"""No Python 3 minor, glibc, musl or macOS version part has reached it; 3.99 never will."""
 
 
 def _from_file(path: Path) -> Target:

@@ -11,7 +11,7 @@ from wheelbundle.archive import BundleArchive
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.manifest import Manifest, parse_sha256sums
 from wheelbundle.pylock import pylock_name, pylock_wheels
-from wheelbundle.sign import SIGNATURE, SIGNED, verify
+from wheelbundle.sign import SIGNATURE, SIGNED, require_allowed_signers, verify
 from wheelbundle.wheelcheck import check_wheel
 
 UNSUMMED = {"SHA256SUMS", SIGNATURE}
@@ -33,6 +33,8 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
     With ``allowed_signers`` the bundle must also carry a signature of SHA256SUMS by one of its
     keys; it is checked first, so every later check rests on signed hashes.
     """
+    if allowed_signers is not None:
+        require_allowed_signers(allowed_signers)
     with BundleArchive(path) as archive:
         signed = SIGNATURE in archive.files
         signer = None
@@ -43,7 +45,7 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
                 )
             signer = verify(archive.read(SIGNED), archive.read(SIGNATURE), allowed_signers)
         _check_sums(archive)
-        manifest = Manifest.from_yaml(archive.read("manifest.yaml").decode())
+        manifest = Manifest.from_yaml(archive.text("manifest.yaml"))
         if archive.top != manifest.top:
             raise VerifyFailed(
                 f"{archive.top}/: the top folder should be {manifest.top}/ by the manifest"
@@ -62,7 +64,7 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
 
 
 def _check_sums(archive: BundleArchive) -> None:
-    sums = parse_sha256sums(archive.read("SHA256SUMS").decode())
+    sums = parse_sha256sums(archive.text("SHA256SUMS"))
     for name in sorted(archive.files):
         if name not in UNSUMMED and name not in sums:
             raise VerifyFailed(
@@ -113,7 +115,7 @@ def _check_locks(archive: BundleArchive, manifest: Manifest) -> None:
             (by_wheel[w].name, by_wheel[w].version, by_wheel[w].sha256) for w in target.wheels
         }
         found = set()
-        for line in archive.read(target.lock).decode().splitlines():
+        for line in archive.text(target.lock).splitlines():
             if line.startswith("#") or not line.strip():
                 continue
             m = _LOCK_LINE.match(line)
@@ -138,7 +140,7 @@ def _check_pylocks(archive: BundleArchive, manifest: Manifest) -> None:
             for w in target.wheels
         }
         try:
-            found = pylock_wheels(archive.read(name).decode())
+            found = pylock_wheels(archive.text(name))
         except (ValueError, UnicodeDecodeError) as exc:
             raise VerifyFailed(f"{name}: not a valid pylock.toml ({exc})") from exc
         if found != expected:

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import zipfile
+import zlib
 from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
@@ -19,6 +20,14 @@ from packaging.version import Version
 
 from wheelbundle.errors import BundleError, VerifyFailed
 
+CHUNK = 1 << 20
+#: How much larger than its compressed bytes a member may say it is. Text and code compress
+#: ten- to twentyfold; a zip bomb (zeros) a thousandfold. Beyond this a member is refused
+#: before a byte of it is inflated.
+MAX_RATIO = 200
+_SMALL = 1 << 20
+"""Members up to this size are not held to the ratio: tiny files of repeats are ordinary."""
+
 
 def wheel_metadata(wheel: Path) -> Message:
     """A wheel's own METADATA (its one top-level ``*.dist-info/METADATA``), as headers."""
@@ -27,8 +36,10 @@ def wheel_metadata(wheel: Path) -> Message:
             (name,) = (
                 n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
             )
-            return HeaderParser().parsestr(zf.read(name).decode())
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as exc:
+            return HeaderParser().parsestr(
+                zf.read(_inflatable(zf.getinfo(name), wheel.name)).decode()
+            )
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, zlib.error) as exc:
         raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
 
 
@@ -39,10 +50,11 @@ def check_wheel(path: Path, label: str) -> None:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             dist_info = f"{_dist_info_stem(names, label)}.dist-info"
-            record = zf.read(f"{dist_info}/RECORD").decode()
+            record = zf.read(_inflatable(zf.getinfo(f"{dist_info}/RECORD"), label)).decode()
             _check_record(zf, names, record, dist_info, label)
-            meta = HeaderParser().parsestr(zf.read(f"{dist_info}/METADATA").decode())
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError) as exc:
+            metadata = _inflatable(zf.getinfo(f"{dist_info}/METADATA"), label)
+            meta = HeaderParser().parsestr(zf.read(metadata).decode())
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError, zlib.error) as exc:
         raise VerifyFailed(f"{label}: not a valid wheel ({exc})") from exc
     if (
         canonicalize_name(meta.get("Name", "")) != name
@@ -86,6 +98,26 @@ def _check_record(
         algorithm, _, expected = listed[member].partition("=")
         if algorithm not in hashlib.algorithms_guaranteed or algorithm in ("md5", "sha1"):
             raise VerifyFailed(f"{label}: RECORD has no acceptable hash for {member}")
-        digest = hashlib.new(algorithm, zf.read(member)).digest()
+        digest = _digest(zf, zf.getinfo(member), algorithm, label)
         if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != expected:
             raise VerifyFailed(f"{label}: {member} does not match the hash in its RECORD")
+
+
+def _inflatable(info: zipfile.ZipInfo, label: str) -> zipfile.ZipInfo:
+    """``info``, unless it would inflate far beyond any real file: a zip bomb."""
+    if info.file_size > _SMALL and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        raise VerifyFailed(
+            f"{label}: {info.filename} would inflate {info.compress_size} bytes to "
+            f"{info.file_size} (more than {MAX_RATIO} times): a zip bomb, not a wheel"
+        )
+    return info
+
+
+def _digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithm: str, label: str) -> bytes:
+    """A member's hash, read in chunks (memory stays flat whatever its size), bombs refused."""
+    _inflatable(info, label)
+    digest = hashlib.new(algorithm)
+    with zf.open(info) as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.digest()
