@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
+from bundles import bundle, requirements
 from index import LocalIndex
+from packages import make_wheel
 
 from wheelbundle.errors import BuildFailed, IndexUnreachable, PipFailed, ResolutionFailed
 from wheelbundle.pip import classify_failure, run_pip
@@ -46,3 +52,56 @@ def test_an_unrecognised_failure_keeps_pips_last_error_line() -> None:
     assert type(error) is PipFailed
     assert str(error) == "pip failed (exit 2): something new happened"
     assert error.tail.endswith("ERROR: something new happened")
+
+
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def test_a_version_for_another_python_names_both_pythons_and_target(
+    make_index: Any, tmp_path: Path
+) -> None:
+    """pip says "from versions: none"; the reason is the Requires-Python it ignored them for."""
+    index: LocalIndex = make_index(
+        make_wheel(tmp_path, "newpy", "1.0", requires_python=">=3.99"),
+        make_wheel(tmp_path, "newpy", "0.5", requires_python=">=3.98"),
+    )
+    with pytest.raises(ResolutionFailed) as caught:
+        dry_run(index.url, "newpy==1.0")
+    assert str(caught.value) == (
+        f"no version of newpy==1.0 supports Python {PY}, the Python this bundle is for "
+        "(versions found need another: 0.5 Requires-Python >=3.98; 1.0 Requires-Python >=3.99); "
+        "bundle for a Python they support with --target (a shorthand like "
+        "cp312-manylinux_2_28_x86_64, or 'bundle probe' run on the server), or pin a version "
+        "that supports it"
+    )
+
+
+@pytest.mark.parametrize("verbose", [[], ["--verbose"]])
+def test_a_conflict_names_what_each_side_needs_with_and_without_verbose(
+    capsys: pytest.CaptureFixture[str], index: LocalIndex, tmp_path: Path, verbose: list[str]
+) -> None:
+    req = requirements(tmp_path / "app", "conflict-a", "conflict-b")
+    outcome = bundle(
+        capsys, "make", req, "-o", tmp_path / "dist", "--index-url", index.url, "--no-cache",
+        *verbose,
+    )  # fmt: skip
+    assert outcome.code == 1
+    [error] = [ln for ln in outcome.err.splitlines() if ln.startswith("error: ")]
+    assert error == (
+        f"error: conflicting requirements: -r {req} (line 1) and -r {req} (line 2); because "
+        "conflict-a 1.0 depends on beta<2; conflict-b 1.0 depends on beta>=2; relax one of the "
+        "pins so they can agree"
+    )
+
+
+def test_verbose_shows_pips_output_and_keeps_the_cause(
+    capfd: pytest.CaptureFixture[str], index: LocalIndex, tmp_path: Path
+) -> None:
+    outcome = bundle(
+        capfd, "make", requirements(tmp_path / "app", "nosuchpackage"),
+        "-o", tmp_path / "dist", "--index-url", index.url, "--no-cache", "--verbose",
+    )  # fmt: skip
+    assert outcome.code == 1
+    assert "ERROR: No matching distribution found for nosuchpackage" in outcome.err
+    [error] = [ln for ln in outcome.err.splitlines() if ln.startswith("error: ")]
+    assert error.startswith("error: no version of nosuchpackage found on the index; ")

@@ -16,6 +16,7 @@ from packages import make_sdist, make_wheel, native_tag, pip_wheel
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
+from wheelbundle._pip_as_target import missing_internals
 from wheelbundle.manifest import Manifest
 from wheelbundle.target import expand_platform, host_target, parse_target
 
@@ -371,3 +372,25 @@ def test_the_bundle_needs_the_most_demanding_of_each_wheels_least_demanding_plat
     assert target.platform_needed(wheels[:1]) == "manylinux_2_27_x86_64"
     assert target.platform_needed(wheels[3:]) == "any"
     assert target.bundle_tag(wheels) == "cp311-manylinux_2_34_x86_64"
+
+
+def test_this_pip_has_every_internal_a_foreign_resolution_patches() -> None:
+    """Run by make test-latest against the newest pip too: a move shows there first."""
+    assert missing_internals() == []
+
+
+def test_pip_internals_that_moved_stop_a_foreign_resolution_loudly() -> None:
+    code = (
+        "import sys; from pip._internal.resolution.resolvelib import factory; "
+        "del factory.get_supported; from wheelbundle._pip_as_target import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "unused.json", "install", "alpha"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert done.stderr.startswith("ERROR: wheelbundle cannot make pip ")
+    assert "pip no longer has pip._internal.resolution.resolvelib.factory.get_supported;" in (
+        done.stderr
+    )

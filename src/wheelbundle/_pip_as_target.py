@@ -11,10 +11,45 @@ pip; this child is pip, with a different idea of where it runs.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+#: Every name of pip's internals this child replaces or calls. pip does not promise them: a
+#: release that moves one would otherwise leave pip resolving, silently, for the build machine.
+PATCHED = (
+    ("pip._internal.models.target_python", "TargetPython.__init__"),
+    ("pip._internal.models.target_python", "TargetPython.get_sorted_tags"),
+    ("pip._internal.models.target_python", "TargetPython.get_unsorted_tags"),
+    ("pip._internal.resolution.resolvelib.candidates", "RequiresPythonCandidate.__init__"),
+    ("pip._internal.utils.compatibility_tags", "get_supported"),
+    ("pip._internal.resolution.resolvelib.factory", "get_supported"),
+    ("pip._vendor.packaging.markers", "default_environment"),
+    ("pip._vendor.packaging.tags", "Tag"),
+    ("pip._internal.cli.main", "main"),
+)
+_TARGET_PYTHON_ARGS = ["self", "platforms", "py_version_info", "abis", "implementation"]
+
+
+def missing_internals() -> list[str]:
+    """The names in :data:`PATCHED` this pip lacks (or whose signature moved); none is fine."""
+    missing = []
+    for module_name, path in PATCHED:
+        try:
+            found: Any = importlib.import_module(module_name)
+            for part in path.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError):
+            missing.append(f"{module_name}.{path}")
+    if not missing:
+        from pip._internal.models.target_python import TargetPython
+
+        if list(inspect.signature(TargetPython.__init__).parameters) != _TARGET_PYTHON_ARGS:
+            missing.append("pip._internal.models.target_python.TargetPython.__init__ (arguments)")
+    return missing
 
 
 def _patch(spec: dict[str, Any]) -> None:
@@ -60,6 +95,15 @@ def _patch(spec: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if missing := missing_internals():
+        from pip import __version__
+
+        sys.stderr.write(
+            f"ERROR: wheelbundle cannot make pip {__version__} resolve for another machine: "
+            f"pip no longer has {', '.join(missing)}; install a pip wheelbundle supports "
+            "(see its pyproject.toml) or resolve on a machine like the target\n"
+        )
+        return 3
     _patch(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
     from pip._internal.cli.main import main as pip_main
 

@@ -7,6 +7,7 @@ sees what pip said, on one line, with the package named.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -46,6 +47,9 @@ _NETWORK_VARIABLES = (
 
 _NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
 _NO_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement (\S+)")
+_OTHER_PYTHON = re.compile(
+    r"Ignored the following versions that require a different python version: (.+)"
+)
 _CONFLICT = re.compile(r"Cannot install (.+?) because these package versions have conflicting")
 _BUILD = re.compile(
     r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)"
@@ -125,44 +129,52 @@ def run_pip(
     """
     if target_file is None:
         command = (sys.executable, "-m", "pip", *args)
+        python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     else:
         command = (sys.executable, "-m", "wheelbundle._pip_as_target", str(target_file), *args)
-    if verbose:
-        proc = subprocess.run(
-            command,
-            env=pip_environment(isolated),
-            stdout=sys.stderr,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        output = ""
-    else:
-        proc = subprocess.run(
-            command,
-            env=pip_environment(isolated),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        output = proc.stdout
+        python = str(json.loads(target_file.read_text(encoding="utf-8"))["python_version"])
+    with subprocess.Popen(
+        command,
+        env=pip_environment(isolated),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        lines = []
+        try:
+            for line in proc.stdout:  # kept whole, and in verbose mode shown as it comes
+                lines.append(line)
+                if verbose:
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+        except BaseException:  # Ctrl-C, SIGTERM: pip goes too, now
+            proc.kill()
+            raise
+    output = "".join(lines)
     if proc.returncode != 0:
-        raise classify_failure(command, proc.returncode, output)
+        raise classify_failure(command, proc.returncode, output, python)
     return PipResult(command=command, output=output)
 
 
-def classify_failure(command: Sequence[str], returncode: int, output: str) -> PipFailed:
+def classify_failure(
+    command: Sequence[str], returncode: int, output: str, python: str | None = None
+) -> PipFailed:
     """Turn pip's words into one of our errors whose message names the package and the fix.
 
-    The output kept in the error has every URL's password hidden, as has the message.
+    ``python`` is the Python version pip resolved for (the target's). The output kept in the
+    error has every URL's password hidden, as has the message.
     """
     output = redact(output)
-    kind, message = _diagnose(output, command)
+    kind, message = _diagnose(output, command, python)
     if message is None:
         kind, message = PipFailed, f"pip failed (exit {returncode}): {_last_error_line(output)}"
     return kind(message, command=command, returncode=returncode, output=output)
 
 
-def _diagnose(output: str, command: Sequence[str] = ()) -> tuple[type[PipFailed], str | None]:
+def _diagnose(
+    output: str, command: Sequence[str] = (), python: str | None = None
+) -> tuple[type[PipFailed], str | None]:
     if m := _HASHES.search(output):
         expected = [m["expected"], *m["more"].split()[1::2]]
         filename = unquote(m["url"].rsplit("/", 1)[-1])
@@ -183,7 +195,7 @@ def _diagnose(output: str, command: Sequence[str] = ()) -> tuple[type[PipFailed]
     if (m := _VCS.search(output)) or (m := _VCS_STEP.search(output)):
         name, command = (m[1], m[2]) if m.re is _VCS else ("a VCS requirement", m[1])
         return ResolutionFailed, (
-            f"{name}: {command.strip()!r} failed ({_last_output_line(output)}); check the repository "
+            f"{name}: {command.strip()!r} failed ({_vcs_reason(output)}); check the repository "
             "URL and the tag, branch or commit after '@'"
         )
     if m := _BUILD.search(output):
@@ -210,6 +222,17 @@ def _diagnose(output: str, command: Sequence[str] = ()) -> tuple[type[PipFailed]
         return IndexUnreachable, (
             f"cannot reach the package index ({m.group(1)}); check --index-url, the network "
             "and credentials"
+        )
+    if (m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output)) and (
+        ignored := _OTHER_PYTHON.search(output)
+    ):
+        versions = "; ".join(v.strip() for v in ignored[1].split(";"))
+        here = f"Python {python}" if python else "the Python it resolves for"
+        return ResolutionFailed, (
+            f"no version of {m.group(1)} supports {here}, the Python this bundle is for "
+            f"(versions found need another: {versions}); bundle for a Python they support with "
+            "--target (a shorthand like cp312-manylinux_2_28_x86_64, or 'bundle probe' run on "
+            "the server), or pin a version that supports it"
         )
     if m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output):
         return ResolutionFailed, (
@@ -249,9 +272,22 @@ def _line_holding(text: str, command: Sequence[str]) -> str | None:
 
 
 def _conflict_detail(output: str) -> str:
-    """pip lists each side of a conflict as '    X depends on Y'; keep those lines."""
-    sides = [ln.strip() for ln in output.splitlines() if " depends on " in ln]
+    """pip's "The conflict is caused by:" block, each side on a line of its own
+    ('X 1.0 depends on Y>=2', 'The user requested Y==1'), joined into one."""
+    block = output.partition("The conflict is caused by:")[2].split("\n\n")[0]
+    sides = [ln.strip() for ln in block.splitlines() if ln.strip()]
+    sides = [s for s in sides if " depends on " in s or s.startswith("The user requested")]
     return ("because " + "; ".join(sides) + "; ") if sides else ""
+
+
+def _vcs_reason(output: str) -> str:
+    """git's own complaint (``error: pathspec …``, ``fatal: …``), as pip relays it."""
+    said = [
+        ln.strip().partition(": ")[2]
+        for ln in output.splitlines()
+        if ln.strip().startswith(("error: ", "fatal: ")) and "subprocess-exited" not in ln
+    ]
+    return said[-1] if said else _last_output_line(output)
 
 
 def _last_output_line(output: str) -> str:

@@ -119,8 +119,7 @@ def resolve(
         args = [
             "install",
             "--dry-run",
-            "--ignore-installed",
-            "--quiet",
+            "--ignore-installed",  # not --quiet: it hides pip's account of a conflict
             "--report",
             str(report_path),
             *pip_options,
