@@ -21,8 +21,10 @@ DEVPI_STAMP := $(DEVPI_VENV)/.installed
 # The same suite against the newest releases of the tool's dependencies (make test-latest).
 LATEST_VENV := .venv-latest
 # What every test run is told: where the fetched files are, and that devpi must run.
+# Debian root file systems (tests/test_debian.py) are made once into .cache/debian.
 TEST_ENV := WHEELBUNDLE_EXAMPLE_WHEELS=$(CURDIR)/$(EXAMPLE_WHEELS) \
 	WHEELBUNDLE_REFERENCE_WHEELS=$(CURDIR)/$(REFERENCE_WHEELS) \
+	WHEELBUNDLE_DEBIAN_CACHE=$(CURDIR)/.cache/debian \
 	WHEELBUNDLE_DEVPI_SERVER=$(CURDIR)/$(DEVPI_VENV)/bin/devpi-server WHEELBUNDLE_REQUIRE_DEVPI=1
 
 .PHONY: all test test-latest test-pythons lint lock devpi demo bench bench-relay clean

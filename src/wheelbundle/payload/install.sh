@@ -312,6 +312,15 @@ if done.returncode != 0:
     sys.exit("uv --version exited %d: %s" % (done.returncode, lines[-1]))
 print(" ".join(lines[0].split()[:2]))  # "uv 0.9.5"
 '
+# pip from the wheel given first, run so that it finds install locations with sysconfig, as it
+# does on Python 3.10 and later, and never imports distutils: Debian and Ubuntu ship that apart
+# (python3-distutils), and pip would die on their stock Python 3.9 without it.
+PIP_PY='
+import runpy, sys, sysconfig
+sysconfig._PIP_USE_SYSCONFIG = True
+sys.path.insert(0, sys.argv.pop(1))
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+'
 COMPILE_PY='
 import compileall, sysconfig
 for path in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
@@ -337,7 +346,7 @@ if [ -n "$UV" ]; then
 else
     # pip runs from its wheel (a zip holds a runnable pip/); the lock installs pip itself too.
     say "installing $count packages from wheels/ with pip (offline, hash-checked)"
-    "$release/bin/python" "wheels/$PIP_WHEEL/pip" install --no-index --find-links wheels \
+    "$release/bin/python" -c "$PIP_PY" "wheels/$PIP_WHEEL" install --no-index --find-links wheels \
         --require-hashes --only-binary :all: --no-cache-dir --no-compile --quiet -r "$LOCK" >&2 ||
         die 1 "pip could not install $LOCK (see its message above)"
     # Bytecode, compiled here so its paths are this server's, on every core (pip uses one);
@@ -351,7 +360,7 @@ if [ -n "$UV" ]; then
         die 1 "the installed packages do not fit together (uv pip check, above)"
     }
 else
-    "$release/bin/python" -m pip check >&2 ||
+    "$release/bin/python" -c "$PIP_PY" "wheels/$PIP_WHEEL" check >&2 ||
         die 1 "the installed packages do not fit together (pip check, above)"
 fi
 rm -rf "$release.uv"

@@ -1,0 +1,96 @@
+"""Real servers: Debian 11, 12 and 13 as they ship (minbase and python3, nothing more).
+
+Each is a root file system made by mmdebstrap (a tarball kept in WHEELBUNDLE_DEBIAN_CACHE,
+made once), entered as a chroot in new mount and network namespaces with /proc mounted: a
+machine with its own Python, no python3-venv, no python3-distutils, no pip, and no network.
+The bundle is made for it as an operator would: ``bundle probe`` run there, then
+``bundle make --target server.json``. These need root, unshare and mmdebstrap (CI has them);
+elsewhere they skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from bundles import bundle, requirements
+from index import LocalIndex
+
+#: Debian release -> its Python, as the release ships it.
+SUITES = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
+
+
+@pytest.fixture(scope="session")
+def debian_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("chroot"):
+        pytest.skip("Debian chroots need root, unshare and chroot")
+    if not shutil.which("mmdebstrap"):
+        pytest.skip("Debian root file systems are made with mmdebstrap: apt-get install mmdebstrap")
+    folder = os.environ.get("WHEELBUNDLE_DEBIAN_CACHE")
+    return Path(folder) if folder else tmp_path_factory.mktemp("debian")
+
+
+def debian_root(cache: Path, suite: str, dest: Path) -> Path:
+    """A fresh copy of ``suite``'s minbase root file system (its tarball made once)."""
+    tarball = cache / f"{suite}-minbase-python3.tar"
+    if not tarball.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = cache / f".{suite}.part.tar"  # mmdebstrap writes a tar for a .tar name
+        made = subprocess.run(
+            ["mmdebstrap", "--variant=minbase", "--include=python3", suite, partial],
+            capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        if made.returncode != 0:
+            pytest.skip(f"mmdebstrap could not make {suite}: {made.stderr.strip()[-300:]}")
+        partial.replace(tarball)
+    dest.mkdir()
+    with tarfile.open(tarball) as tar:
+        tar.extractall(dest, filter="fully_trusted")  # our own root file system, devices and all
+    return dest
+
+
+def in_server(root: Path, command: str) -> subprocess.CompletedProcess[str]:
+    """``command`` (sh) inside the server: its own mounts, /proc, and no network at all."""
+    return subprocess.run(
+        ["unshare", "-m", "-n", "sh", "-c", 'mount -t proc proc "$1/proc" && exec chroot "$@"',
+         "sh", root, "sh", "-c", command],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_a_bundle_made_for_a_stock_debian_server_installs_there_offline(
+    suite: str,
+    debian_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+    index: LocalIndex,
+    tmp_path: Path,
+) -> None:
+    root = debian_root(debian_cache, suite, tmp_path / "root")
+    for missing in ("ensurepip", "distutils/cmd.py"):  # no python3-venv, no python3-distutils
+        assert not list((root / "usr/lib").glob(f"python3.*/{missing}"))
+    assert not list((root / "usr/lib").glob("python3*/*-packages/pip"))  # no python3-pip
+    (root / "tmp/probe.py").write_text(bundle(capsys, "probe").out)
+    probed = in_server(root, "python3 /tmp/probe.py")
+    assert probed.returncode == 0, probed.stderr
+    server = tmp_path / "server.json"
+    server.write_text(probed.stdout)
+    made = bundle(
+        capsys, "make", requirements(tmp_path / "app", "alpha"), "--target", server,
+        "-o", tmp_path / "dist", "--index-url", index.url, "-q",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    with tarfile.open(made.archive) as tar:
+        tar.extractall(root / "srv", filter="data")
+    done = in_server(
+        root,
+        "cd /srv/* && ./install.sh /opt/app/venv && /opt/app/venv/bin/python -c "
+        "'import alpha, beta, sys; print(sys.version.split()[0])'",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith(SUITES[suite] + ".")
+    assert "No broken requirements found." in done.stderr  # install.sh's pip check
