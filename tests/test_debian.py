@@ -94,3 +94,29 @@ def test_a_bundle_made_for_a_stock_debian_server_installs_there_offline(
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].startswith(SUITES[suite] + ".")
     assert "No broken requirements found." in done.stderr  # install.sh's pip check
+
+
+def test_a_bundle_resolved_for_another_patch_level_is_refused_before_anything_is_written(
+    debian_cache: Path, capsys: pytest.CaptureFixture[str], index: LocalIndex, tmp_path: Path
+) -> None:
+    """Debian 12 ships Python 3.11.2. A shorthand --target assumes 3.11.0, where this marker is
+    true; on the server it is false, so the bundle holds a package the server would not want
+    (and a marker the other way round would leave one out): refused, naming the marker."""
+    root = debian_root(debian_cache, "bookworm", tmp_path / "root")
+    req = requirements(tmp_path / "app", 'alpha ; python_full_version < "3.11.1"', "epsilon")
+    made = bundle(
+        capsys, "make", req, "--target", "cp311-manylinux_2_28_x86_64",
+        "-o", tmp_path / "dist", "--index-url", index.url, "-q",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    with tarfile.open(made.archive) as tar:
+        tar.extractall(root / "srv", filter="data")
+    refused = in_server(root, "cd /srv/* && ./install.sh /opt/app/venv")
+    assert refused.returncode == 3, refused.stderr
+    [error] = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    assert error.endswith(
+        "it was resolved for Python 3.11.0, where 'python_full_version < \"3.11.1\"' is True, "
+        "but here (Python 3.11.2) it is False, so other packages would be needed: run 'bundle "
+        "probe' on this server and make the bundle with --target server.json"
+    )
+    assert not (root / "opt/app").exists()

@@ -12,6 +12,7 @@ import email
 import hashlib
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -499,6 +500,36 @@ def test_wrong_python_version_is_refused_before_anything_is_made(bundle: Path) -
         f"error: this bundle needs CPython {wanted}; this server has CPython {have} "
         + probe_server().split(" ", 2)[2]
     ]
+    assert not venv.exists() and not Path(f"{venv}.releases").exists()
+
+
+@pytest.mark.parametrize(
+    ("decisions", "fits"),
+    [
+        ({'python_version >= "3"': True, 'sys_platform == "win32"': False}, True),
+        ({'python_full_version < "3.0.1"': True}, False),
+    ],
+)
+def test_a_marker_that_decided_the_resolution_must_come_out_the_same_here(
+    bundle: Path, decisions: dict[str, bool], fits: bool
+) -> None:
+    """Read with the packaging inside the bundle's own pip wheel, as the server has no other."""
+    data = json.loads((bundle / "support" / "targets.json").read_text())
+    data["targets"][0].update(decisions=decisions, environment={"python_full_version": "3.0.0"})
+    (bundle / "support" / "targets.json").write_text(json.dumps(data))
+    write_sums(bundle)
+    venv = bundle.parent / "venv"
+    done = install(bundle, venv)
+    if fits:
+        ok(done)
+        return
+    assert done.returncode == 3
+    [line] = error_lines(done)
+    assert line.endswith(
+        "; it was resolved for Python 3.0.0, where 'python_full_version < \"3.0.1\"' is True, "
+        f"but here (Python {platform.python_version()}) it is False, so other packages would be "
+        "needed: run 'bundle probe' on this server and make the bundle with --target server.json"
+    )
     assert not venv.exists() and not Path(f"{venv}.releases").exists()
 
 

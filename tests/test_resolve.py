@@ -7,7 +7,7 @@ from pathlib import Path
 
 from index import LocalIndex
 
-from wheelbundle.resolve import resolve
+from wheelbundle.resolve import decisions, resolve
 
 
 def test_every_dependency_is_pinned_to_a_file_and_its_published_hash(
@@ -64,3 +64,20 @@ def prepare_metadata_for_build_wheel(directory, config_settings=None):
         f.write(META)
     return "proj-0.3.dist-info"
 """
+
+
+def test_decisions_are_the_markers_that_ask_the_server_and_what_they_came_to() -> None:
+    environment = {"python_full_version": "3.11.0", "python_version": "3.11", "os_name": "posix"}
+    asked = [
+        'redis-extra; python_full_version < "3.11.3"',
+        'six; python_full_version >= "3.11.5"',
+        'docs; extra == "doc"',  # the bundle's choice, not the server's: left out
+        'colorama; os_name == "nt" and extra == "color"',
+        "plain>=1",
+        "--index-url https://example.invalid/simple",
+    ]
+    assert decisions(asked, environment) == {
+        'os_name == "nt" and extra == "color"': False,
+        'python_full_version < "3.11.3"': True,
+        'python_full_version >= "3.11.5"': False,
+    }

@@ -26,7 +26,13 @@ from wheelbundle.credentials import Credentials, Location, pip_credentials, pip_
 from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
 from wheelbundle.fetch import Download, Fetcher, Network
 from wheelbundle.find import find_locked, locked_lines, plain_indexes
-from wheelbundle.hashes import GivenHashes, check_files, given_hashes, requirement_files
+from wheelbundle.hashes import (
+    GivenHashes,
+    check_files,
+    given_hashes,
+    requirement_files,
+    requirement_lines,
+)
 from wheelbundle.inputs import Inputs, read_inputs
 from wheelbundle.manifest import (
     InputFile,
@@ -42,7 +48,7 @@ from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.pylock import locked_pins, pylock_name, pylock_text, read_pylock
 from wheelbundle.relay import Relay
-from wheelbundle.resolve import Pin, Resolution, remembered, resolve, unmet
+from wheelbundle.resolve import Pin, Resolution, decisions, remembered, resolve, unmet
 from wheelbundle.sbom import license_from, sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
 from wheelbundle.target import Target, host_target, parse_target
@@ -351,10 +357,15 @@ def _collect_and_pack(
         wheels[package.wheel] = wheel
         return package.wheel
 
+    asked = [*_requirement_texts(inputs), *(text for pin in all_pins for text in pin.requires)]
     entries = []
     for r in resolved:
         names = [add(pin) for pin in r.resolution.pins]
-        entry = _target_entry(r.target, names, single=len(resolved) == 1)
+        entry = replace(
+            _target_entry(r.target, names, single=len(resolved) == 1),
+            environment=dict(r.target.markers),
+            decisions=decisions(asked, r.target.markers),
+        )
         entries.append(replace(entry, uv_wheel=add(r.uv)) if r.uv else entry)
     epoch = _source_date_epoch(inputs.files)
     name, version = _name_and_version(options, inputs, all_pins, epoch)
@@ -373,6 +384,13 @@ def _collect_and_pack(
     archive = options.outdir / f"{manifest.top}-{tag}.tar.gz"
     write_archive(archive, manifest.top, bundle_members(manifest, wheels, options.sign_key), epoch)
     return MakeResult(archive=archive, manifest=manifest)
+
+
+def _requirement_texts(inputs: Inputs) -> list[str]:
+    """Every requirement the inputs state themselves: lines of requirements files, groups."""
+    files = requirement_files(inputs.pip_args)
+    lines = [line.text.split(" --hash")[0] for line in requirement_lines(files)]
+    return [*lines, *(arg for arg in inputs.pip_args if not arg.startswith("-"))]
 
 
 def _check_given(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import yaml
@@ -65,6 +65,11 @@ class TargetEntry:
     wheels: tuple[str, ...]
     uv_wheel: str | None = None
     """``--installer uv``: the uv wheel install.sh runs to install the lock; never installed."""
+    environment: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """The marker environment the resolution was made for (PEP 508 names)."""
+    decisions: Mapping[str, bool] = field(default_factory=dict, hash=False)
+    """Each marker of the requirements and of every wheel's ``Requires-Dist``, and what it came
+    to in ``environment``: install.sh refuses a server on which one comes out otherwise."""
 
 
 @dataclass(frozen=True)

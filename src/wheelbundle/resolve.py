@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -167,6 +168,34 @@ def unmet(pins: Sequence[Pin], environment: Mapping[str, str]) -> list[str]:
             elif not requirement.specifier.contains(pinned[name], prereleases=True):
                 missing.append(f"{pin.name} {pin.version} needs {text}, not {name} {pinned[name]}")
     return missing
+
+
+def decisions(requirements: Iterable[str], environment: Mapping[str, str]) -> dict[str, bool]:
+    """Every environment marker among ``requirements`` and what it came to for ``environment``.
+
+    A resolution holds only for a server on which each of them comes out the same: a marker
+    like ``python_full_version < "3.11.3"`` can add or drop a package between two patch levels
+    of one Python. Markers on extras alone are left out: they ask nothing of the server.
+    """
+    decided = {}
+    for text in requirements:
+        try:
+            marker = Requirement(text).marker
+        except InvalidRequirement:
+            continue  # an option, a path or a URL: pip has read it already
+        if marker is not None and _asks_the_server(str(marker)):
+            decided[str(marker)] = marker.evaluate({**environment, "extra": ""})
+    return dict(sorted(decided.items()))
+
+
+def _asks_the_server(marker: str) -> bool:
+    """Whether a marker names a variable of the environment, not only ``extra`` and the like."""
+    names = set(_NAME.findall(_QUOTED.sub("", marker)))
+    return bool(names - {"extra", "extras", "dependency_groups", "and", "or", "in", "not"})
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NAME = re.compile(r"[A-Za-z_]+")
 
 
 def parse_report(report: Mapping[str, Any]) -> Resolution:

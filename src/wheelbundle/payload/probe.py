@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import json
 import os
 import platform
@@ -432,8 +433,12 @@ def this_server(plats: Sequence[str]) -> str:
     return f"{text} on {plain}"
 
 
-def select(targets: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first target this interpreter can install, or NoFit saying why none can."""
+def select(targets: list[dict[str, Any]], pip_wheel: Path | None = None) -> dict[str, Any]:
+    """The first target this interpreter can install, or NoFit saying why none can.
+
+    A target fits when its wheels' tags do and, with ``pip_wheel`` to read markers with, when
+    every marker its resolution depended on comes out here as it did for it.
+    """
     accepted = set(sys_tags())
     python_version = ".".join(platform.python_version_tuple()[:2])
     misfit = ""
@@ -444,14 +449,45 @@ def select(targets: list[dict[str, Any]]) -> dict[str, Any]:
         ):
             continue
         bad = [w for w in target["wheels"] if not wheel_tags(w) & accepted]
-        if not bad:
+        differs = _differing_marker(target, pip_wheel) if pip_wheel and not bad else ""
+        if not bad and not differs:
             return target
-        misfit = misfit or f"; wheels/{bad[0]} does not fit"
+        misfit = misfit or (differs or f"; wheels/{bad[0]} does not fit")
     if len(targets) == 1:
         needs = _needs(targets[0])
     else:
         needs = "one of: " + ", ".join(_needs(target) for target in targets)
     raise NoFit(f"this bundle needs {needs}; this server has {this_server(platforms())}{misfit}")
+
+
+def _differing_marker(target: dict[str, Any], pip_wheel: Path) -> str:
+    """Why the target's resolution does not hold here: a marker that comes out otherwise.
+
+    Markers are read with the packaging inside the bundle's own pip wheel, the code that will
+    install; "" when every one comes out as it did where the bundle was made.
+    """
+    decided = target.get("decisions") or {}
+    if not decided:
+        return ""
+    sys.path.insert(0, str(pip_wheel))
+    try:
+        markers = importlib.import_module("pip._vendor.packaging.markers")
+    finally:
+        sys.path.remove(str(pip_wheel))
+    resolved_for = target.get("environment", {}).get("python_full_version", "another Python")
+    for text, expected in sorted(decided.items()):
+        try:
+            here = markers.Marker(text).evaluate({"extra": ""})
+        except Exception as exc:  # pip's own error types vary with its version
+            here = f"unreadable ({exc})"
+        if here is not expected:
+            return (
+                f"; it was resolved for Python {resolved_for}, where '{text}' is {expected}, "
+                f"but here (Python {platform.python_version()}) it is {here}, so other packages "
+                "would be needed: run 'bundle probe' on this server and make the bundle with "
+                "--target server.json"
+            )
+    return ""
 
 
 def _load_targets(path: str) -> list[dict[str, Any]]:
@@ -469,6 +505,14 @@ def _load_targets(path: str) -> list[dict[str, Any]]:
         for wheel in target["wheels"]:
             wheel_tags(wheel)
     return targets
+
+
+def _pip_wheel(targets_json: str) -> Path | None:
+    """The bundle's pip wheel (``wheels/`` beside ``support/``), named in targets.json."""
+    with Path(targets_json).open(encoding="utf-8") as f:
+        name = json.load(f).get("pip_wheel")
+    wheel = Path(targets_json).resolve().parent.parent / "wheels" / str(name)
+    return wheel if name and wheel.is_file() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -489,11 +533,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         targets = _load_targets(args.select)
+        pip_wheel = _pip_wheel(args.select)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"error: {args.select}: {exc}", file=sys.stderr)
         return BAD_INPUT
     try:
-        target = select(targets)
+        target = select(targets, pip_wheel)
     except NoFit as exc:
         print(f"error: {exc}", file=sys.stderr)
         return NO_FIT
