@@ -443,7 +443,7 @@ def test_sigterm_during_a_make_cleans_up_like_ctrl_c(tmp_path: Path, stalled_ind
     took, err = _signal_when(proc, signal.SIGTERM, after=3)
     assert proc.returncode == 143, err
     assert err.splitlines()[-1] == "error: terminated; nothing was written"
-    assert took < 5
+    assert took < 10  # a stalled index: without the fix, until pip times out
     assert not dist.exists() or not list(dist.iterdir())
     assert not list((tmp_path / "cache").rglob("*.part"))
 
@@ -501,7 +501,7 @@ def test_ctrl_c_during_slow_downloads_stops_at_once(tmp_path: Path) -> None:
         stop.set()
         server.close()
     assert proc.returncode != 0
-    assert took < 1.5
+    assert took < 5  # without the fix: until the 100 MB trickle ends
     assert not list((tmp_path / "cache").rglob("*.part"))
 
 
@@ -580,7 +580,7 @@ def test_an_absurd_target_is_refused_at_once(
     req = requirements(tmp_path / "app", "alpha")
     started = time.monotonic()
     outcome = bundle(capsys, "make", req, "--target", target, "-o", tmp_path / "dist")
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # without the bound: gigabytes of tags
     assert outcome.code == 2
     assert "names a version no server has" in one_error_line(outcome.err)
 
