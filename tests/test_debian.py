@@ -114,8 +114,8 @@ def test_a_bundle_resolved_for_another_patch_level_is_refused_before_anything_is
     refused = in_server(root, "cd /srv/* && ./install.sh /opt/app/venv")
     assert refused.returncode == 3, refused.stderr
     [error] = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
-    assert error.endswith(
-        "it was resolved for Python 3.11.0, where 'python_full_version < \"3.11.1\"' is True, "
+    assert error == (
+        "error: this bundle was resolved for Python 3.11.0, where 'python_full_version < \"3.11.1\"' is True, "
         "but here (Python 3.11.2) it is False, so other packages would be needed: run 'bundle "
         "probe' on this server and make the bundle with --target server.json"
     )

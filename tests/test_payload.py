@@ -525,8 +525,8 @@ def test_a_marker_that_decided_the_resolution_must_come_out_the_same_here(
         return
     assert done.returncode == 3
     [line] = error_lines(done)
-    assert line.endswith(
-        "; it was resolved for Python 3.0.0, where 'python_full_version < \"3.0.1\"' is True, "
+    assert line == (
+        "error: this bundle was resolved for Python 3.0.0, where 'python_full_version < \"3.0.1\"' is True, "
         f"but here (Python {platform.python_version()}) it is False, so other packages would be "
         "needed: run 'bundle probe' on this server and make the bundle with --target server.json"
     )

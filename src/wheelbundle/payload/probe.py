@@ -441,7 +441,7 @@ def select(targets: list[dict[str, Any]], pip_wheel: Path | None = None) -> dict
     """
     accepted = set(sys_tags())
     python_version = ".".join(platform.python_version_tuple()[:2])
-    misfit = ""
+    misfit = resolved_otherwise = ""
     for target in targets:
         if (target["implementation"], target["python_version"]) != (
             sys.implementation.name,
@@ -449,10 +449,15 @@ def select(targets: list[dict[str, Any]], pip_wheel: Path | None = None) -> dict
         ):
             continue
         bad = [w for w in target["wheels"] if not wheel_tags(w) & accepted]
-        differs = _differing_marker(target, pip_wheel) if pip_wheel and not bad else ""
-        if not bad and not differs:
+        if bad:
+            misfit = misfit or f"; wheels/{bad[0]} does not fit"
+            continue
+        differs = _differing_marker(target, pip_wheel) if pip_wheel else ""
+        if not differs:
             return target
-        misfit = misfit or (differs or f"; wheels/{bad[0]} does not fit")
+        resolved_otherwise = resolved_otherwise or differs
+    if resolved_otherwise:  # a target fits but for its resolution: that is the thing to say
+        raise NoFit(resolved_otherwise)
     if len(targets) == 1:
         needs = _needs(targets[0])
     else:
@@ -482,10 +487,10 @@ def _differing_marker(target: dict[str, Any], pip_wheel: Path) -> str:
             here = f"unreadable ({exc})"
         if here is not expected:
             return (
-                f"; it was resolved for Python {resolved_for}, where '{text}' is {expected}, "
-                f"but here (Python {platform.python_version()}) it is {here}, so other packages "
-                "would be needed: run 'bundle probe' on this server and make the bundle with "
-                "--target server.json"
+                f"this bundle was resolved for Python {resolved_for}, where '{text}' is "
+                f"{expected}, but here (Python {platform.python_version()}) it is {here}, so "
+                "other packages would be needed: run 'bundle probe' on this server and make the "
+                "bundle with --target server.json"
             )
     return ""
 
