@@ -8,8 +8,11 @@ extracted by name into the file system.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
+import io
+import lzma
 import shutil
 import tarfile
 import zlib
@@ -18,10 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from wheelbundle.cache import CHUNK
 from wheelbundle.errors import VerifyFailed
 
-CHUNK = 1 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
 _TAR_END = 2 * tarfile.BLOCKSIZE
 """A tar archive ends with two zero blocks; an archive cut short lacks them."""
 #: What a damaged compressed stream raises while it is read.
@@ -96,14 +98,25 @@ def _check_whole(path: Path, end_of_members: int) -> None:
     """The archive ends as it should: gzip's own length and CRC check out to its last byte, and
     the tar stream's end marker follows the last member. tarfile stops reading at the last
     member, so an archive cut short would pass here and fail in tar on the server."""
-    with path.open("rb") as raw:
-        compressed = raw.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
     length = 0
-    with gzip.open(path) if compressed else path.open("rb") as stream:
+    with _decompressed(path) as stream:
         while chunk := stream.read(CHUNK):
             length += len(chunk)
     if length < end_of_members + _TAR_END:
         raise tarfile.ReadError("it ends before the tar end-of-archive marker: cut short?")
+
+
+def _decompressed(path: Path) -> io.BufferedIOBase:
+    """The archive's bytes as tarfile's "r:*" reads them, each compression with its own checks."""
+    with path.open("rb") as raw:
+        head = raw.read(6)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(path, "rb")
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(path, "rb")
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(path, "rb")
+    return path.open("rb")
 
 
 def _reason(exc: BaseException) -> str:

@@ -18,9 +18,9 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from wheelbundle.cache import CHUNK
 from wheelbundle.errors import BundleError, VerifyFailed
 
-CHUNK = 1 << 20
 #: How much larger than its compressed bytes a member may say it is. Text and code compress
 #: ten- to twentyfold; a zip bomb (zeros) a thousandfold. Beyond this a member is refused
 #: before a byte of it is inflated.
