@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from bundles import bundle, requirements, with_member
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from index import LocalIndex
 from packages import make_wheel
@@ -37,7 +37,9 @@ from wheelbundle.archive import BundleArchive
 from wheelbundle.cache import STALE_SECONDS, Cache
 from wheelbundle.config import load_config
 from wheelbundle.errors import BundleError, UsageError, VerifyFailed
+from wheelbundle.find import best_wheel, files_on_page
 from wheelbundle.hashes import given_hashes
+from wheelbundle.inputs import read_inputs
 from wheelbundle.manifest import Manifest, parse_sha256sums
 from wheelbundle.pylock import read_pylock
 from wheelbundle.resolve import remembered
@@ -172,6 +174,31 @@ def test_fuzz_the_archive_reader_with_a_damaged_bundle(
         pass
     else:
         assert not cut and at < 10, "only gzip's header may change unnoticed"
+
+
+HASH = "a" * 64
+
+
+@FUZZ
+@given(links=st.lists(st.text(max_size=60).filter(lambda t: '"' not in t), max_size=8))
+@example(links=["http://[::1/x-1.0-py3-none-any.whl", "//[zz/y.whl"])  # found by this test
+def test_fuzz_an_index_page_the_lock_finder_reads(links: list[str]) -> None:
+    """An index's page is the network's word: any link on it is read or passed over."""
+    page = "".join(f'<a href="{link}#sha256={HASH}">f</a>' for link in links)
+    files = files_on_page(page, "https://index.invalid/simple/x/", frozenset({HASH}))
+    best_wheel(files, parse_target("cp312-manylinux_2_28_x86_64"))
+
+
+@FUZZ
+@given(data=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_fuzz_the_readers_of_pyproject_and_server_descriptions(tmp_path: Path, data: bytes) -> None:
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    written(project, "pyproject.toml", data)
+    with contextlib.suppress(UsageError):
+        read_inputs([str(project)])
+    with contextlib.suppress(UsageError):
+        parse_target(str(written(tmp_path, "server.json", data)))
 
 
 # --- archives: damaged, cut, forged, bombs ---------------------------------------------------

@@ -114,7 +114,10 @@ def files_on_page(page: str, page_url: str, sha256s: frozenset[str]) -> dict[str
         url, _, fragment = href.replace("&amp;", "&").partition("#")
         algorithm, _, digest = fragment.partition("=")
         if algorithm == "sha256" and digest.lower() in sha256s:
-            found[urljoin(page_url, url)] = digest.lower()
+            try:
+                found[urljoin(page_url, url)] = digest.lower()
+            except ValueError:  # not a URL (a broken IPv6 host): pip passes it over too
+                continue
     return found
 
 
