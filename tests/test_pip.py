@@ -105,3 +105,16 @@ def test_verbose_shows_pips_output_and_keeps_the_cause(
     assert "ERROR: No matching distribution found for nosuchpackage" in outcome.err
     [error] = [ln for ln in outcome.err.splitlines() if ln.startswith("error: ")]
     assert error.startswith("error: no version of nosuchpackage found on the index; ")
+
+
+def test_a_python_mismatch_pip_finds_in_metadata_names_both_and_target() -> None:
+    """Where a page gives no data-requires-python, pip learns it from the file's metadata."""
+    error = classify_failure(
+        ["pip"], 1, "ERROR: Package 'django' requires a different Python: 3.9.2 not in '>=3.10'\n"
+    )
+    assert type(error) is ResolutionFailed
+    assert str(error) == (
+        "django needs Python >=3.10, and this bundle is for Python 3.9.2; bundle for a Python it "
+        "supports with --target (a shorthand like cp312-manylinux_2_28_x86_64, or 'bundle probe' "
+        "run on the server), or pin a version of django that supports 3.9.2"
+    )

@@ -50,6 +50,9 @@ _NO_VERSIONS = re.compile(r"Could not find a version that satisfies the requirem
 _OTHER_PYTHON = re.compile(
     r"Ignored the following versions that require a different python version: (.+)"
 )
+_WRONG_PYTHON = re.compile(
+    r"Package '(?P<name>[^']+)' requires a different Python: (?P<here>\S+) not in '(?P<needs>[^']+)'"
+)
 _CONFLICT = re.compile(r"Cannot install (.+?) because these package versions have conflicting")
 _BUILD = re.compile(
     r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)"
@@ -222,6 +225,13 @@ def _diagnose(
         return IndexUnreachable, (
             f"cannot reach the package index ({m.group(1)}); check --index-url, the network "
             "and credentials"
+        )
+    if m := _WRONG_PYTHON.search(output):  # found out from a file's metadata, not its link
+        return ResolutionFailed, (
+            f"{m['name']} needs Python {m['needs']}, and this bundle is for Python {m['here']}; "
+            "bundle for a Python it supports with --target (a shorthand like "
+            "cp312-manylinux_2_28_x86_64, or 'bundle probe' run on the server), or pin a "
+            f"version of {m['name']} that supports {m['here']}"
         )
     if (m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output)) and (
         ignored := _OTHER_PYTHON.search(output)
