@@ -50,6 +50,11 @@ _NO_VERSIONS = re.compile(r"Could not find a version that satisfies the requirem
 _OTHER_PYTHON = re.compile(
     r"Ignored the following versions that require a different python version: (.+)"
 )
+#: The remedy for a package that needs another Python than the bundle's.
+_WITH_TARGET = (
+    "with --target (a shorthand like cp312-manylinux_2_28_x86_64, or 'bundle probe' run on the "
+    "server)"
+)
 _WRONG_PYTHON = re.compile(
     r"Package '(?P<name>[^']+)' requires a different Python: (?P<here>\S+) not in '(?P<needs>[^']+)'"
 )
@@ -229,9 +234,8 @@ def _diagnose(
     if m := _WRONG_PYTHON.search(output):  # found out from a file's metadata, not its link
         return ResolutionFailed, (
             f"{m['name']} needs Python {m['needs']}, and this bundle is for Python {m['here']}; "
-            "bundle for a Python it supports with --target (a shorthand like "
-            "cp312-manylinux_2_28_x86_64, or 'bundle probe' run on the server), or pin a "
-            f"version of {m['name']} that supports {m['here']}"
+            f"bundle for a Python it supports {_WITH_TARGET}, or pin a version of {m['name']} "
+            f"that supports {m['here']}"
         )
     if (m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output)) and (
         ignored := _OTHER_PYTHON.search(output)
@@ -240,9 +244,8 @@ def _diagnose(
         here = f"Python {python}" if python else "the Python it resolves for"
         return ResolutionFailed, (
             f"no version of {m.group(1)} supports {here}, the Python this bundle is for "
-            f"(versions found need another: {versions}); bundle for a Python they support with "
-            "--target (a shorthand like cp312-manylinux_2_28_x86_64, or 'bundle probe' run on "
-            "the server), or pin a version that supports it"
+            f"(versions found need another: {versions}); bundle for a Python they support "
+            f"{_WITH_TARGET}, or pin a version that supports it"
         )
     if m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output):
         return ResolutionFailed, (
