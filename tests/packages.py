@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import io
 import shutil
+import subprocess
 import sysconfig
 import tarfile
 import textwrap
@@ -378,7 +379,7 @@ def make_sdist(
     requires: Iterable[str] = (),
     requires_python: str | None = None,
     fail_build: bool = False,
-    modules: Mapping[str, str] | None = None,
+    modules: Mapping[str, str | bytes] | None = None,
     tag: str = "py3-none-any",
 ) -> Path:
     """Write a PEP 517 sdist built by an in-tree, standard-library backend; return its path.
@@ -397,7 +398,7 @@ def make_sdist(
         tag=tag,
     )
     top = sdist_filename(name, version).removesuffix(".tar.gz")
-    members = {f"{top}/{path}": text.encode() for path, text in sorted(tree.items())}
+    members = {f"{top}/{path}": _bytes(text) for path, text in sorted(tree.items())}
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     path = dest_dir / sdist_filename(name, version)
@@ -419,7 +420,7 @@ def make_project(
     tree = _source_tree(name, version, requires=requires, extras=extras, modules=modules)
     for path, text in tree.items():
         (dest_dir / path).parent.mkdir(parents=True, exist_ok=True)
-        (dest_dir / path).write_text(text)
+        (dest_dir / path).write_bytes(_bytes(text))
     return dest_dir
 
 
@@ -431,11 +432,13 @@ def _source_tree(
     extras: Mapping[str, Iterable[str]] | None = None,
     requires_python: str | None = None,
     fail_build: bool = False,
-    modules: Mapping[str, str] | None = None,
+    modules: Mapping[str, str | bytes] | None = None,
     tag: str = "py3-none-any",
-) -> dict[str, str]:
+) -> dict[str, str | bytes]:
     """The files of a source tree: PKG-INFO, the in-tree backend, pyproject.toml, the modules."""
-    files = dict(sorted((modules or _default_modules(name, version)).items()))
+    files: dict[str, str | bytes] = dict(
+        sorted((modules or _default_modules(name, version)).items())
+    )
     pkg_info = metadata_text(
         name, version, requires=requires, extras=extras, requires_python=requires_python
     )
@@ -448,6 +451,76 @@ def _source_tree(
         wheel_text=_wheel_file_text(tag),
     )
     return {"PKG-INFO": pkg_info, "backend.py": backend, "pyproject.toml": _PYPROJECT, **files}
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode()
+
+
+_LIBRARY_C = """\
+int wb_answer(void) { return 42; }
+"""
+
+_EXTENSION_C = """\
+#include <Python.h>
+#include <stdlib.h>
+int wb_answer(void);
+
+static PyObject *answer(PyObject *self, PyObject *args) {
+    if (%(new_glibc)d) { arc4random(); }  /* glibc 2.36's: a wheel that needs a new glibc */
+    return PyLong_FromLong(wb_answer());
+}
+
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "%(name)s", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_%(name)s(void) { return PyModule_Create(&module); }
+"""
+
+
+def make_linked_extension_sdist(
+    dest_dir: Path, library_dir: Path, name: str, version: str, *, new_glibc: bool = False
+) -> Path:
+    """An sdist whose wheel holds a real C extension, ``name.answer()`` -> 42, that links
+    ``lib<name>.so.1``, a library only ``library_dir`` holds: what psycopg2 built against this
+    machine's libpq is. Compiled here with gcc and this Python's headers; the in-tree backend
+    then packs the compiled module, so the built wheel is ``cpXY-cpXY-linux_<arch>``.
+    ``new_glibc``: the extension also calls ``arc4random`` (glibc 2.36 and later).
+    """
+    library_dir.mkdir(parents=True, exist_ok=True)
+    work = dest_dir / f".{name}-src"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "lib.c").write_text(_LIBRARY_C)
+    (work / "ext.c").write_text(_EXTENSION_C % {"name": name, "new_glibc": int(new_glibc)})
+    soname = f"lib{name}.so.1"
+    gcc = ["gcc", "-shared", "-fPIC", "-O1"]
+    subprocess.run(
+        [*gcc, f"-Wl,-soname,{soname}", "-o", library_dir / soname, work / "lib.c"], check=True
+    )
+    (library_dir / f"lib{name}.so").unlink(missing_ok=True)
+    (library_dir / f"lib{name}.so").symlink_to(soname)
+    module = f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+    include = sysconfig.get_paths()["include"]
+    subprocess.run(
+        [
+            *gcc,
+            f"-I{include}",
+            "-o",
+            work / module,
+            work / "ext.c",
+            f"-L{library_dir}",
+            f"-l{name}",
+        ],
+        check=True,
+    )
+    interpreter = f"{tags.interpreter_name()}{tags.interpreter_version()}"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    return make_sdist(
+        dest_dir,
+        name,
+        version,
+        modules={module: (work / module).read_bytes()},
+        tag=f"{interpreter}-{interpreter}-{platform}",
+    )
 
 
 def pip_wheel(dest_dir: Path | None = None) -> Path | None:

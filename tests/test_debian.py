@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bundles import bundle, requirements
 from index import LocalIndex
+from packages import make_linked_extension_sdist, pip_wheel
 
 #: Debian release -> its Python, as the release ships it.
 SUITES = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
@@ -120,3 +123,43 @@ def test_a_bundle_resolved_for_another_patch_level_is_refused_before_anything_is
         "probe' on this server and make the bundle with --target server.json"
     )
     assert not (root / "opt/app").exists()
+
+
+def test_a_wheel_built_here_carries_its_library_to_a_server_that_lacks_it(
+    debian_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+    make_index: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A C extension compiled here against a library only this machine has, bundled for
+    Debian 12 as ``bundle probe`` describes it: repaired, it imports there."""
+    if sys.version_info[:2] != (3, 11) or shutil.which("gcc") is None:
+        pytest.skip("the extension is compiled here for Debian 12's Python 3.11, with gcc")
+    root = debian_root(debian_cache, "bookworm", tmp_path / "root")
+    library = tmp_path / "buildlibs"
+    sdist = make_linked_extension_sdist(tmp_path / "files", library, "wbnative", "1.0")
+    pip = pip_wheel(tmp_path / "files")
+    assert pip is not None
+    index = make_index(sdist, pip)
+    (root / "tmp/probe.py").write_text(bundle(capsys, "probe").out)
+    probed = in_server(root, "python3 /tmp/probe.py")
+    assert probed.returncode == 0, probed.stderr
+    (tmp_path / "server.json").write_text(probed.stdout)
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(library))
+    made = bundle(
+        capsys, "make", requirements(tmp_path / "app", "wbnative"), "--target",
+        tmp_path / "server.json", "-o", tmp_path / "dist", "--index-url", index.url, "-q",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    assert "manylinux_" in made.archive.name
+    with tarfile.open(made.archive) as tar:
+        tar.extractall(root / "srv", filter="data")
+    assert not list(root.glob("usr/lib/*/libwbnative*"))
+    done = in_server(
+        root,
+        "cd /srv/* && ./install.sh /opt/app/venv && "
+        "/opt/app/venv/bin/python -c 'import wbnative; print(wbnative.answer())'",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "42"

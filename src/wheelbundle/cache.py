@@ -23,7 +23,12 @@ from wheelbundle.errors import UsageError
 CHUNK = 1 << 20
 STALE_SECONDS = 3600
 """A temporary file left untouched this long belongs to a run that was killed outright."""
-_KINDS = {"downloads": "files", "builds": "builds", "resolutions": "resolutions"}
+_KINDS = {
+    "downloads": "files",
+    "builds": "builds",
+    "repairs": "repairs",
+    "resolutions": "resolutions",
+}
 _UNFINISHED = "incoming"
 
 
@@ -65,7 +70,8 @@ def sweep_stale(folder: Path, pattern: str) -> None:
 
 
 class Cache:
-    """``files/<sha256>/<filename>`` for every file, ``builds/<key>/`` for built wheels."""
+    """``files/<sha256>/<filename>`` for every file, ``builds/<key>/`` for built wheels,
+    ``repairs/<key>/`` for built wheels as auditwheel repaired them."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -146,6 +152,10 @@ class Cache:
     def build_dir(self, key: str) -> Path:
         """Folder holding the wheel built for a build key (see ``build.build_key``)."""
         return self.root / "builds" / key[:2] / key
+
+    def repair_dir(self, key: str) -> Path:
+        """Folder holding a built wheel as auditwheel repaired it (see ``repair.repair``)."""
+        return self.root / "repairs" / key[:2] / key
 
 
 @contextmanager

@@ -48,6 +48,7 @@ from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.pylock import locked_pins, pylock_name, pylock_text, read_pylock
 from wheelbundle.relay import Relay
+from wheelbundle.repair import Repaired, needs_repair, repair
 from wheelbundle.resolve import Pin, Resolution, decisions, remembered, resolve, unmet
 from wheelbundle.sbom import license_from, sbom_json, wheel_license
 from wheelbundle.sign import SIGNATURE, sign
@@ -338,6 +339,10 @@ def _collect_and_pack(
     sources = _fetch(resolver, [p for p in all_pins if p.kind == "sdist"], reporter)
     _check_given(all_pins, sources, given)
     built = _build(options, all_pins, sources, resolver.cache, reporter, resolver.run)
+    repairs = _repair(built, resolver.cache, reporter)
+    built = {
+        key: repairs[wheel].wheel if wheel in repairs else wheel for key, wheel in built.items()
+    }
     _check_built_for_targets(resolved, built)
     uv_pins = [r.uv for r in resolved if r.uv is not None]
     wheel_pins = [p for p in all_pins if p.kind == "wheel"]
@@ -345,11 +350,14 @@ def _collect_and_pack(
     _check_given(all_pins, fetched, given)
     packages: dict[str, Package] = {}
     wheels: dict[str, Path] = {}
+    repaired = {r.wheel: r for r in repairs.values()}
     described: dict[Path, Package] = {}  # a wheel several targets share is hashed once
 
     def add(pin: Pin) -> str:
         wheel = fetched[pin.url] if pin.kind == "wheel" else built[pin.name, pin.version]
-        package = described.get(wheel) or described.setdefault(wheel, _package(pin, wheel))
+        package = described.get(wheel) or described.setdefault(
+            wheel, _package(pin, wheel, repaired.get(wheel))
+        )
         if packages.setdefault(package.wheel, package).sha256 != package.sha256:
             raise BundleError(
                 f"two different files are both called {package.wheel}; bundle the targets separately"
@@ -500,7 +508,26 @@ def _build(
     return {(job.pin.name, job.pin.version): wheels[job.pin.name] for job in jobs}
 
 
-def _package(pin: Pin, wheel: Path) -> Package:
+def _repair(
+    built: Mapping[tuple[str, str], Path], cache: Cache, reporter: Reporter
+) -> dict[Path, Repaired]:
+    """Every wheel built here for this Linux machine only, made to carry what it links."""
+    todo = {wheel: f"{name}=={version}" for (name, version), wheel in built.items()}
+    todo = {wheel: label for wheel, label in todo.items() if needs_repair(wheel.name)}
+    if not todo:
+        return {}
+    bar = reporter.bar("repairing built wheels", len(todo), "wheel")
+    try:
+        repairs = {}
+        for wheel, label in todo.items():
+            repairs[wheel] = repair(wheel, label, cache)
+            bar.advance(1)
+    finally:
+        bar.close()
+    return repairs
+
+
+def _package(pin: Pin, wheel: Path, repaired: Repaired | None = None) -> Package:
     if pin.kind == "wheel":
         origin = "local" if pin.url.startswith("file:") else "index-wheel"
     else:
@@ -521,6 +548,8 @@ def _package(pin: Pin, wheel: Path) -> Package:
             if pin.license_expression or pin.classifiers
             else wheel_license(wheel)
         ),
+        repaired=repaired.platform if repaired else None,
+        grafted=repaired.grafted if repaired else (),
     )
 
 

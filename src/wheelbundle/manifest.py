@@ -31,6 +31,17 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
+class GraftedLibrary:
+    """A shared library a wheel built here links, copied into it by ``auditwheel repair``."""
+
+    name: str
+    """Its name where it came from: ``libpq.so.5``."""
+    file: str
+    """Its member in the wheel: ``psycopg2.libs/libpq-1a2b3c4d.so.5``."""
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Package:
     """One wheel in the bundle and where it came from."""
 
@@ -48,6 +59,10 @@ class Package:
     """``Requires-Dist`` of the wheel, for the dependency graph."""
     license: str | None = None
     """SPDX expression from the wheel's metadata; None when it does not say (never guessed)."""
+    repaired: str | None = None
+    """A wheel built here and repaired by auditwheel: the manylinux platform it was given."""
+    grafted: tuple[GraftedLibrary, ...] = ()
+    """The libraries that repair copied into it (``repaired`` only)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,7 @@ class Manifest:
             "pip_version": self.pip_version,
             "targets": [_plain(t) for t in self.targets],
             "inputs": [_plain(i) for i in self.inputs],
-            "packages": [_plain(p) for p in self.packages],
+            "packages": [_package_plain(p) for p in self.packages],
         }
         return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=200)
 
@@ -160,6 +175,14 @@ def _plain(obj: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(obj).items()}
 
 
+def _package_plain(package: Package) -> dict[str, Any]:
+    """A package entry; the repair keys only for a repaired wheel, so others read as before."""
+    plain = _plain(package)
+    if package.repaired is None:
+        del plain["repaired"], plain["grafted"]
+    return plain
+
+
 def sha256sums(hashes: Mapping[str, str]) -> str:
     """coreutils ``sha256sum`` format, sorted by path, checkable with ``sha256sum -c``."""
     return "".join(f"{digest}  {path}\n" for path, digest in sorted(hashes.items()))
@@ -184,7 +207,8 @@ def pip_wheel_of(packages: Iterable[Package]) -> str:
 
 def _package(entry: dict[str, Any]) -> Package:
     """One ``packages`` entry, its sizes and hashes of the types every reader relies on."""
-    package = Package(**{**entry, "requires": tuple(entry.get("requires", ()))})
+    grafted = tuple(GraftedLibrary(**g) for g in entry.get("grafted", ()))
+    package = Package(**{**entry, "requires": tuple(entry.get("requires", ())), "grafted": grafted})
     if type(package.size) is not int or package.size < 0:
         raise ValueError(f"{package.wheel}: size {package.size!r} is not a number of bytes")
     if not isinstance(package.sha256, str) or not _SHA256.fullmatch(package.sha256):

@@ -26,7 +26,7 @@ from packaging.licenses import InvalidLicenseExpression, canonicalize_license_ex
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelbundle.manifest import Manifest, Package
+from wheelbundle.manifest import GraftedLibrary, Manifest, Package
 from wheelbundle.wheelcheck import wheel_metadata
 
 SPEC_VERSION = "1.6"
@@ -150,7 +150,21 @@ def _component(package: Package, installer: bool) -> dict[str, Any]:
     if installer:
         component["scope"] = "excluded"
         component["properties"].append({"name": "wheelbundle:role", "value": "installer"})
+    if package.repaired:
+        component["properties"].append({"name": "wheelbundle:repaired", "value": package.repaired})
+        component["components"] = [_grafted(package, g) for g in package.grafted]
     return component
+
+
+def _grafted(package: Package, library: GraftedLibrary) -> dict[str, Any]:
+    """A library auditwheel copied into a wheel built here: it ships, so it is a component."""
+    return {
+        "type": "library",
+        "bom-ref": f"{package.wheel}#{library.file}",
+        "name": library.name,
+        "hashes": [{"alg": "SHA-256", "content": library.sha256}],
+        "properties": [{"name": "wheelbundle:grafted-as", "value": library.file}],
+    }
 
 
 def _dependencies(manifest: Manifest, root: str) -> list[dict[str, Any]]:
