@@ -71,6 +71,11 @@ def record_hash(data: bytes) -> str:
     return "sha256=" + digest.decode("ascii")
 
 
+def pure_bundle_tag() -> str:
+    """What a bundle of pure wheels resolved for this Python is named after: ``cp311-none-any``."""
+    return f"{tags.interpreter_name()}{tags.interpreter_version()}-none-any"
+
+
 def native_tag() -> str:
     """The most specific `cpXY-cpXY-manylinux_*` tag this interpreter installs.
 

@@ -7,9 +7,13 @@ from pathlib import Path
 import pytest
 from bundles import bundle, requirements
 from index import LocalIndex
+from packages import pure_bundle_tag
 
 from wheelbundle.config import BundleConfig, load_config
 from wheelbundle.errors import UsageError
+
+PURE = pure_bundle_tag()
+"""What a bundle of pure wheels for this Python is named after."""
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +32,8 @@ def test_bundle_make_with_no_argument_reads_bundle_yaml(
     monkeypatch.chdir(tmp_path / "shop")
     made = bundle(capsys, "make", "-q")
     assert made.code == 0, made.err
-    assert made.archive == Path("../out/shop-1.2-py3-none-any.tar.gz")
-    assert (tmp_path / "out" / "shop-1.2-py3-none-any.tar.gz").is_file()
+    assert made.archive == Path(f"../out/shop-1.2-{PURE}.tar.gz")
+    assert (tmp_path / "out" / f"shop-1.2-{PURE}.tar.gz").is_file()
 
 
 def test_command_line_options_override_the_file(
@@ -49,7 +53,7 @@ def test_command_line_options_override_the_file(
         "--index-url", index.url, "-o", "elsewhere", "-q",
     )  # fmt: skip
     assert made.code == 0, made.err
-    assert made.archive == Path("elsewhere/shop-2.0-py3-none-any.tar.gz")
+    assert made.archive == Path(f"elsewhere/shop-2.0-{PURE}.tar.gz")
 
 
 def test_paths_are_relative_to_the_file(tmp_path: Path) -> None:

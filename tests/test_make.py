@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 from bundles import bundle, member_names, requirements, unpack
 from index import LocalIndex
-from packages import pip_wheel_name
+from packages import pip_wheel_name, pure_bundle_tag
 from pythons import INSTALLABLE_VERSIONS, find_python
 
 import wheelbundle
 from wheelbundle.manifest import Manifest
+
+PURE = pure_bundle_tag()
+"""What a bundle of pure wheels for this Python is named after."""
 
 pytestmark = pytest.mark.journey
 
@@ -43,11 +46,11 @@ def made(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex) -> Path:
 
 def test_the_archive_is_named_after_the_folder_the_date_and_the_target(made: Path) -> None:
     assert made.name.startswith("shop-")
-    assert made.name.endswith("-py3-none-any.tar.gz")
+    assert made.name.endswith(f"-{PURE}.tar.gz")
 
 
 def test_the_archive_holds_exactly_the_contract_layout(made: Path) -> None:
-    top = made.name.removesuffix("-py3-none-any.tar.gz")
+    top = made.name.removesuffix(f"-{PURE}.tar.gz")
     wheels = [
         "alpha-1.0-py3-none-any.whl",
         "beta-2.0-py3-none-any.whl",
@@ -94,7 +97,7 @@ def test_the_manifest_says_what_where_from_and_which_hash(
         assert (p.sha256, p.size) == (_sha256(wheel), wheel.stat().st_size)
     (target,) = manifest.targets
     assert (target.name, target.platform, target.lock) == (
-        "py3-none-any",
+        PURE,
         "any",
         "requirements.lock",
     )
@@ -182,7 +185,7 @@ def test_the_same_inputs_give_the_same_archive_bytes(
         capsys, "make", req, "-o", tmp_path / "two", "--index-url", index.url, "--no-cache"
     )
     assert first.code == second.code == 0
-    assert first.archive.name == "app-2023.11.14-py3-none-any.tar.gz"
+    assert first.archive.name == f"app-2023.11.14-{PURE}.tar.gz"
     assert _sha256(first.archive) == _sha256(second.archive)
 
 

@@ -16,10 +16,14 @@ import pytest
 from bundles import bundle, make_archive, member_names, unpack
 from conftest import RunOffline
 from index import LocalIndex
+from packages import pure_bundle_tag
 from test_verify import flip_one_byte, read_member, rewrite
 
 from wheelbundle.errors import BundleError
 from wheelbundle.sign import SIGNATURE, sign
+
+PURE = pure_bundle_tag()
+"""What a bundle of pure wheels for this Python is named after."""
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 
@@ -105,7 +109,7 @@ def test_ed25519_signatures_are_deterministic(keys: dict[str, Path]) -> None:
 @pytest.mark.parametrize(
     ("variant", "code", "message"),
     [
-        ("good", 0, "OK, 3 wheels for py3-none-any; signed by ops@example.com"),
+        ("good", 0, f"OK, 3 wheels for {PURE}; signed by ops@example.com"),
         ("unsigned", 3, "error: SHA256SUMS.sig: the bundle is not signed"),
         ("other key", 3, "error: SHA256SUMS.sig: not signed by any key in"),
         (

@@ -374,6 +374,14 @@ def test_the_bundle_needs_the_most_demanding_of_each_wheels_least_demanding_plat
     assert target.bundle_tag(wheels) == "cp311-manylinux_2_34_x86_64"
 
 
+def test_a_bundle_of_pure_wheels_is_named_after_the_python_it_was_resolved_for() -> None:
+    """Pure wheels fit any platform, but not any Python: markers and Requires-Python were
+    evaluated for this one, and install.sh refuses another, so the name says which."""
+    wheels = ["six-1-py2.py3-none-any.whl", "attrs-1-py3-none-any.whl"]
+    assert parse_target("cp311-manylinux_2_28_x86_64").bundle_tag(wheels) == "cp311-none-any"
+    assert parse_target("cp313-win_amd64").bundle_tag(wheels) == "cp313-none-any"
+
+
 def test_this_pip_has_every_internal_a_foreign_resolution_patches() -> None:
     """Run by make test-latest against the newest pip too: a move shows there first."""
     assert missing_internals() == []

@@ -18,13 +18,16 @@ from typing import Any
 import pytest
 from bundles import bundle, make_archive, member_names, requirements, unpack
 from index import LocalIndex
-from packages import make_uv_wheel, make_wheel, native_tag
+from packages import make_uv_wheel, make_wheel, native_tag, pure_bundle_tag
 from test_sbom import validate
 from test_verify import read_member, rewrite
 
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.manifest import Manifest, parse_sha256sums, sha256sums
 from wheelbundle.verify import verify_bundle
+
+PURE = pure_bundle_tag()
+"""What a bundle of pure wheels for this Python is named after."""
 
 ARM = "cp312-manylinux_2_28_aarch64"
 UV_VERSION = version("uv")
@@ -66,7 +69,7 @@ def test_the_uv_wheel_rides_along_outside_the_lock(
     with_uv: Path, with_pip: Path, uv_wheel: Path
 ) -> None:
     assert with_uv.name == with_pip.name  # uv's own platform does not name the bundle
-    top = with_uv.name.removesuffix("-py3-none-any.tar.gz")
+    top = with_uv.name.removesuffix(f"-{PURE}.tar.gz")
     wheels = [p.wheel for p in manifest_of(with_pip).packages] + [uv_wheel.name]
     assert member_names(with_uv) == sorted(
         [

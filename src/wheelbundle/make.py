@@ -411,7 +411,7 @@ def _check_given(
 
 
 def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> TargetEntry:
-    """A single target is named after what its wheels need (``py3-none-any`` when pure)."""
+    """A single target is named after what its wheels need (``cp311-none-any`` when pure)."""
     name = target.bundle_tag(wheels) if single or target.label is None else target.label
     return TargetEntry(
         name=name,

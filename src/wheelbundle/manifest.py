@@ -70,7 +70,7 @@ class TargetEntry:
     """A server kind the bundle installs on, and the lock for it."""
 
     name: str
-    """Archive tag: ``py3-none-any`` or ``cp312-manylinux_2_28_x86_64``."""
+    """Archive tag: ``cp312-none-any`` (pure wheels) or ``cp312-manylinux_2_28_x86_64``."""
     implementation: str
     python_version: str
     interpreter: str

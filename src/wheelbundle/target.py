@@ -22,7 +22,6 @@ from packaging.utils import parse_wheel_filename
 
 from wheelbundle.errors import UsageError
 
-PURE = "py3-none-any"
 _KNOWN_PLATFORM = re.compile(
     r"^((many|musl)linux_\d+_\d+_\w+|manylinux(1|2010|2014)_\w+|macosx_\d+_\d+_\w+"
     r"|win32|win_amd64|win_arm64|linux_\w+)$"
@@ -109,11 +108,15 @@ class Target:
         return list(dict.fromkeys(_modern(tag.split("-", 2)[2]) for tag in self.tags))
 
     def bundle_tag(self, wheel_filenames: Iterable[str]) -> str:
-        """Name part of the archive: ``py3-none-any`` or ``cp312-manylinux_2_28_x86_64``."""
+        """Name part of the archive: ``cp312-none-any`` or ``cp312-manylinux_2_28_x86_64``.
+
+        Pure wheels fit any platform, but their resolution was made for one Python (its markers,
+        its ``Requires-Python``), and install.sh refuses another: the name says which.
+        """
         names = list(wheel_filenames)
         plat = self.platform_needed(names)
         if plat == "any" and all(_is_pure(n) for n in names):
-            return PURE
+            return f"{self.interpreter}-none-any"
         return f"{self.interpreter}-{plat}"
 
 
