@@ -73,6 +73,7 @@ def test_the_archive_holds_exactly_the_contract_layout(made: Path) -> None:
             f"{top}/sbom.cdx.json",
             f"{top}/support",
             f"{top}/support/probe.py",
+            f"{top}/support/steps.py",
             f"{top}/support/targets.json",
             f"{top}/wheels",
             *(f"{top}/wheels/{w}" for w in wheels),

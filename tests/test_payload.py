@@ -38,6 +38,7 @@ from uv import find_uv_bin
 PAYLOAD = Path(__file__).resolve().parents[1] / "src" / "wheelbundle" / "payload"
 PROBE = PAYLOAD / "probe.py"
 INSTALL_SH = PAYLOAD / "install.sh"
+STEPS = PAYLOAD / "steps.py"
 SIMULATE = Path(__file__).resolve().parent / "payload_data" / "simulate.py"
 TIMEOUT = 180
 PY_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -178,6 +179,7 @@ def make_bundle(
     }
     (bundle / "support" / "targets.json").write_text(json.dumps(data, indent=2))
     shutil.copy(PROBE, bundle / "support" / "probe.py")
+    shutil.copy(STEPS, bundle / "support" / "steps.py")
     shutil.copy(INSTALL_SH, bundle / "install.sh")
     (bundle / "install.sh").chmod(0o755)
     write_sums(bundle)

@@ -77,7 +77,7 @@ def test_the_uv_wheel_rides_along_outside_the_lock(
             *(f"{top}/{name}" for name in ("SHA256SUMS", "install.sh", "manifest.yaml")),
             *(f"{top}/{name}" for name in ("pylock.toml", "requirements.lock", "sbom.cdx.json")),
             f"{top}/support",
-            *(f"{top}/support/{name}" for name in ("probe.py", "targets.json")),
+            *(f"{top}/support/{name}" for name in ("probe.py", "steps.py", "targets.json")),
             f"{top}/wheels",
             *(f"{top}/wheels/{w}" for w in wheels),
         ]

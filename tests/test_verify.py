@@ -190,6 +190,7 @@ def test_a_verified_bundle_unpacks_to_the_contract_layout(good: Path, tmp_path: 
         "sbom.cdx.json",
         "support",
         "support/probe.py",
+        "support/steps.py",
         "support/targets.json",
         "wheels",
         "wheels/alpha-1.0-py3-none-any.whl",

@@ -601,6 +601,7 @@ def bundle_members(
         "sbom.cdx.json": sbom_json(manifest).encode(),
         "support/targets.json": manifest.targets_json(pip_wheel_of(manifest.packages)).encode(),
         "support/probe.py": (payload / "probe.py").read_bytes(),
+        "support/steps.py": (payload / "steps.py").read_bytes(),
         "install.sh": (payload / "install.sh").read_bytes(),
     }
     for entry in manifest.targets:

@@ -109,12 +109,14 @@ export PIP_CONFIG_FILE PIP_DISABLE_PIP_VERSION_CHECK PIP_NO_INPUT PYTHONNOUSERSI
 
 command -v "$PY" >/dev/null 2>&1 || die 1 "no Python at '$PY': install Python 3, or pass --python PATH"
 
+# What needs Python is in support/steps.py (its docstring lists the steps), run from here.
+steps() { "$PY" support/steps.py "$@"; }
+
 # switch_link LINK TARGET: point LINK at TARGET with one rename(2), so LINK never goes missing.
-# (os.replace rather than "mv -T", which is GNU-only; plain mv would move into the directory.)
 switch_link() {
     rm -f "$1.tmp-link"
     ln -s "$2" "$1.tmp-link"
-    "$PY" -c 'import os, sys; os.replace(sys.argv[1], sys.argv[2])' "$1.tmp-link" "$1"
+    steps replace "$1.tmp-link" "$1"
 }
 
 if [ "$MODE" = describe ]; then exec "$PY" support/probe.py; fi
@@ -152,28 +154,12 @@ verify_signature() {
     say "signature checked: SHA256SUMS signed by $signer"
 }
 
-# A fallback for servers without sha256sum: the same check, by the interpreter.
-SUMS_PY='
-import hashlib, sys
-for line in open("SHA256SUMS", encoding="utf-8"):
-    digest, _, path = line.rstrip("\n").partition("  ")
-    sha = hashlib.sha256()
-    try:
-        with open(path.lstrip("*"), "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                sha.update(block)
-    except OSError:
-        sys.exit(path + ": FAILED open or read")
-    if sha.hexdigest() != digest.lower():
-        sys.exit(path + ": FAILED")
-'
-
 check_sums() {
     [ -f SHA256SUMS ] || die 4 "SHA256SUMS is missing (the bundle is incomplete)"
     if command -v sha256sum >/dev/null 2>&1; then
         out=$(LC_ALL=C sha256sum -c --quiet --strict SHA256SUMS 2>&1) && return 0
     else
-        out=$("$PY" -c "$SUMS_PY" 2>&1) && return 0
+        out=$(steps check-sums 2>&1) && return 0 # no sha256sum: the same check in Python
     fi
     bad=$(printf '%s\n' "$out" | grep ': FAILED' | head -n 1)
     case $bad in
@@ -207,9 +193,7 @@ select_target() {
     esac
     TARGET=$(printf '%s\n' "$selected" | cut -f 1)
     LOCK=$(printf '%s\n' "$selected" | cut -f 2)
-    info=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1]))
-uv = [t.get("uv_wheel") for t in d["targets"] if t["name"] == sys.argv[2]][0] or ""
-print(d["name"], d["version"], d["pip_wheel"], uv, sep="\t")' support/targets.json "$TARGET")
+    info=$(steps target-info support/targets.json "$TARGET")
     NAME=$(printf '%s\n' "$info" | cut -f 1)
     VERSION=$(printf '%s\n' "$info" | cut -f 2)
     PIP_WHEEL=$(printf '%s\n' "$info" | cut -f 3)
@@ -290,46 +274,10 @@ NEW=$release
 say "building $release"
 "$PY" -m venv --without-pip "$release" || die 1 "$PY could not create a virtual environment"
 
-# uv's program is unpacked from its wheel beside the release: the venv's filesystem, so it can
-# hardlink from its cache (also there) and is not mounted noexec as /tmp often is. The Python
-# that unpacks it also tries it: a program for another machine fails there, never in a shell.
-UV_PY='
-import os, shutil, subprocess, sys, zipfile
-wheel, uv = sys.argv[1:]
-try:
-    with zipfile.ZipFile(wheel) as zf:
-        member = [n for n in zf.namelist() if n.endswith(".data/scripts/uv")][0]
-        with zf.open(member) as src, open(uv, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-    os.chmod(uv, 0o755)
-    done = subprocess.run(
-        [uv, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60
-    )
-except (OSError, IndexError, zipfile.BadZipFile, subprocess.SubprocessError) as exc:
-    sys.exit(getattr(exc, "strerror", None) or repr(exc))
-lines = done.stdout.decode(errors="replace").strip().splitlines() or [""]
-if done.returncode != 0:
-    sys.exit("uv --version exited %d: %s" % (done.returncode, lines[-1]))
-print(" ".join(lines[0].split()[:2]))  # "uv 0.9.5"
-'
-# pip from the wheel given first, run so that it finds install locations with sysconfig, as it
-# does on Python 3.10 and later, and never imports distutils: Debian and Ubuntu ship that apart
-# (python3-distutils), and pip would die on their stock Python 3.9 without it.
-PIP_PY='
-import runpy, sys, sysconfig
-sysconfig._PIP_USE_SYSCONFIG = True
-sys.path.insert(0, sys.argv.pop(1))
-runpy.run_module("pip", run_name="__main__", alter_sys=True)
-'
-COMPILE_PY='
-import compileall, sysconfig
-for path in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
-    compileall.compile_dir(path, quiet=2, workers=0)
-'
 UV=
 if [ -n "$UV_WHEEL" ] && [ "$USE_UV" = yes ]; then
     mkdir "$release.uv"
-    if uv_version=$("$PY" -c "$UV_PY" "wheels/$UV_WHEEL" "$release.uv/uv" 2>&1); then
+    if uv_version=$(steps unpack-uv "wheels/$UV_WHEEL" "$release.uv/uv" 2>&1); then
         UV=$release.uv/uv
     else
         say "note: the bundled uv cannot run here ($uv_version); installing with pip instead"
@@ -344,14 +292,14 @@ if [ -n "$UV" ]; then
         --python "$release/bin/python" --quiet -r "$LOCK" >&2 ||
         die 1 "uv could not install $LOCK (see its message above); --no-uv installs with pip"
 else
-    # pip runs from its wheel (a zip holds a runnable pip/); the lock installs pip itself too.
+    # pip runs from its wheel, in the new venv; the lock installs pip itself too.
     say "installing $count packages from wheels/ with pip (offline, hash-checked)"
-    "$release/bin/python" -c "$PIP_PY" "wheels/$PIP_WHEEL" install --no-index --find-links wheels \
+    "$release/bin/python" support/steps.py pip "wheels/$PIP_WHEEL" install --no-index --find-links wheels \
         --require-hashes --only-binary :all: --no-cache-dir --no-compile --quiet -r "$LOCK" >&2 ||
         die 1 "pip could not install $LOCK (see its message above)"
-    # Bytecode, compiled here so its paths are this server's, on every core (pip uses one);
-    # like pip, a file that does not compile (Python 2 leftovers in some packages) is skipped.
-    "$release/bin/python" -c "$COMPILE_PY" >/dev/null 2>&1 || :
+    # Bytecode, compiled here so its paths are this server's (a file that does not compile is
+    # skipped, as pip skips it).
+    "$release/bin/python" support/steps.py compile >/dev/null 2>&1 || :
 fi
 # The same check as "pip check"; uv's takes milliseconds where pip's starts Python and pip.
 if [ -n "$UV" ]; then
@@ -360,7 +308,7 @@ if [ -n "$UV" ]; then
         die 1 "the installed packages do not fit together (uv pip check, above)"
     }
 else
-    "$release/bin/python" -c "$PIP_PY" "wheels/$PIP_WHEEL" check >&2 ||
+    "$release/bin/python" support/steps.py pip "wheels/$PIP_WHEEL" check >&2 ||
         die 1 "the installed packages do not fit together (pip check, above)"
 fi
 rm -rf "$release.uv"

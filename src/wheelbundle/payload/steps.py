@@ -1,0 +1,123 @@
+"""The steps of install.sh that need Python, here rather than in shell strings the linters miss.
+
+    python3 steps.py replace SRC DST                 rename SRC over DST in one step
+    python3 steps.py check-sums                      check SHA256SUMS (servers without sha256sum)
+    python3 steps.py target-info TARGETS_JSON NAME   print NAME VERSION PIP_WHEEL UV_WHEEL, tab-separated
+    python3 steps.py unpack-uv WHEEL DEST            unpack uv's program and try it; print "uv X.Y.Z"
+    python3 steps.py pip WHEEL ARG...                run pip from its wheel, never importing distutils
+    python3 steps.py compile                         compile this Python's site-packages on every core
+
+install.sh runs it from the bundle's folder, after checking the Python is 3.8 or later (so the
+syntax here is 3.8's). Exit status: 0 done, else the step failed and said why on stderr (pip's
+own status for ``pip``). Standard library only.
+"""
+
+from __future__ import annotations
+
+import compileall
+import hashlib
+import json
+import runpy
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def replace(src: str, dst: str) -> None:
+    """``mv -T`` is GNU-only and plain ``mv`` moves into a directory: os.replace is rename(2)."""
+    Path(src).replace(dst)
+
+
+def check_sums() -> None:
+    """What ``sha256sum -c --quiet --strict SHA256SUMS`` says of the first bad file, if any."""
+    with Path("SHA256SUMS").open(encoding="utf-8") as sums:
+        for line in sums:
+            digest, _, path = line.rstrip("\n").partition("  ")
+            try:
+                actual = _sha256(Path(path.lstrip("*")))
+            except OSError:
+                sys.exit(path + ": FAILED open or read")
+            if actual != digest.lower():
+                sys.exit(path + ": FAILED")
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def target_info(targets_json: str, name: str) -> None:
+    data = json.loads(Path(targets_json).read_text(encoding="utf-8"))
+    [target] = [t for t in data["targets"] if t["name"] == name]
+    fields = [data["name"], data["version"], data["pip_wheel"], target.get("uv_wheel") or ""]
+    print("\t".join(fields))
+
+
+def unpack_uv(wheel: str, dest: str) -> None:
+    """uv's program, beside the release (so it can hardlink from its cache, and /tmp may be
+    mounted noexec), tried at once: a program built for another machine fails here, in Python,
+    not in the shell."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.endswith(".data/scripts/uv"))
+            with zf.open(member) as src, Path(dest).open("wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+        Path(dest).chmod(0o755)
+        done = subprocess.run(
+            [dest, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60
+        )
+    except (OSError, StopIteration, zipfile.BadZipFile, subprocess.SubprocessError) as exc:
+        sys.exit(getattr(exc, "strerror", None) or repr(exc))
+    lines = done.stdout.decode(errors="replace").strip().splitlines() or [""]
+    if done.returncode != 0:
+        sys.exit(f"uv --version exited {done.returncode}: {lines[-1]}")
+    print(" ".join(lines[0].split()[:2]))  # "uv 0.9.5"
+
+
+def run_pip(wheel: str, args: list[str]) -> None:
+    """pip from its wheel (a zip holds a runnable ``pip/``), finding install locations with
+    sysconfig as it does on Python 3.10 and later: it then never imports distutils, which Debian
+    and Ubuntu ship apart (python3-distutils), so their stock Python 3.9 installs too."""
+    sysconfig._PIP_USE_SYSCONFIG = True  # type: ignore[attr-defined]
+    sys.path[0] = wheel  # this script's folder is not pip's business
+    sys.argv = ["pip", *args]
+    runpy.run_module("pip", run_name="__main__", alter_sys=True)
+
+
+def compile_site_packages() -> None:
+    """Bytecode compiled here, so its paths are this server's, on every core (pip uses one);
+    like pip, a file that does not compile (Python 2 leftovers in some packages) is skipped."""
+    for path in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
+        compileall.compile_dir(path, quiet=2, workers=0)
+
+
+def main(argv: list[str]) -> None:
+    step, args = (argv[0], argv[1:]) if argv else ("", [])
+    if step == "replace" and len(args) == 2:
+        replace(args[0], args[1])
+    elif step == "check-sums" and not args:
+        check_sums()
+    elif step == "target-info" and len(args) == 2:
+        target_info(args[0], args[1])
+    elif step == "unpack-uv" and len(args) == 2:
+        unpack_uv(args[0], args[1])
+    elif step == "pip" and args:
+        run_pip(args[0], args[1:])
+    elif step == "compile" and not args:
+        compile_site_packages()
+    else:
+        sys.exit(
+            "usage: steps.py replace|check-sums|target-info|unpack-uv|pip|compile ARGS (see its docstring)"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
