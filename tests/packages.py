@@ -486,7 +486,7 @@ def make_linked_extension_sdist(
     dest_dir: Path, library_dir: Path, name: str, version: str, *, new_glibc: bool = False
 ) -> Path:
     """An sdist whose wheel holds a real C extension, ``name.answer()`` -> 42, that links
-    ``lib<name>.so.1``, a library only ``library_dir`` holds: what psycopg2 built against this
+    ``lib<name>-2.5.so.0``, a library only ``library_dir`` holds: what psycopg2 built against this
     machine's libpq is. Compiled here with gcc and this Python's headers; the in-tree backend
     then packs the compiled module, so the built wheel is ``cpXY-cpXY-linux_<arch>``.
     ``new_glibc``: the extension also calls ``arc4random`` (glibc 2.36 and later).
@@ -496,13 +496,13 @@ def make_linked_extension_sdist(
     work.mkdir(parents=True, exist_ok=True)
     (work / "lib.c").write_text(_LIBRARY_C)
     (work / "ext.c").write_text(_EXTENSION_C % {"name": name, "new_glibc": int(new_glibc)})
-    soname = f"lib{name}.so.1"
+    soname = f"lib{name}-2.5.so.0"  # a dot in the stem, as liblber-2.5.so.0 has
     gcc = ["gcc", "-shared", "-fPIC", "-O1"]
     subprocess.run(
         [*gcc, f"-Wl,-soname,{soname}", "-o", library_dir / soname, work / "lib.c"], check=True
     )
-    (library_dir / f"lib{name}.so").unlink(missing_ok=True)
-    (library_dir / f"lib{name}.so").symlink_to(soname)
+    (library_dir / f"lib{name}-2.5.so").unlink(missing_ok=True)
+    (library_dir / f"lib{name}-2.5.so").symlink_to(soname)
     module = f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
     include = sysconfig.get_paths()["include"]
     subprocess.run(
@@ -513,7 +513,7 @@ def make_linked_extension_sdist(
             work / module,
             work / "ext.c",
             f"-L{library_dir}",
-            f"-l{name}",
+            f"-l{name}-2.5",
         ],
         check=True,
     )

@@ -112,6 +112,6 @@ def test_cache_info_counts_what_a_make_left_and_clean_empties_it(
     info = bundle(capsys, "cache", "info", "--cache-dir", tmp_path / "cache")
     assert info.code == 0
     rows = {line.split()[0]: int(line.split()[1]) for line in info.out.splitlines()[1:]}
-    assert rows == {"downloads": 4, "builds": 1, "resolutions": 1, "unfinished": 0}
+    assert rows == {"downloads": 4, "builds": 1, "repairs": 0, "resolutions": 1, "unfinished": 0}
     assert bundle(capsys, "cache", "clean", "--cache-dir", tmp_path / "cache").code == 0
     assert not (tmp_path / "cache").exists()

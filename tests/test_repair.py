@@ -1,6 +1,6 @@
 """Wheels built here from sdists are repaired: they carry the libraries they link.
 
-The package under test is a real C extension compiled here that links ``libwbnative.so.1``, a
+The package under test is a real C extension compiled here that links ``libwbnative-2.5.so.0``, a
 library that lives only in a folder of the build machine (as libpq does when psycopg2 is built
 from source). The server never has it.
 """
@@ -66,12 +66,12 @@ def test_a_built_wheel_carries_the_library_it_links_and_imports_where_that_libra
     assert package.repaired is not None and package.repaired.startswith("manylinux_")
     assert package.repaired in package.wheel and not needs_repair(package.wheel)
     [grafted] = package.grafted
-    assert grafted.name == "libwbnative.so.1"
+    assert grafted.name == "libwbnative-2.5.so.0"
     assert grafted.file.startswith("wbnative.libs/libwbnative-")
     components = json.loads((top / "sbom.cdx.json").read_text())["components"]
     [component] = [c for c in components if c["name"] == "wbnative"]
     [library_component] = component["components"]
-    assert library_component["name"] == "libwbnative.so.1"
+    assert library_component["name"] == "libwbnative-2.5.so.0"
     assert library_component["hashes"] == [{"alg": "SHA-256", "content": grafted.sha256}]
 
     shutil.rmtree(library)  # the server has no such library
@@ -112,7 +112,7 @@ def test_a_linked_library_that_cannot_be_found_stops_the_make_naming_package_and
     assert error.startswith(
         "error: wbnative==1.0 was built here and cannot be made to carry the libraries it links"
     )
-    assert "libwbnative.so.1" in error
+    assert "libwbnative-2.5.so.0" in error
     assert error.endswith(
         "install that library here (or name its folder in LD_LIBRARY_PATH) and run again"
     )

@@ -31,8 +31,9 @@ from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.manifest import GraftedLibrary
 
-#: ``pkg.libs/libpq-1a2b3c4d.so.5.15``: auditwheel's name for a grafted copy of ``libpq.so.5.15``.
-_GRAFTED = re.compile(r"^(?P<stem>.+?)-[0-9a-f]{8}(?P<suffix>\.so(\.\d+)*)$")
+#: auditwheel's name for a grafted copy: a hash before the first dot (``libpq-1a2b3c4d.so.5.15``
+#: for ``libpq.so.5.15``, ``liblber-2-64f183c1.5.so.0`` for ``liblber-2.5.so.0``).
+_GRAFTED = re.compile(r"^(?P<stem>[^.]+)-[0-9a-f]{8}(?P<suffix>\..*)$")
 
 
 class RepairFailed(BundleError):
