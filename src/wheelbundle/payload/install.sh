@@ -311,6 +311,8 @@ else
     "$release/bin/python" support/steps.py pip "wheels/$PIP_WHEEL" check >&2 ||
         die 1 "the installed packages do not fit together (pip check, above)"
 fi
+"$release/bin/python" support/steps.py pip-without-distutils ||
+    die 1 "could not write a .pth file into $release"
 rm -rf "$release.uv"
 rm -f "$release.partial"
 

@@ -6,6 +6,7 @@
     python3 steps.py unpack-uv WHEEL DEST            unpack uv's program and try it; print "uv X.Y.Z"
     python3 steps.py pip WHEEL ARG...                run pip from its wheel, never importing distutils
     python3 steps.py compile                         compile this Python's site-packages on every core
+    python3 steps.py pip-without-distutils           let this venv's own pip run where distutils is not
 
 install.sh runs it from the bundle's folder, after checking the Python is 3.8 or later (so the
 syntax here is 3.8's). Exit status: 0 done, else the step failed and said why on stderr (pip's
@@ -99,6 +100,24 @@ def compile_site_packages() -> None:
         compileall.compile_dir(path, quiet=2, workers=0)
 
 
+def pip_without_distutils() -> None:
+    """Debian and Ubuntu ship distutils apart (python3-distutils), and pip on Python 3.9 and
+    older imports it as it starts: the venv's own ``pip`` would die there. A ``.pth`` line sets
+    the flag pip reads to find install locations with sysconfig (its choice on 3.10 and later)."""
+    if sys.version_info >= (3, 10) or _has_distutils():
+        return
+    pth = Path(sysconfig.get_path("purelib")) / "_wheelbundle_pip_sysconfig.pth"
+    pth.write_text("import sysconfig; sysconfig._PIP_USE_SYSCONFIG = True\n", encoding="utf-8")
+
+
+def _has_distutils() -> bool:
+    try:
+        import distutils.cmd  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv: list[str]) -> None:
     step, args = (argv[0], argv[1:]) if argv else ("", [])
     if step == "replace" and len(args) == 2:
@@ -113,10 +132,10 @@ def main(argv: list[str]) -> None:
         run_pip(args[0], args[1:])
     elif step == "compile" and not args:
         compile_site_packages()
+    elif step == "pip-without-distutils" and not args:
+        pip_without_distutils()
     else:
-        sys.exit(
-            "usage: steps.py replace|check-sums|target-info|unpack-uv|pip|compile ARGS (see its docstring)"
-        )
+        sys.exit("usage: steps.py STEP ARGS, where STEP is one of those its docstring lists")
 
 
 if __name__ == "__main__":
