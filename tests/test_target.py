@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ def foreign_index(tmp_path_factory: pytest.TempPathFactory) -> Any:
         make_wheel(folder, name, "1.0")
     make_wheel(folder, "abilib", "1.0", tag="cp39-abi3-manylinux_2_28_aarch64")
     make_sdist(folder, "puresrc", "1.0")
+    make_sdist(folder, "twosrc", "1.0")
+    make_sdist(folder, "twosrc", "2.0")
     make_sdist(folder, "nativesrc", "1.0", tag=native_tag())
     make_sdist(folder, "nativesrc2", "1.0", tag=native_tag())
     pip_wheel(folder)
@@ -210,6 +213,22 @@ def test_a_pure_sdist_is_built_for_a_foreign_target(
     outcome = make_for(capsys, tmp_path, foreign_index, ["puresrc"], "cp311-win_amd64")
     assert outcome.code == 0, outcome.err
     assert names_in(outcome.archive)["puresrc"] == ["puresrc-1.0-py3-none-any.whl"]
+
+
+def test_two_targets_resolving_two_versions_of_one_sdist_each_get_their_own_build(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
+) -> None:
+    reqs = ['twosrc==1.0 ; python_version < "3.12"', 'twosrc==2.0 ; python_version >= "3.12"']
+    archive = made_for(capsys, tmp_path, foreign_index, reqs, "cp311-win_amd64", "cp312-win_amd64")
+    with tarfile.open(archive) as tar:
+        stream = tar.extractfile(f"{tar.getmembers()[0].name}/manifest.yaml")
+        assert stream is not None
+        manifest = Manifest.from_yaml(stream.read().decode())
+    chosen = {t.name: [w for w in t.wheels if w.startswith("twosrc")] for t in manifest.targets}
+    assert chosen == {
+        "cp311-win_amd64": ["twosrc-1.0-py3-none-any.whl"],
+        "cp312-win_amd64": ["twosrc-2.0-py3-none-any.whl"],
+    }
 
 
 def test_native_sdists_for_a_foreign_target_are_all_named_with_the_remedies(

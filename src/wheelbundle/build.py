@@ -53,8 +53,11 @@ def build_all(
     verbose: bool = False,
     run: Runner = run_pip,
     done: Callable[[Pin], None] | None = None,
-) -> dict[str, Path]:
-    """Build every job (in parallel); return the wheel path for each pin name."""
+) -> dict[tuple[str, str], Path]:
+    """Build every job (in parallel); return the wheel path for each pin's name and version.
+
+    Two targets may resolve two versions of one sdist: each is its own build.
+    """
 
     def one(job: BuildJob) -> Path:
         wheel = _build_cached(job, cache, pip_options, verbose, run)
@@ -64,7 +67,7 @@ def build_all(
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         wheels = list(pool.map(one, jobs))
-    return {job.pin.name: wheel for job, wheel in zip(jobs, wheels, strict=True)}
+    return {(job.pin.name, job.pin.version): wheel for job, wheel in zip(jobs, wheels, strict=True)}
 
 
 def _build_cached(

@@ -494,7 +494,7 @@ def _build(
         return {}
     bar = reporter.bar("building wheels", len(jobs), "wheel")
     try:
-        wheels = build_all(
+        return build_all(
             jobs,
             cache,
             options.pip_index_options(),
@@ -505,7 +505,6 @@ def _build(
         )
     finally:
         bar.close()
-    return {(job.pin.name, job.pin.version): wheels[job.pin.name] for job in jobs}
 
 
 def _repair(
