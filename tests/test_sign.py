@@ -20,7 +20,8 @@ from packages import pure_bundle_tag
 from test_verify import flip_one_byte, read_member, rewrite
 
 from wheelbundle.errors import BundleError
-from wheelbundle.sign import SIGNATURE, sign
+from wheelbundle.layout import SIGNATURE
+from wheelbundle.sign import sign
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

@@ -17,8 +17,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from wheelbundle.layout import read_manifest
 from wheelbundle.manifest import Manifest, Package
-from wheelbundle.summary import read_manifest
 
 KINDS = ("added", "removed", "upgraded", "downgraded", "rebuilt", "license")
 

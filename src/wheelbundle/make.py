@@ -6,7 +6,6 @@ Each stage lives in its own module; this one only passes frozen data from one to
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 import time
@@ -14,7 +13,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,27 +32,24 @@ from wheelbundle.hashes import (
     requirement_lines,
 )
 from wheelbundle.inputs import Inputs, read_inputs
+from wheelbundle.layout import CREATED_FORMAT, lock_name
 from wheelbundle.manifest import (
     InputFile,
     Manifest,
     Package,
     TargetEntry,
-    pip_wheel_of,
-    sha256sums,
 )
 from wheelbundle.memo import MAX_AGE, resolution_key
-from wheelbundle.pack import Member, write_archive
+from wheelbundle.pack import write_bundle
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
-from wheelbundle.pylock import locked_pins, pylock_name, pylock_text, read_pylock
+from wheelbundle.pylock import locked_pins, read_pylock
 from wheelbundle.relay import Relay
 from wheelbundle.repair import Repaired, needs_repair, repair
 from wheelbundle.resolve import Pin, Resolution, decisions, remembered, resolve, unmet
-from wheelbundle.sbom import license_from, sbom_json, wheel_license
-from wheelbundle.sign import SIGNATURE, sign
+from wheelbundle.sbom import license_from, wheel_license
 from wheelbundle.target import Target, host_target, parse_target
 
-CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -388,9 +383,7 @@ def _collect_and_pack(
         packages=tuple(sorted(packages.values(), key=lambda p: (p.name, p.wheel))),
     )
     reporter.stage(f"packing {len(packages)} wheels")
-    tag = "+".join(e.name for e in entries)
-    archive = options.outdir / f"{manifest.top}-{tag}.tar.gz"
-    write_archive(archive, manifest.top, bundle_members(manifest, wheels, options.sign_key), epoch)
+    archive = write_bundle(options.outdir, manifest, wheels, options.sign_key)
     return MakeResult(archive=archive, manifest=manifest)
 
 
@@ -419,7 +412,7 @@ def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> Target
         python_version=target.python_version,
         interpreter=target.interpreter,
         platform=target.platform_needed(wheels),
-        lock="requirements.lock" if single else f"requirements-{name}.lock",
+        lock=lock_name(name, single),
         wheels=tuple(sorted(wheels)),
     )
 
@@ -589,41 +582,3 @@ def _source_date_epoch(files: Sequence[InputFile]) -> int:
             ) from exc
     mtimes = [int(Path(f.path).stat().st_mtime) for f in files if Path(f.path).exists()]
     return max(mtimes) if mtimes else int(time.time())
-
-
-def bundle_members(
-    manifest: Manifest, wheels: Mapping[str, Path], sign_key: Path | None = None
-) -> list[Member]:
-    payload = resources.files("wheelbundle") / "payload"
-    generated = {
-        "manifest.yaml": manifest.to_yaml().encode(),
-        "sbom.cdx.json": sbom_json(manifest).encode(),
-        "support/targets.json": manifest.targets_json(pip_wheel_of(manifest.packages)).encode(),
-        "support/probe.py": (payload / "probe.py").read_bytes(),
-        "support/steps.py": (payload / "steps.py").read_bytes(),
-        "install.sh": (payload / "install.sh").read_bytes(),
-    }
-    for entry in manifest.targets:
-        generated[entry.lock] = manifest.lock_text(entry).encode()
-        generated[pylock_name(entry)] = pylock_text(manifest, entry).encode()
-    hashes = {name: _sha256(data) for name, data in generated.items()}
-    hashes.update({f"wheels/{p.wheel}": p.sha256 for p in manifest.packages})
-    members = [
-        Member(name, data=data, executable=name == "install.sh") for name, data in generated.items()
-    ]
-    members += [Member(f"wheels/{path.name}", path=path) for path in wheels.values()]
-    sums = sha256sums(hashes).encode()
-    members.append(Member("SHA256SUMS", data=sums))
-    if sign_key is not None:
-        members.append(Member(SIGNATURE, data=sign(sums, sign_key)))
-    return members
-
-
-def epoch_of(manifest: Manifest) -> int:
-    """The bundle's one timestamp, back from its manifest."""
-    created = datetime.strptime(manifest.created, CREATED_FORMAT)
-    return int(created.replace(tzinfo=timezone.utc).timestamp())
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from wheelbundle.archive import BundleArchive
 from wheelbundle.errors import UsageError
-from wheelbundle.make import bundle_members, epoch_of
+from wheelbundle.layout import lock_name, wheel_member
 from wheelbundle.manifest import Manifest, Package, TargetEntry
-from wheelbundle.pack import write_archive
+from wheelbundle.pack import write_bundle
 from wheelbundle.verify import verify_bundle
 
 
@@ -48,11 +48,8 @@ def merge_bundles(archives: Sequence[Path], outdir: Path) -> tuple[Path, Manifes
             with BundleArchive(archive) as source:
                 for p in manifest.packages:
                     if p.wheel not in wheels:
-                        wheels[p.wheel] = source.copy_to(f"wheels/{p.wheel}", Path(tmp))
-        tag = "+".join(t.name for t in targets)
-        destination = outdir / f"{merged.top}-{tag}.tar.gz"
-        write_archive(destination, merged.top, bundle_members(merged, wheels), epoch_of(merged))
-    return destination, merged
+                        wheels[p.wheel] = source.copy_to(wheel_member(p.wheel), Path(tmp))
+        return write_bundle(outdir, merged, wheels), merged
 
 
 def _check_agreement(archives: Sequence[Path], manifests: Sequence[Manifest]) -> None:
@@ -79,5 +76,5 @@ def _merged_targets(
         for t in manifest.targets:
             if any(t.name == seen.name for seen in targets):
                 raise UsageError(f"{archive}: target {t.name} is already in another bundle")
-            targets.append(dataclasses.replace(t, lock=f"requirements-{t.name}.lock"))
+            targets.append(dataclasses.replace(t, lock=lock_name(t.name, single=False)))
     return tuple(targets)

@@ -1,4 +1,6 @@
-"""Writing the archive: deterministic bytes, written under a temporary name, renamed at the end.
+"""Packing a bundle: its members laid out from the manifest, written as one deterministic archive.
+
+The archive is written under a temporary name and renamed at the end.
 
 Members are sorted, owned by 0:0 with no user names, dated by one fixed timestamp, and the gzip
 header carries no file name or time, so the same inputs give the same archive.
@@ -12,15 +14,34 @@ valid .tar.gz of stored (level 0) deflate blocks: any gzip reads it.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from wheelbundle.cache import naming, sweep_stale
+from wheelbundle.layout import (
+    INSTALL_SH,
+    MANIFEST,
+    PAYLOAD,
+    SBOM,
+    SIGNATURE,
+    SUMS,
+    TARGETS_JSON,
+    archive_name,
+    epoch_of,
+    pylock_name,
+    wheel_member,
+)
+from wheelbundle.manifest import Manifest, pip_wheel_of, sha256sums
+from wheelbundle.pylock import pylock_text
+from wheelbundle.sbom import sbom_json
+from wheelbundle.sign import sign
 
 GZIP_LEVEL = 0
 
@@ -33,6 +54,42 @@ class Member:
     path: Path | None = None
     data: bytes | None = None
     executable: bool = False
+
+
+def write_bundle(
+    outdir: Path, manifest: Manifest, wheels: Mapping[str, Path], sign_key: Path | None = None
+) -> Path:
+    """The bundle ``manifest`` describes, ``wheels`` its files by wheel name, in ``outdir``."""
+    members = bundle_members(manifest, wheels, sign_key)
+    destination = outdir / archive_name(manifest)
+    return write_archive(destination, manifest.top, members, epoch_of(manifest))
+
+
+def bundle_members(
+    manifest: Manifest, wheels: Mapping[str, Path], sign_key: Path | None = None
+) -> list[Member]:
+    """Every member of the bundle ``manifest`` describes, ``wheels`` its files by wheel name."""
+    payload = resources.files("wheelbundle") / "payload"
+    generated = {
+        MANIFEST: manifest.to_yaml().encode(),
+        SBOM: sbom_json(manifest).encode(),
+        TARGETS_JSON: manifest.targets_json(pip_wheel_of(manifest.packages)).encode(),
+        **{member: (payload / source).read_bytes() for member, source in PAYLOAD.items()},
+    }
+    for entry in manifest.targets:
+        generated[entry.lock] = manifest.lock_text(entry).encode()
+        generated[pylock_name(entry)] = pylock_text(manifest, entry).encode()
+    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in generated.items()}
+    hashes.update({wheel_member(p.wheel): p.sha256 for p in manifest.packages})
+    members = [
+        Member(name, data=data, executable=name == INSTALL_SH) for name, data in generated.items()
+    ]
+    members += [Member(wheel_member(path.name), path=path) for path in wheels.values()]
+    sums = sha256sums(hashes).encode()
+    members.append(Member(SUMS, data=sums))
+    if sign_key is not None:
+        members.append(Member(SIGNATURE, data=sign(sums, sign_key)))
+    return members
 
 
 def write_archive(

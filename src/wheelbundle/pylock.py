@@ -36,6 +36,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from wheelbundle.errors import UsageError
+from wheelbundle.layout import wheel_member
 from wheelbundle.manifest import Manifest, TargetEntry
 from wheelbundle.resolve import Pin
 from wheelbundle.target import Target
@@ -149,13 +150,6 @@ def _file_url(lock: Path, relative: str | None) -> str:
     return (lock.parent / (relative or "")).resolve().as_uri()
 
 
-def pylock_name(entry: TargetEntry) -> str:
-    """``pylock.toml`` beside ``requirements.lock``; ``pylock.TARGET.toml`` beside the others."""
-    if entry.lock == "requirements.lock":
-        return "pylock.toml"
-    return f"pylock.{entry.lock.removeprefix('requirements-').removesuffix('.lock')}.toml"
-
-
 def pylock_text(manifest: Manifest, entry: TargetEntry) -> str:
     """The bundle's lock for one target, PEP 751: every wheel by its path in the bundle."""
     wheels = set(entry.wheels)
@@ -174,7 +168,7 @@ def pylock_text(manifest: Manifest, entry: TargetEntry) -> str:
                     PackageWheel(
                         name=p.wheel,
                         url=p.source_url if p.origin == "index-wheel" else None,
-                        path=f"wheels/{p.wheel}",
+                        path=wheel_member(p.wheel),
                         size=p.size,
                         hashes={"sha256": p.sha256},
                     )

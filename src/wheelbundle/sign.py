@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wheelbundle.errors import BundleError, UsageError, VerifyFailed
+from wheelbundle.layout import SIGNATURE
+from wheelbundle.layout import SUMS as SIGNED
 
 NAMESPACE = "wheelbundle"
-SIGNED = "SHA256SUMS"
-SIGNATURE = "SHA256SUMS.sig"
 TIMEOUT = 300
 """Seconds; signing may wait for a key's passphrase on the terminal."""
 

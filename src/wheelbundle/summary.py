@@ -10,14 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from wheelbundle.archive import BundleArchive
-from wheelbundle.manifest import Manifest
+from wheelbundle.layout import read_manifest
 from wheelbundle.target import implementation_display
-
-
-def read_manifest(path: Path) -> Manifest:
-    with BundleArchive(path) as archive:
-        return Manifest.from_yaml(archive.text("manifest.yaml"))
 
 
 def inspect_data(path: Path) -> dict[str, Any]:

@@ -9,12 +9,20 @@ from pathlib import Path
 
 from wheelbundle.archive import BundleArchive
 from wheelbundle.errors import VerifyFailed
+from wheelbundle.layout import (
+    MANIFEST,
+    SIGNATURE,
+    SUMS,
+    UNSUMMED,
+    WHEELS,
+    pylock_name,
+    wheel_member,
+)
 from wheelbundle.manifest import Manifest, parse_sha256sums
-from wheelbundle.pylock import pylock_name, pylock_wheels
-from wheelbundle.sign import SIGNATURE, SIGNED, require_allowed_signers, verify
+from wheelbundle.pylock import pylock_wheels
+from wheelbundle.sign import require_allowed_signers, verify
 from wheelbundle.wheelcheck import check_wheel
 
-UNSUMMED = {"SHA256SUMS", SIGNATURE}
 _LOCK_LINE = re.compile(r"^(\S+)==(\S+) --hash=sha256:([0-9a-f]{64})$")
 
 
@@ -43,9 +51,9 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
                 raise VerifyFailed(
                     f"{SIGNATURE}: the bundle is not signed, and allowed signers were given"
                 )
-            signer = verify(archive.read(SIGNED), archive.read(SIGNATURE), allowed_signers)
+            signer = verify(archive.read(SUMS), archive.read(SIGNATURE), allowed_signers)
         _check_sums(archive)
-        manifest = Manifest.from_yaml(archive.text("manifest.yaml"))
+        manifest = Manifest.from_yaml(archive.text(MANIFEST))
         if archive.top != manifest.top:
             raise VerifyFailed(
                 f"{archive.top}/: the top folder should be {manifest.top}/ by the manifest"
@@ -56,7 +64,7 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
         _check_uv_wheels(manifest)
         with tempfile.TemporaryDirectory(prefix="wheelbundle-verify-") as tmp:
             for package in manifest.packages:
-                name = f"wheels/{package.wheel}"
+                name = wheel_member(package.wheel)
                 wheel = archive.copy_to(name, Path(tmp))
                 check_wheel(wheel, name)
                 wheel.unlink()
@@ -64,7 +72,7 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
 
 
 def _check_sums(archive: BundleArchive) -> None:
-    sums = parse_sha256sums(archive.text("SHA256SUMS"))
+    sums = parse_sha256sums(archive.text(SUMS))
     for name in sorted(archive.files):
         if name not in UNSUMMED and name not in sums:
             raise VerifyFailed(
@@ -80,8 +88,8 @@ def _check_sums(archive: BundleArchive) -> None:
 
 
 def _check_manifest(archive: BundleArchive, manifest: Manifest) -> None:
-    wheels = {n for n in archive.files if n.startswith("wheels/")}
-    listed = {f"wheels/{p.wheel}" for p in manifest.packages}
+    wheels = {n for n in archive.files if n.startswith(WHEELS)}
+    listed = {wheel_member(p.wheel) for p in manifest.packages}
     for name in sorted(wheels ^ listed):
         where = (
             "in the bundle but not in the manifest"
@@ -90,7 +98,7 @@ def _check_manifest(archive: BundleArchive, manifest: Manifest) -> None:
         )
         raise VerifyFailed(f"{name}: {where}")
     for p in manifest.packages:
-        name = f"wheels/{p.wheel}"
+        name = wheel_member(p.wheel)
         if archive.sha256(name) != p.sha256:
             raise VerifyFailed(f"{name}: does not match its sha256 in manifest.yaml")
         if archive.files[name].size != p.size:
@@ -136,7 +144,7 @@ def _check_pylocks(archive: BundleArchive, manifest: Manifest) -> None:
         if name not in archive.files:
             raise VerifyFailed(f"{name}: missing from the bundle")
         expected = {
-            (by_wheel[w].name, by_wheel[w].version, f"wheels/{w}", by_wheel[w].sha256)
+            (by_wheel[w].name, by_wheel[w].version, wheel_member(w), by_wheel[w].sha256)
             for w in target.wheels
         }
         try:
