@@ -281,6 +281,7 @@ import tarfile
 import zipfile
 
 FAILURE = {failure!r}
+FAIL_METADATA = {fail_metadata!r}
 MODULES = {modules!r}
 DIST_INFO = {dist_info!r}
 WHEEL_NAME = {wheel_name!r}
@@ -319,7 +320,8 @@ def get_requires_for_build_sdist(config_settings=None):
 
 
 def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
-    _fail_if_asked()
+    if FAIL_METADATA:
+        _fail_if_asked()
     target = os.path.join(metadata_directory, DIST_INFO)
     os.makedirs(target, exist_ok=True)
     for name, data in _dist_info_files().items():
@@ -384,13 +386,15 @@ def make_sdist(
     requires: Iterable[str] = (),
     requires_python: str | None = None,
     fail_build: bool = False,
+    metadata_builds: bool = False,
     modules: Mapping[str, str | bytes] | None = None,
     tag: str = "py3-none-any",
 ) -> Path:
     """Write a PEP 517 sdist built by an in-tree, standard-library backend; return its path.
 
     The backend needs no setuptools, so building is hermetic. With `fail_build=True` metadata
-    preparation and wheel building print `SIMULATED_BUILD_ERROR` to stderr and raise. `tag` is
+    preparation and wheel building print `SIMULATED_BUILD_ERROR` to stderr and raise; with
+    `metadata_builds=True` too, only the wheel build fails, as a C compile does. `tag` is
     the tag of the wheel it builds (a platform tag stands for a package with compiled code).
     """
     tree = _source_tree(
@@ -399,6 +403,7 @@ def make_sdist(
         requires=requires,
         requires_python=requires_python,
         fail_build=fail_build,
+        metadata_builds=metadata_builds,
         modules=modules,
         tag=tag,
     )
@@ -437,6 +442,7 @@ def _source_tree(
     extras: Mapping[str, Iterable[str]] | None = None,
     requires_python: str | None = None,
     fail_build: bool = False,
+    metadata_builds: bool = False,
     modules: Mapping[str, str | bytes] | None = None,
     tag: str = "py3-none-any",
 ) -> dict[str, str | bytes]:
@@ -449,6 +455,7 @@ def _source_tree(
     )
     backend = _BACKEND_TEMPLATE.format(
         failure=SIMULATED_BUILD_ERROR if fail_build else None,
+        fail_metadata=not metadata_builds,
         modules=list(files),
         dist_info=dist_info_dir(name, version),
         wheel_name=wheel_filename(name, version, tag),

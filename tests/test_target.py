@@ -53,6 +53,7 @@ def foreign_index(tmp_path_factory: pytest.TempPathFactory) -> Any:
         make_wheel(folder, name, "1.0")
     make_wheel(folder, "abilib", "1.0", tag="cp39-abi3-manylinux_2_28_aarch64")
     make_sdist(folder, "puresrc", "1.0")
+    make_sdist(folder, "brokensrc", "1.0", fail_build=True, metadata_builds=True, tag=native_tag())
     make_sdist(folder, "twosrc", "1.0")
     make_sdist(folder, "twosrc", "2.0")
     make_sdist(folder, "nativesrc", "1.0", tag=native_tag())
@@ -248,6 +249,33 @@ def test_native_sdists_for_a_foreign_target_are_all_named_with_the_remedies(
         ]
         == 0
     )
+
+
+def test_an_sdist_that_fails_to_build_for_a_foreign_target_is_named_with_the_others(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
+) -> None:
+    """Installing its build dependencies here would not help: the wheel would be this
+    machine's. So it is one more package the target needs a wheel for, in the same error."""
+    reqs = ["nativesrc", "brokensrc"]
+    outcome = make_for(capsys, tmp_path, foreign_index, reqs, "cp312-manylinux_2_28_aarch64")
+    assert outcome.code == 1
+    (line,) = outcome.err.strip().splitlines()[-1:]
+    assert line.startswith(
+        "error: these packages have no wheel for the target, and a wheel built here"
+    )
+    assert "brokensrc 1.0 (its sdist did not build here, for cp312-manylinux_2_28_aarch64)" in line
+    assert "nativesrc 1.0 (nativesrc-1.0-" in line
+    assert "build dependencies" not in line
+
+
+def test_an_sdist_that_fails_to_build_for_this_machine_says_to_fix_the_build_here(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_index: LocalIndex
+) -> None:
+    outcome = make_for(capsys, tmp_path, foreign_index, ["nativesrc", "brokensrc"])
+    assert outcome.code == 1
+    [error] = [line for line in outcome.err.splitlines() if line.startswith("error: ")]
+    assert error.startswith("error: could not build a wheel for brokensrc==1.0 from its sdist")
+    assert "simulated compiler failure" in outcome.err  # the end of the build's own log
 
 
 def test_an_unknown_shorthand_is_a_usage_error(

@@ -12,7 +12,7 @@ import hashlib
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -34,6 +34,14 @@ class BuildJob:
     source: str
 
 
+@dataclass(frozen=True)
+class Built:
+    """What a round of builds gave, by the pin's name and version."""
+
+    wheels: Mapping[tuple[str, str], Path]
+    failed: Mapping[tuple[str, str], BuildFailed]
+
+
 def build_key(pin: Pin, pip_options: Sequence[str]) -> str | None:
     """Cache key of a build; None for a local folder, whose content may change at any time."""
     if pin.kind == "dir":
@@ -53,21 +61,29 @@ def build_all(
     verbose: bool = False,
     run: Runner = run_pip,
     done: Callable[[Pin], None] | None = None,
-) -> dict[tuple[str, str], Path]:
-    """Build every job (in parallel); return the wheel path for each pin's name and version.
+) -> Built:
+    """Build every job (in parallel), each to the end whether others fail or not, so that the
+    caller can name every package that did not build, not just the first.
 
     Two targets may resolve two versions of one sdist: each is its own build.
     """
 
-    def one(job: BuildJob) -> Path:
-        wheel = _build_cached(job, cache, pip_options, verbose, run)
-        if done:
-            done(job.pin)
-        return wheel
+    def one(job: BuildJob) -> Path | BuildFailed:
+        try:
+            return _build_cached(job, cache, pip_options, verbose, run)
+        except BuildFailed as exc:
+            return exc
+        finally:
+            if done:
+                done(job.pin)
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        wheels = list(pool.map(one, jobs))
-    return {(job.pin.name, job.pin.version): wheel for job, wheel in zip(jobs, wheels, strict=True)}
+        results = list(pool.map(one, jobs))
+    keys = [(job.pin.name, job.pin.version) for job in jobs]
+    return Built(
+        wheels={k: r for k, r in zip(keys, results, strict=True) if isinstance(r, Path)},
+        failed={k: r for k, r in zip(keys, results, strict=True) if isinstance(r, BuildFailed)},
+    )
 
 
 def _build_cached(

@@ -23,8 +23,9 @@ from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
-from wheelbundle.make import MakeOptions, make_bundle
+from wheelbundle.make import make_bundle
 from wheelbundle.merge import merge_bundles
+from wheelbundle.options import MakeOptions
 from wheelbundle.progress import Bar, Silent
 from wheelbundle.summary import human_size, inspect_bundle, inspect_json
 from wheelbundle.verify import verify_bundle

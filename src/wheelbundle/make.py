@@ -5,25 +5,19 @@ Each stage lives in its own module; this one only passes frozen data from one to
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from wheelbundle import __version__
-from wheelbundle.build import BuildJob, build_all
+from wheelbundle.build import BuildJob, Built, build_all
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache, sha256_file
-from wheelbundle.credentials import Credentials, Location, pip_credentials, pip_settings
-from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
-from wheelbundle.fetch import Download, Fetcher, Network
-from wheelbundle.find import find_locked, locked_lines, plain_indexes
+from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.hashes import (
     GivenHashes,
     check_files,
@@ -39,61 +33,18 @@ from wheelbundle.manifest import (
     Package,
     TargetEntry,
 )
-from wheelbundle.memo import MAX_AGE, resolution_key
+from wheelbundle.options import MakeOptions
 from wheelbundle.pack import write_bundle
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
-from wheelbundle.pylock import locked_pins, read_pylock
-from wheelbundle.relay import Relay
+from wheelbundle.pylock import read_pylock
 from wheelbundle.repair import Repaired, needs_repair, repair
-from wheelbundle.resolve import Pin, Resolution, decisions, remembered, resolve, unmet
+from wheelbundle.resolution import Resolved, Resolver, download_of, resolve_targets
+from wheelbundle.resolve import Pin, decisions
 from wheelbundle.sbom import license_from, wheel_license
 from wheelbundle.target import Target, host_target, parse_target
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-
-
-@dataclass(frozen=True)
-class MakeOptions:
-    """Everything ``bundle make`` was asked for."""
-
-    inputs: tuple[str, ...]
-    outdir: Path = Path("dist")
-    name: str | None = None
-    version: str | None = None
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    trusted_hosts: tuple[str, ...] = ()
-    cache_dir: Path | None = None
-    use_cache: bool = True
-    jobs: int = 8
-    verbose: bool = False
-    targets: tuple[str, ...] = ()
-    """``--target`` values; none means this machine."""
-    refresh: bool = False
-    """Resolve anew even when a stored resolution of the same inputs is fresh."""
-    sign_key: Path | None = None
-    """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
-    extras: tuple[str, ...] = ()
-    """``--extra``: optional dependencies of the project inputs (or of a pylock.toml)."""
-    groups: tuple[str, ...] = ()
-    """``--group``: PEP 735 dependency groups of the project inputs (or of a pylock.toml)."""
-    installer: str = "pip"
-    """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
-
-    def pip_index_options(self) -> list[str]:
-        """Only what the user set: pip's own configuration fills in the rest."""
-        opts: list[str] = []
-        if self.index_url:
-            opts += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            opts += ["--extra-index-url", url]
-        for link in self.find_links:
-            opts += ["--find-links", link]
-        for host in self.trusted_hosts:
-            opts += ["--trusted-host", host]
-        return opts
 
 
 @dataclass(frozen=True)
@@ -110,33 +61,9 @@ def make_bundle(
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
     lock = read_pylock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(requirement_files(inputs.pip_args))
-    pip_config = functools.cache(lambda: run(["config", "list"]).output)  # asked at most once
-    network = functools.cache(lambda: _network(pip_config, options.trusted_hosts))
-    credentials = pip_credentials(
-        options.pip_index_options(), requirement_files(inputs.pip_args), pip_config
-    )
     with _cache(options) as cache:
-        resolver = _Resolver(options, cache, credentials, pip_config, network, run, reporter)
-        resolved = []
-        for target in targets:
-            where = target.label or target.display
-            if lock is not None and inputs.lock is not None:
-                reporter.stage(f"selecting from {inputs.lock} for {where}")
-                pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
-                locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
-                resolution = _with_pip(resolver, locked, target)
-            else:
-                reporter.stage(f"resolving for {where} with pip")
-                try:
-                    resolution = _resolve(resolver, inputs, target, given)
-                except ResolutionFailed:
-                    # pip passes over an index that refuses it in silence, then finds nothing.
-                    with resolver.fetcher() as fetcher:
-                        fetcher.check_access(credentials.http_locations())
-                    raise
-                _check_extras(inputs, resolution)
-            uv = _resolve_uv(resolver, target) if options.installer == "uv" else None
-            resolved.append(Resolved(target, resolution, uv))
+        resolver = Resolver.create(options, inputs, cache, run, reporter)
+        resolved = resolve_targets(resolver, inputs, targets, lock, given)
         return _collect_and_pack(options, inputs, given, resolved, resolver, reporter)
 
 
@@ -149,179 +76,12 @@ def _cache(options: MakeOptions) -> Iterator[Cache]:
             yield cache
 
 
-@dataclass(frozen=True)
-class _Resolver:
-    """How this run asks pip for a resolution: reused when nothing changed, else through a relay.
-
-    pip reads the indexes through a :class:`Relay` whenever nothing but the indexes decides what
-    it finds (see ``find.plain_indexes``) and they are HTTP: then every file pip downloads while
-    resolving lands in the cache, and is not downloaded again. Otherwise pip reads them itself.
-    """
-
-    options: MakeOptions
-    cache: Cache
-    credentials: Credentials
-    pip_config: Callable[[], str]
-    network: Callable[[], Network]
-    run: Runner
-    reporter: Reporter
-
-    def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
-        key = resolution_key(requirements, self.options.pip_index_options(), target)
-        memo = self.cache.resolution(key) if key else None
-        max_age = 0 if self.options.refresh else MAX_AGE
-        if memo is not None and (kept := remembered(memo, max_age)):
-            return kept
-        indexes = self.plain_indexes(requirements)
-        if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
-            return self._resolve(requirements, target, memo, self.options.pip_index_options())
-        bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-        with Relay(bare, self.fetcher(), jobs=self.options.jobs) as relay:
-            if self.options.verbose:  # pip's own lines will name the relay, not the indexes
-                self.reporter.stage(
-                    f"pip reads {', '.join(bare)} through a relay at {relay.base} that keeps "
-                    "every file it downloads"
-                )
-            return self._resolve(requirements, target, memo, (), relay)
-
-    def fetcher(self) -> Fetcher:
-        """A fetcher that logs in, checks certificates and goes through proxies as pip does."""
-        return Fetcher(self.cache, self.credentials, jobs=self.options.jobs, network=self.network)
-
-    def plain_indexes(self, requirements: Sequence[str]) -> list[str] | None:
-        """The indexes pip would read, when nothing else decides what it finds there."""
-        return plain_indexes(
-            self.options.index_url,
-            self.options.extra_index_urls,
-            bool(self.options.find_links),
-            requirement_files(requirements),
-            os.environ,
-            self.pip_config,
-        )
-
-    def _resolve(
-        self,
-        requirements: Sequence[str],
-        target: Target,
-        memo: Path | None,
-        pip_options: Sequence[str],
-        relay: Relay | None = None,
-    ) -> Resolution:
-        return resolve(
-            requirements,
-            pip_options,
-            target=target,
-            verbose=self.options.verbose,
-            run=self.run,
-            memo=memo,
-            relay=relay,
-        )
-
-
-def _resolve(
-    resolver: _Resolver, inputs: Inputs, target: Target, given: Mapping[str, GivenHashes]
-) -> Resolution:
-    """The inputs plus pip itself, which every bundle carries.
-
-    Hash-pinned requirements files are a complete lock (pip's hash-checking mode accepts
-    nothing less), so they are not resolved: each pinned file is found by its hash on the
-    index pages, or, where that cannot be settled, by pip with ``--no-deps``; the lock is then
-    checked to hold every dependency. Hash-checking mode refuses our unpinned "pip": it is
-    resolved on its own (unless the inputs pin it themselves).
-    """
-    if not given:
-        return resolver([*inputs.pip_args, "pip"], target)
-    if inputs.projects:
-        return _with_pip(resolver, resolver(inputs.pip_args, target), target)
-    pins = _find_locked(resolver, inputs, given, target)
-    if pins is not None:
-        resolution = Resolution(pins, pip_version=version("pip"), environment=target.markers)
-    else:
-        resolution = resolver(["--no-deps", *inputs.pip_args], target)
-    if missing := unmet(resolution.pins, {**resolution.environment}):
-        raise BundleError(
-            f"the hash-pinned requirements are not a complete lock: {'; '.join(missing)}; "
-            "regenerate them with every dependency (pip-compile --generate-hashes, uv export)"
-        )
-    return _with_pip(resolver, resolution, target)
-
-
-def _find_locked(
-    resolver: _Resolver, inputs: Inputs, given: Mapping[str, GivenHashes], target: Target
-) -> tuple[Pin, ...] | None:
-    """A complete lock's files found by their hashes, without pip; None where pip must find them."""
-    lines = locked_lines(given, target.markers)
-    indexes = lines and resolver.plain_indexes(inputs.pip_args)
-    if not lines or not indexes:
-        return None
-    bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-    with resolver.fetcher() as fetcher:
-        return find_locked(
-            lines,
-            bare,
-            target,
-            fetcher.read_page,
-            lambda pins: fetcher.fetch_all([_download(p) for p in pins]),
-            jobs=resolver.options.jobs,
-        )
-
-
-def _with_pip(resolver: _Resolver, resolution: Resolution, target: Target) -> Resolution:
-    """``resolution`` plus pip's own wheel for the target, when it does not hold one already."""
-    if any(p.name == "pip" for p in resolution.pins):
-        return resolution
-    own = resolver(["pip"], target).pins
-    return replace(resolution, pins=tuple(sorted((*resolution.pins, *own), key=lambda p: p.name)))
-
-
-def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
-    """pip only warns about an extra no project has; a bundle would silently lack it.
-
-    Extras are asked of every project input; each must be known to at least one of them.
-    """
-    projects = {p.as_uri() for p in inputs.projects}
-    pins = [p for p in resolution.pins if p.kind == "dir" and p.url in projects]
-    known = sorted({e for pin in pins for e in pin.provides_extra})
-    for extra in inputs.extras:
-        if extra not in known:
-            owner = pins[0].name if len(pins) == 1 else "none of the projects"
-            raise UsageError(
-                f"{owner} has no extra {extra!r} (extras there: {', '.join(known) or 'none'})"
-            )
-
-
-def _resolve_uv(resolver: _Resolver, target: Target) -> Pin:
-    """The target's uv wheel, resolved on its own: a tool for installing, not part of the app.
-
-    Only a wheel will do: uv's sdist needs a Rust compiler.
-    """
-    try:
-        resolution = resolver(["--only-binary", ":all:", "uv"], target)
-    except ResolutionFailed as exc:
-        raise exc.reworded(
-            ResolutionFailed,
-            f"--installer uv: no uv wheel for {target.label or target.display} on the index; "
-            "point --index-url/--find-links at uv's wheels, or bundle with --installer pip",
-        ) from exc
-    return next(p for p in resolution.pins if p.name == "uv")
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What pip chose for one target."""
-
-    target: Target
-    resolution: Resolution
-    uv: Pin | None = None
-    """``--installer uv``: the uv wheel install.sh installs with; never in the venv or the lock."""
-
-
 def _collect_and_pack(
     options: MakeOptions,
     inputs: Inputs,
     given: Mapping[str, GivenHashes],
     resolved: Sequence[Resolved],
-    resolver: _Resolver,
+    resolver: Resolver,
     reporter: Reporter,
 ) -> MakeResult:
     all_pins = [pin for r in resolved for pin in r.resolution.pins]
@@ -334,10 +94,10 @@ def _collect_and_pack(
     sources = _fetch(resolver, [p for p in all_pins if p.kind == "sdist"], reporter)
     _check_given(all_pins, sources, given)
     built = _build(options, all_pins, sources, resolver.cache, reporter, resolver.run)
-    repairs = _repair(built, resolver.cache, reporter)
-    built = {
-        key: repairs[wheel].wheel if wheel in repairs else wheel for key, wheel in built.items()
-    }
+    repairs = _repair(built.wheels, resolver.cache, reporter)
+    built = replace(
+        built, wheels={k: repairs[w].wheel if w in repairs else w for k, w in built.wheels.items()}
+    )
     _check_built_for_targets(resolved, built)
     uv_pins = [r.uv for r in resolved if r.uv is not None]
     wheel_pins = [p for p in all_pins if p.kind == "wheel"]
@@ -349,7 +109,7 @@ def _collect_and_pack(
     described: dict[Path, Package] = {}  # a wheel several targets share is hashed once
 
     def add(pin: Pin) -> str:
-        wheel = fetched[pin.url] if pin.kind == "wheel" else built[pin.name, pin.version]
+        wheel = fetched[pin.url] if pin.kind == "wheel" else built.wheels[pin.name, pin.version]
         package = described.get(wheel) or described.setdefault(
             wheel, _package(pin, wheel, repaired.get(wheel))
         )
@@ -417,29 +177,36 @@ def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> Target
     )
 
 
-def _check_built_for_targets(
-    resolved: Sequence[Resolved], built: Mapping[tuple[str, str], Path]
-) -> None:
-    """Wheels built here serve a foreign target only when pure; name every one that is not."""
-    unfit = sorted(
-        {
-            f"{pin.name} {pin.version} ({built[pin.name, pin.version].name}, for {r.target.label or r.target.display})"
-            for r in resolved
-            for pin in r.resolution.pins
-            if pin.kind != "wheel" and not r.target.accepts(built[pin.name, pin.version].name)
-        }
-    )
+def _check_built_for_targets(resolved: Sequence[Resolved], built: Built) -> None:
+    """Wheels built here serve a foreign target only when pure; name every one that cannot.
+
+    For a target this machine's wheels do not fit (another Python, another platform), an sdist
+    that failed to build is named with the rest: fixing its build here would still give a wheel
+    for this machine. For this machine's own kind of target, the failed build is the error.
+    """
+    mine = f"x-1-{host_target().tags[0]}.whl"
+    unfit = set()
+    for r in resolved:
+        where = r.target.label or r.target.display
+        for pin in r.resolution.pins:
+            key = (pin.name, pin.version)
+            if key in built.failed:
+                if r.target.accepts(mine):
+                    raise built.failed[key]
+                unfit.add(f"{pin.name} {pin.version} (its sdist did not build here, for {where})")
+            elif pin.kind != "wheel" and not r.target.accepts(built.wheels[key].name):
+                unfit.add(f"{pin.name} {pin.version} ({built.wheels[key].name}, for {where})")
     if unfit:
         raise BundleError(
-            "these packages have no wheel for the target and build a platform-specific wheel "
-            f"here: {'; '.join(unfit)}. Put a wheel built for the target in a folder and pass "
-            "--find-links DIR, or run 'bundle make' on a machine of the target's kind and "
-            "combine the bundles with 'bundle merge'"
+            "these packages have no wheel for the target, and a wheel built here would be for "
+            f"this machine: {'; '.join(sorted(unfit))}. Put wheels built for the target in a "
+            "folder and pass --find-links DIR, or run 'bundle make' on a machine of the "
+            "target's kind and combine the bundles with 'bundle merge'"
         )
 
 
-def _fetch(resolver: _Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict[str, Path]:
-    downloads = [_download(p) for p in {p.url: p for p in pins}.values()]
+def _fetch(resolver: Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict[str, Path]:
+    downloads = [download_of(p) for p in {p.url: p for p in pins}.values()]
     for d in downloads:
         if d.sha256 is None:
             reporter.warn(
@@ -452,23 +219,6 @@ def _fetch(resolver: _Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict
         bar.close()
 
 
-def _download(pin: Pin) -> Download:
-    return Download(
-        url=pin.url, filename=pin.filename, sha256=pin.sha256, label=f"{pin.name}=={pin.version}"
-    )
-
-
-def _network(pip_config: Callable[[], str], trusted_hosts: Sequence[str]) -> Network:
-    """pip's CA bundle, proxy and trusted hosts: ``--trusted-host``, ``PIP_CERT``,
-    ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings in pip.conf."""
-    settings = pip_settings(os.environ, pip_config)
-    return Network(
-        cafile=settings.get("cert"),
-        proxy=settings.get("proxy"),
-        trusted_hosts=frozenset([*trusted_hosts, *settings.get("trusted-host", "").split()]),
-    )
-
-
 def _build(
     options: MakeOptions,
     pins: Sequence[Pin],
@@ -476,7 +226,7 @@ def _build(
     cache: Cache,
     reporter: Reporter,
     run: Runner,
-) -> dict[tuple[str, str], Path]:
+) -> Built:
     """Build every source pin once (several targets may share one); keyed by name and version."""
     unique = {(p.name, p.version): p for p in pins if p.kind != "wheel"}
     jobs = [
@@ -484,7 +234,7 @@ def _build(
         for p in unique.values()
     ]
     if not jobs:
-        return {}
+        return Built(wheels={}, failed={})
     bar = reporter.bar("building wheels", len(jobs), "wheel")
     try:
         return build_all(

@@ -1,0 +1,49 @@
+"""What ``bundle make`` was asked for, as one frozen value every stage reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class MakeOptions:
+    """Everything ``bundle make`` was asked for."""
+
+    inputs: tuple[str, ...]
+    outdir: Path = Path("dist")
+    name: str | None = None
+    version: str | None = None
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    jobs: int = 8
+    verbose: bool = False
+    targets: tuple[str, ...] = ()
+    """``--target`` values; none means this machine."""
+    refresh: bool = False
+    """Resolve anew even when a stored resolution of the same inputs is fresh."""
+    sign_key: Path | None = None
+    """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
+    extras: tuple[str, ...] = ()
+    """``--extra``: optional dependencies of the project inputs (or of a pylock.toml)."""
+    groups: tuple[str, ...] = ()
+    """``--group``: PEP 735 dependency groups of the project inputs (or of a pylock.toml)."""
+    installer: str = "pip"
+    """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
+
+    def pip_index_options(self) -> list[str]:
+        """Only what the user set: pip's own configuration fills in the rest."""
+        opts: list[str] = []
+        if self.index_url:
+            opts += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            opts += ["--extra-index-url", url]
+        for link in self.find_links:
+            opts += ["--find-links", link]
+        for host in self.trusted_hosts:
+            opts += ["--trusted-host", host]
+        return opts
