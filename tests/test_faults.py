@@ -185,8 +185,9 @@ HASH = "a" * 64
 def test_fuzz_an_index_page_the_lock_finder_reads(links: list[str]) -> None:
     """An index's page is the network's word: any link on it is read or passed over."""
     page = "".join(f'<a href="{link}#sha256={HASH}">f</a>' for link in links)
-    files = files_on_page(page, "https://index.invalid/simple/x/", frozenset({HASH}))
-    best_wheel(files, parse_target("cp312-manylinux_2_28_x86_64"))
+    target = parse_target("cp312-manylinux_2_28_x86_64")
+    files = files_on_page(page, "https://index.invalid/simple/x/", frozenset({HASH}), target)
+    best_wheel(files, target)
 
 
 @FUZZ

@@ -24,11 +24,22 @@ def test_a_file_is_found_on_the_page_by_its_hash() -> None:
         f'<a href="https://cdn.example/x-1.0.tar.gz#sha256={B}" data-requires-python="&gt;=3">x</a>'
         '<a href="x-0.9-py3-none-any.whl#sha256=' + "c" * 64 + '">x</a>'
     )
-    found = files_on_page(page, "https://idx.example/simple/x/", frozenset({A, B}))
+    target = parse_target("cp312-manylinux_2_28_x86_64")
+    found = files_on_page(page, "https://idx.example/simple/x/", frozenset({A, B}), target)
     assert found == {
         "https://idx.example/files/x-1.0-py3-none-any.whl": A,
         "https://cdn.example/x-1.0.tar.gz": B,
     }
+
+
+def test_a_file_whose_requires_python_the_target_does_not_meet_is_passed_over_as_pip_does() -> None:
+    page = (
+        f'<a href="x-2.0-py3-none-any.whl#sha256={A}" data-requires-python="&gt;=3.13">x</a>'
+        f'<a href="x-2.0.tar.gz#sha256={B}" data-requires-python="not a specifier">x</a>'
+    )
+    target = parse_target("cp312-manylinux_2_28_x86_64")
+    found = files_on_page(page, "https://idx.example/simple/x/", frozenset({A, B}), target)
+    assert found == {"https://idx.example/simple/x/x-2.0.tar.gz": B}
 
 
 def test_the_targets_best_wheel_is_taken_and_an_sdist_is_left_to_pip() -> None:

@@ -11,19 +11,21 @@ is left to pip: :func:`find_locked` then returns None.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from wheelbundle.credentials import pip_settings
 from wheelbundle.hashes import GivenHashes, included_file, requirement_lines
 from wheelbundle.resolve import Pin
+from wheelbundle.simple import links_with_sha256
 from wheelbundle.target import Target
 from wheelbundle.wheelcheck import wheel_metadata
 
@@ -107,18 +109,30 @@ def locked_lines(
     return lines
 
 
-def files_on_page(page: str, page_url: str, sha256s: frozenset[str]) -> dict[str, str]:
-    """The links on a PEP 503 page whose ``#sha256=`` fragment is one of ``sha256s``: URL to hash."""
+def files_on_page(
+    page: str, page_url: str, sha256s: frozenset[str], target: Target
+) -> dict[str, str]:
+    """The links on a PEP 503 page whose sha256 is one of ``sha256s``: URL to hash.
+
+    As pip does, a file whose ``data-requires-python`` the target's Python does not meet is
+    passed over (pip then fails with its own message), and so is a link pip cannot read.
+    """
     found = {}
-    for href in re.findall(r'href\s*=\s*"([^"]+)"', page):
-        url, _, fragment = href.replace("&amp;", "&").partition("#")
-        algorithm, _, digest = fragment.partition("=")
-        if algorithm == "sha256" and digest.lower() in sha256s:
-            try:
-                found[urljoin(page_url, url)] = digest.lower()
-            except ValueError:  # not a URL (a broken IPv6 host): pip passes it over too
-                continue
+    for link in links_with_sha256(page, page_url, sha256s):
+        if link.sha256 and _fits_python(link.requires_python, target):
+            with suppress(ValueError):  # not a URL (a broken IPv6 host): pip passes it over too
+                found[link.url] = link.sha256
     return found
+
+
+def _fits_python(requires_python: str | None, target: Target) -> bool:
+    """Whether the target's Python meets a file's ``data-requires-python`` (an invalid one is
+    ignored, as pip ignores it)."""
+    try:
+        specifier = SpecifierSet(requires_python or "")
+    except InvalidSpecifier:
+        return True
+    return specifier.contains(target.python_full_version, prereleases=True)
 
 
 def best_wheel(files: Mapping[str, str], target: Target) -> tuple[str, str] | None:
@@ -153,7 +167,8 @@ def find_locked(
             page = read_page(f"{index.rstrip('/')}/{line.name}/")
             if page is None:
                 continue
-            if chosen := best_wheel(files_on_page(page[1], page[0], line.sha256s), target):
+            files = files_on_page(page[1], page[0], line.sha256s, target)
+            if chosen := best_wheel(files, target):
                 url, digest = chosen
                 return Pin(
                     name=line.name,

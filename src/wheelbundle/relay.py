@@ -46,12 +46,12 @@ from packaging.utils import (
 
 from wheelbundle.errors import BundleError, FetchFailed
 from wheelbundle.fetch import Download, Fetcher
+from wheelbundle.simple import sha256s_by_filename
 from wheelbundle.wheelcheck import wheel_metadata
 
 _METADATA = ".metadata"
 #: Every archive pip takes a distribution from; a page's URL never ends so.
 _ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz")
-_HASH_LENGTH = 64
 _ROOTED = re.compile(r"""(href=["'])/(?!/)""")
 
 
@@ -68,7 +68,9 @@ class Relay:
         self.failure: BundleError | None = None
         self._indexes = [url.rstrip("/") + "/" for url in indexes]
         self._origins: list[str] = []
-        self._pages: dict[str, str] = {}
+        self._pages: dict[str, list[tuple[str, str]]] = {}
+        """Each project's pages as upstream served them (URL, text), for the files' hashes."""
+        self._hashes: dict[str, dict[str, str]] = {}
         """The pages served for each project (canonical name), one per index: files' hashes."""
         self._ahead: dict[str, Future[tuple[str, str] | None]] = {}
         """Pages read ahead of pip's asking and not yet asked for, by upstream URL."""
@@ -144,14 +146,15 @@ class Relay:
         if found is None:
             return url, None
         final, text = found
+        project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
+        with self._lock:
+            self._pages.setdefault(project, []).append((final, text))
+            self._hashes.pop(project, None)
         while link := self._unmirrored.search(text):  # once per origin the page links to
             text = text.replace(f"{link[1]}/", self.mirrored(f"{link[1]}/"))
         if _ROOTED.search(text):  # href="/files/…": on the page's own origin
             root = urlsplit(self.mirrored(final)).path.removesuffix(urlsplit(final).path)
             text = _ROOTED.sub(rf"\g<1>{root}/", text)
-        project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
-        with self._lock:
-            self._pages[project] = self._pages.get(project, "") + text
         return final, text.encode()
 
     def download(self, url: str) -> Download:
@@ -178,15 +181,16 @@ class Relay:
                         self._ahead[url] = self._pool.submit(self.fetcher.read_page, url)
 
     def _hash(self, name: str) -> str | None:
-        """The sha256 in the ``#sha256=`` fragment of the link to ``name`` on its project's page."""
+        """The sha256 its project's page gives the file ``name`` (read once per page)."""
+        filename = unquote(name)
+        project = _project(filename) or ""
         with self._lock:
-            page = self._pages.get(_project(unquote(name)) or "", "")
-        marker = f"/{name}#sha256="
-        start = page.find(marker) + len(marker)
-        digest = page[start : start + _HASH_LENGTH].lower()
-        if start < len(marker) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-            return None
-        return digest
+            if (known := self._hashes.get(project)) is None:
+                known = {}
+                for _, text in self._pages.get(project, ()):
+                    known.update(sha256s_by_filename(text))
+                self._hashes[project] = known
+            return known.get(filename)
 
 
 def _project(filename: str) -> str | None:
