@@ -22,6 +22,7 @@ from wheelbundle.credentials import (
 )
 from wheelbundle.errors import PipAccessRefused
 from wheelbundle.pip import classify_failure
+from wheelbundle.reqfile import RequirementFiles, read_requirements
 
 USER = "builder"
 PASSWORD = "Pw-7f3kq9Zt-distinctive"
@@ -94,7 +95,7 @@ def test_every_place_pip_reads_urls_from_is_searched(
     )
     credentials = pip_credentials(
         ["--index-url", "https://alice:pw1@cli.example.com/simple/"],
-        [main],
+        read_requirements([main]),
         pip_config=lambda: "global.index-url='https://henry:pw8@conf.example.com/simple/'\n",
         environ={"PIP_EXTRA_INDEX_URL": "https://ivy:pw9@env.example.com/simple/"},
     )
@@ -119,7 +120,10 @@ def test_pip_configuration_is_asked_once_and_only_when_the_given_urls_do_not_ans
         return "global.index-url='https://carol:pw3@mirror.example.com/simple/'\n"
 
     credentials = pip_credentials(
-        ["--index-url", "https://alice:pw1@pkgs.example.com/simple/"], [], pip_config, environ={}
+        ["--index-url", "https://alice:pw1@pkgs.example.com/simple/"],
+        RequirementFiles(),
+        pip_config,
+        environ={},
     )
     assert credentials.login("https://pkgs.example.com/simple/acme/") == Login("alice", "pw1")
     assert calls == []

@@ -22,6 +22,7 @@ from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.hashes import given_hashes
 from wheelbundle.manifest import Manifest
 from wheelbundle.pylock import read_pylock
+from wheelbundle.reqfile import read_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -95,7 +96,7 @@ def test_the_pip_compile_file_bundles_exactly_its_hashes(
     made = bundle(capsys, "make", compiled, "-o", tmp_path / "dist", "--index-url", public.url)
     assert made.code == 0, made.err
     top = unpack(made.archive, tmp_path / "server")
-    given = given_hashes([compiled])
+    given = given_hashes(read_requirements([compiled]))
     bundled = {p.name: p for p in manifest_of(top).packages if p.name != "pip"}
     assert (
         set(bundled)

@@ -42,6 +42,7 @@ from wheelbundle.hashes import given_hashes
 from wheelbundle.inputs import read_inputs
 from wheelbundle.manifest import Manifest, parse_sha256sums
 from wheelbundle.pylock import read_pylock
+from wheelbundle.reqfile import read_requirements
 from wheelbundle.resolve import remembered
 from wheelbundle.target import parse_target
 from wheelbundle.verify import verify_bundle
@@ -95,7 +96,7 @@ def one_error_line(err: str) -> str:
 def test_fuzz_the_requirements_reader(tmp_path: Path, data: bytes) -> None:
     path = written(tmp_path, "requirements.txt", data)
     with contextlib.suppress(UsageError):
-        given_hashes([path])
+        given_hashes(read_requirements([path]))
 
 
 @FUZZ

@@ -13,6 +13,7 @@ from packages import sha256_hex, wheel_filename
 from wheelbundle.find import PYPI, best_wheel, files_on_page, locked_lines, plain_indexes
 from wheelbundle.hashes import given_hashes
 from wheelbundle.manifest import Manifest
+from wheelbundle.reqfile import read_requirements
 from wheelbundle.target import parse_target
 
 A, B = "a" * 64, "b" * 64
@@ -55,7 +56,7 @@ def test_the_targets_best_wheel_is_taken_and_an_sdist_is_left_to_pip() -> None:
 
 
 def _given(tmp_path: Path, *lines: str) -> object:
-    return given_hashes([requirements(tmp_path, *lines)])
+    return given_hashes(read_requirements([requirements(tmp_path, *lines)]))
 
 
 def test_lines_apply_by_marker_and_only_exact_pins_qualify(tmp_path: Path) -> None:
@@ -82,24 +83,36 @@ def test_indexes_follow_pips_layers_and_anything_else_leaves_it_to_pip(tmp_path:
     plain = requirements(tmp_path, f"x==1 --hash=sha256:{A}")
     config = "global.index-url='https://mirror.example/simple'\n:env:.cert='/etc/ca.pem'\n"
     env = {"PIP_EXTRA_INDEX_URL": "https://extra.example/simple", "PIP_CERT": "/etc/ca.pem"}
-    assert plain_indexes(None, [], False, [plain], env, lambda: config) == [
+    assert plain_indexes(None, [], False, read_requirements([plain]), env, lambda: config) == [
         "https://mirror.example/simple",
         "https://extra.example/simple",
     ]
-    assert plain_indexes("https://cli.example/simple", [], False, [plain], env, lambda: config) == [
+    assert plain_indexes(
+        "https://cli.example/simple", [], False, read_requirements([plain]), env, lambda: config
+    ) == [
         "https://cli.example/simple",
         "https://extra.example/simple",
     ]
-    assert plain_indexes(None, [], False, [plain], {"PIP_CONFIG_FILE": os.devnull}, lambda: "") == [
-        PYPI
-    ]
-    assert plain_indexes(None, [], True, [plain], {}, lambda: "") is None  # --find-links given
-    assert plain_indexes(None, [], False, [plain], {}, lambda: "global.find-links='/w'") is None
-    assert plain_indexes(None, [], False, [plain], {"PIP_PRE": "1"}, lambda: "") is None
+    assert plain_indexes(
+        None, [], False, read_requirements([plain]), {"PIP_CONFIG_FILE": os.devnull}, lambda: ""
+    ) == [PYPI]
+    assert (
+        plain_indexes(None, [], True, read_requirements([plain]), {}, lambda: "") is None
+    )  # --find-links given
+    assert (
+        plain_indexes(
+            None, [], False, read_requirements([plain]), {}, lambda: "global.find-links='/w'"
+        )
+        is None
+    )
+    assert (
+        plain_indexes(None, [], False, read_requirements([plain]), {"PIP_PRE": "1"}, lambda: "")
+        is None
+    )
     with_option = requirements(
         tmp_path / "o", "--index-url https://other.example/simple", f"x==1 --hash=sha256:{A}"
     )
-    assert plain_indexes(None, [], False, [with_option], {}, lambda: "") is None
+    assert plain_indexes(None, [], False, read_requirements([with_option]), {}, lambda: "") is None
 
 
 def test_a_complete_lock_of_wheels_is_bundled_without_pip_reading_it(

@@ -14,6 +14,7 @@ from wheelbundle.errors import HashMismatch, PipHashMismatch, UsageError
 from wheelbundle.hashes import check_file, given_hashes
 from wheelbundle.manifest import Manifest
 from wheelbundle.pip import classify_failure
+from wheelbundle.reqfile import read_requirements
 
 WHEEL = "beta-2.0-py3-none-any.whl"
 
@@ -147,7 +148,7 @@ def test_the_requirements_reader_follows_continuations_comments_and_nested_files
     (tmp_path / "req.txt").write_text(
         "-r base.txt\n# baz==1 --hash=sha256:cc\nqux==3 --hash=sha512:dd\n"
     )
-    found = given_hashes([tmp_path / "req.txt"])
+    found = given_hashes(read_requirements([tmp_path / "req.txt"]))
     assert sorted(found) == ["foo-bar", "qux"]
     assert found["foo-bar"].hashes == {("sha256", "aaaa"), ("sha256", "bbbb")}
     assert found["foo-bar"].where == f"{tmp_path / 'base.txt'} line 2"
@@ -157,7 +158,7 @@ def test_the_requirements_reader_follows_continuations_comments_and_nested_files
 def test_a_malformed_hash_names_the_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "req.txt").write_text("a==1\nb==1 --hash=deadbeef\n")
     with pytest.raises(UsageError, match=r"req.txt line 2: --hash=deadbeef is not ALGORITHM:HEX"):
-        given_hashes([tmp_path / "req.txt"])
+        given_hashes(read_requirements([tmp_path / "req.txt"]))
 
 
 def test_our_own_check_names_package_file_expected_and_actual(
@@ -165,7 +166,7 @@ def test_our_own_check_names_package_file_expected_and_actual(
 ) -> None:
     """A resolution from metadata alone never downloads the file: the bundle's bytes are checked."""
     (tmp_path / "req.txt").write_text(f"beta==2.0 --hash=sha256:{'1' * 64}\n")
-    given = given_hashes([tmp_path / "req.txt"])["beta"]
+    given = given_hashes(read_requirements([tmp_path / "req.txt"]))["beta"]
     with pytest.raises(HashMismatch) as caught:
         check_file(packages_dir / WHEEL, "beta==2.0", given)
     assert str(caught.value).startswith(
@@ -173,7 +174,9 @@ def test_our_own_check_names_package_file_expected_and_actual(
         f"expected sha256:{'1' * 64}, got sha256:{sha256_hex(packages_dir / WHEEL)}"
     )
     check_file(
-        packages_dir / WHEEL, "beta==2.0", given_hashes([_right(tmp_path, packages_dir)])["beta"]
+        packages_dir / WHEEL,
+        "beta==2.0",
+        given_hashes(read_requirements([_right(tmp_path, packages_dir)]))["beta"],
     )
 
 

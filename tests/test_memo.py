@@ -13,6 +13,7 @@ from index import LocalIndex
 from packages import pip_wheel_name
 
 from wheelbundle.memo import MAX_AGE, resolution_key
+from wheelbundle.reqfile import RequirementFiles, read_requirements
 from wheelbundle.target import host_target
 
 PIP_WHEEL = pip_wheel_name()
@@ -87,21 +88,26 @@ def test_the_key_covers_included_files_targets_and_pip_settings(
     base = tmp_path / "base.txt"
     base.write_text("beta\n")
     top = requirements(tmp_path, "-r base.txt", "alpha")
-    key = resolution_key(["-r", str(top)], [], host_target())
+    key = resolution_key(["-r", str(top)], read_requirements([top]), [], host_target())
     assert key is not None
     base.write_text("beta==1.0\n")
-    changed = resolution_key(["-r", str(top)], [], host_target())
+    changed = resolution_key(["-r", str(top)], read_requirements([top]), [], host_target())
     assert changed not in (None, key)
-    assert resolution_key(["-r", str(top)], ["--index-url", "http://x/"], host_target()) != changed
+    assert (
+        resolution_key(
+            ["-r", str(top)], read_requirements([top]), ["--index-url", "http://x/"], host_target()
+        )
+        != changed
+    )
     monkeypatch.setenv("PIP_PRE", "1")
-    assert resolution_key(["-r", str(top)], [], host_target()) != changed
+    assert resolution_key(["-r", str(top)], read_requirements([top]), [], host_target()) != changed
 
 
 def test_local_paths_and_editables_are_never_reused(tmp_path: Path) -> None:
-    assert resolution_key([str(tmp_path)], [], host_target()) is None
+    assert resolution_key([str(tmp_path)], RequirementFiles(), [], host_target()) is None
     for line in ("-e ./lib", "./lib", "pkg @ file:///src/pkg"):
         req = requirements(tmp_path / line.replace("/", "_").replace(" ", ""), line)
-        assert resolution_key(["-r", str(req)], [], host_target()) is None
+        assert resolution_key(["-r", str(req)], read_requirements([req]), [], host_target()) is None
 
 
 def test_cache_info_counts_what_a_make_left_and_clean_empties_it(

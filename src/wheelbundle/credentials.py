@@ -11,7 +11,6 @@ or packed. Every message that may quote a URL goes through :func:`redact`.
 
 from __future__ import annotations
 
-import ast
 import base64
 import netrc
 import os
@@ -23,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from wheelbundle.hashes import requirement_lines
+from wheelbundle.pipconfig import config_settings
+from wheelbundle.reqfile import RequirementFiles
 
 #: pip options (and their ``pip config`` keys) whose values are places to look for distributions.
 LOCATION_OPTIONS = {
@@ -35,7 +35,6 @@ LOCATION_OPTIONS = {
 }
 _ENVIRONMENT = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")
 _USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@", re.IGNORECASE)
-_CONFIG_LINE = re.compile(r"^(?P<key>[^=\s]+)=(?P<value>'.*'|\".*\")$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -175,7 +174,7 @@ def _netrc_login(entries: netrc.netrc | None, url: str) -> Login | None:
 
 def pip_credentials(
     pip_options: Sequence[str],
-    requirement_files: Iterable[Path],
+    requirements: RequirementFiles,
     pip_config: Callable[[], str],
     environ: Mapping[str, str] | None = None,
 ) -> Credentials:
@@ -187,7 +186,7 @@ def pip_credentials(
     env = os.environ if environ is None else environ
     given = [
         *option_values(pip_options),
-        *_requirement_file_urls(requirement_files),
+        *_requirement_file_urls(requirements),
         *(url for name in _ENVIRONMENT for url in env.get(name, "").split()),
     ]
     if env.get("PIP_CONFIG_FILE") == os.devnull:  # pip reads no file: nothing to ask it
@@ -206,9 +205,9 @@ def option_values(words: Sequence[str], options: Iterable[str] = LOCATION_OPTION
             yield words[i + 1]
 
 
-def _requirement_file_urls(files: Iterable[Path]) -> Iterator[str]:
+def _requirement_file_urls(requirements: RequirementFiles) -> Iterator[str]:
     """Locations in requirements files and the files they include: options and direct URLs."""
-    for line in requirement_lines(files):
+    for line in requirements.lines:
         try:
             words = shlex.split(line.text)
         except ValueError:
@@ -229,37 +228,6 @@ def config_locations(pip_config_list: str) -> list[str]:
         if key in keys
         for url in value.split()
     ]
-
-
-def pip_settings(environ: Mapping[str, str], pip_config: Callable[[], str]) -> dict[str, str]:
-    """Every pip setting in force, by option name: ``PIP_*`` variables over pip's configuration
-    files (``pip_config`` gives ``pip config list``, asked only when pip reads any file)."""
-    settings: dict[str, str] = {}
-    if environ.get("PIP_CONFIG_FILE") != os.devnull:
-        settings.update(config_settings(pip_config()))
-    for name, value in environ.items():
-        if name.startswith("PIP_"):
-            settings[name.removeprefix("PIP_").lower().replace("_", "-")] = value
-    return settings
-
-
-def config_settings(pip_config_list: str) -> list[tuple[str, str]]:
-    """``(KEY, VALUE)`` of each line of ``pip config list``, in its order.
-
-    Its lines are ``SECTION.KEY='VALUE'`` for every configuration file pip reads and ``:env:.KEY``
-    for ``PIP_*`` variables.
-    """
-    settings = []
-    for line in pip_config_list.splitlines():
-        m = _CONFIG_LINE.match(line.strip())
-        if m is None:
-            continue
-        try:
-            value = ast.literal_eval(m["value"])
-        except (ValueError, SyntaxError):
-            continue
-        settings.append((m["key"].rpartition(".")[2], str(value)))
-    return settings
 
 
 def refused_message(url: str, status: int, sent: bool | None) -> str:

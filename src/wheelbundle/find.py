@@ -22,8 +22,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from wheelbundle.credentials import pip_settings
-from wheelbundle.hashes import GivenHashes, included_file, requirement_lines
+from wheelbundle.hashes import GivenHashes
+from wheelbundle.pipconfig import pip_settings
+from wheelbundle.reqfile import RequirementFiles, included_file
 from wheelbundle.resolve import Pin
 from wheelbundle.simple import links_with_sha256
 from wheelbundle.target import Target
@@ -59,7 +60,7 @@ def plain_indexes(
     index_url: str | None,
     extra_index_urls: Sequence[str],
     other_options: bool,
-    requirement_files: Sequence[Path],
+    requirements: RequirementFiles,
     environ: Mapping[str, str],
     pip_config: Callable[[], str],
 ) -> list[str] | None:
@@ -71,7 +72,7 @@ def plain_indexes(
     """
     if other_options or any(
         line.text.startswith("-") and included_file(line.text) is None
-        for line in requirement_lines(requirement_files)
+        for line in requirements.lines
     ):
         return None  # an option line in a requirements file (or an include of a URL)
     settings = pip_settings(environ, pip_config)

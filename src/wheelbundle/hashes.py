@@ -2,20 +2,15 @@
 
 pip checks them itself when it downloads a file, but a resolution from PEP 658 metadata may
 never download the file at all, so the bytes that go into the bundle are checked again here.
-This reads requirement files as pip does, as far as hashes go: continuation lines, comments,
-nested ``-r``/``-c`` files relative to the file naming them, ``--hash=ALGO:HEX`` and
-``--hash ALGO:HEX`` after a requirement. :func:`requirement_lines` is the one walk through
-requirements files and the files they include, for every module that reads them.
+``--hash=ALGO:HEX`` and ``--hash ALGO:HEX`` after a requirement are read as pip reads them, from
+the lines ``reqfile`` read.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import locale
-import re
 import shlex
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,19 +19,7 @@ from packaging.utils import canonicalize_name
 
 from wheelbundle.cache import CHUNK
 from wheelbundle.errors import HashMismatch, UsageError
-
-_COMMENT = re.compile(r"(^|\s+)#.*$")
-#: Byte order marks pip recognises, UTF-32 before UTF-16 (whose marks begin UTF-32's).
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-)
-_CODING = re.compile(rb"coding[:=]\s*([-\w.]+)")
-_CONSTRAINT = ("-c", "--constraint")
-_NESTED = ("-r", "--requirement", *_CONSTRAINT)
+from wheelbundle.reqfile import RequirementFiles, RequirementLine
 
 
 @dataclass(frozen=True)
@@ -54,103 +37,15 @@ class GivenHashes:
     """The project has several lines (markers choosing versions): ``requirement`` is the first."""
 
 
-def requirement_files(pip_args: Iterable[str]) -> list[Path]:
-    """The files given as ``-r FILE`` in pip arguments."""
-    args = list(pip_args)
-    return [Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg == "-r"]
-
-
-@dataclass(frozen=True)
-class RequirementLine:
-    """One logical line of a requirements file: comments removed, continuations joined."""
-
-    file: Path
-    number: int
-    """The line number it starts on."""
-    text: str
-    constraint: bool = False
-    """The line is in a constraints file (``-c``): it limits versions, it asks for nothing."""
-
-
-def requirement_lines(files: Iterable[Path]) -> Iterator[RequirementLine]:
-    """Every line of ``files`` and of the files they include (``-r``/``-c`` lines, relative to
-    the file naming them), each file read once; an include line is itself yielded too."""
-    seen: set[Path] = set()
-    for file in files:
-        yield from _lines_of(file, seen, constraint=False)
-
-
-def _lines_of(file: Path, seen: set[Path], constraint: bool) -> Iterator[RequirementLine]:
-    if file.resolve() in seen:
-        return
-    seen.add(file.resolve())
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{file}: cannot read it ({exc.strerror})") from exc
-    for number, line in _logical_lines(_decoded(data, file)):
-        yield RequirementLine(file, number, line, constraint)
-        if (nested := included_file(line)) is not None:
-            is_constraint = constraint or line.split()[0].partition("=")[0] in _CONSTRAINT
-            yield from _lines_of(file.parent / nested, seen, is_constraint)
-
-
-def _decoded(data: bytes, file: Path) -> str:
-    """A requirements file's text, decoded as pip decodes it: by its byte order mark, else by
-    a PEP 263 coding comment in its first two lines, else as UTF-8, else in the locale's
-    encoding. Anything else is not a requirements file: one error, never a traceback."""
-    text = _decode(data, file)
-    if "\0" in text:
-        raise UsageError(f"{file}: holds NUL characters, so it is not a requirements file")
-    return text
-
-
-def _decode(data: bytes, file: Path) -> str:
-    encoding, start = next(((e, len(bom)) for bom, e in _BOMS if data.startswith(bom)), ("", 0))
-    for line in data.split(b"\n")[:2] if not encoding else ():
-        if line.startswith(b"#") and (declared := _CODING.search(line)):
-            encoding = declared[1].decode("ascii")
-            break
-    tried = [encoding] if encoding else ["utf-8", locale.getpreferredencoding(False)]
-    for name in tried:
-        try:
-            return data[start:].decode(name)
-        except (UnicodeDecodeError, LookupError) as exc:
-            failure = exc
-    raise UsageError(
-        f"{file}: not text in {tried[0]} ({failure}); save it as UTF-8, or name its encoding "
-        "in a first line such as '# -*- coding: latin-1 -*-'"
-    ) from failure
-
-
-def include_target(line: str) -> str | None:
-    """What an include line (``-r FILE``, ``--constraint=URL``…) names; None for other lines."""
-    tokens = line.split()
-    if not tokens:
-        return None
-    if tokens[0] in _NESTED:
-        return tokens[1] if len(tokens) > 1 else None
-    if tokens[0].startswith(tuple(f"{o}=" for o in _NESTED)):
-        return tokens[0].partition("=")[2] or None
-    return None
-
-
-def included_file(line: str) -> str | None:
-    """The file an include line names; None for any other line, and for an include of a URL,
-    which is not read here."""
-    target = include_target(line)
-    return target if target and "://" not in target else None
-
-
-def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
-    """Every hash pinned in ``files`` and the files they include, by canonical project name.
+def given_hashes(requirements: RequirementFiles) -> dict[str, GivenHashes]:
+    """Every hash pinned in requirements files and the files they include, by project name.
 
     As in pip's hash-checking mode, one hash makes them required on every requirement (not on
     constraints): a requirement without one is an error naming its line, never left out.
     """
     found: dict[str, GivenHashes] = {}
     unhashed: RequirementLine | None = None
-    for line in requirement_lines(files):
+    for line in requirements.lines:
         tokens = line.text.split()
         if not tokens or tokens[0].startswith("-"):
             continue  # an option line (-r, --index-url, -e, --find-links…): no hash belongs to it
@@ -178,25 +73,6 @@ def given_hashes(files: Iterable[Path]) -> dict[str, GivenHashes]:
             "add them (pip hash, or regenerate with pip-compile --generate-hashes or uv export)"
         )
     return found
-
-
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Lines with comments removed and ``\\`` continuations joined, numbered by their first line."""
-    lines: list[tuple[int, str]] = []
-    pending: list[str] = []
-    start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        if not pending:
-            start = number
-        if raw.endswith("\\") and not _COMMENT.search(raw):
-            pending.append(raw[:-1])
-            continue
-        pending.append(raw)
-        lines.append((start, _COMMENT.sub("", " ".join(pending)).strip()))
-        pending = []
-    if pending:
-        lines.append((start, _COMMENT.sub("", " ".join(pending)).strip()))
-    return lines
 
 
 def _hash_options(tokens: list[str], file: Path, number: int) -> set[tuple[str, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from packaging.utils import canonicalize_name
 
 from wheelbundle.cache import sha256_file
 from wheelbundle.errors import UsageError
-from wheelbundle.hashes import requirement_files, requirement_lines
 from wheelbundle.manifest import InputFile
+from wheelbundle.reqfile import RequirementFiles, read_requirements, requirement_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,6 +48,8 @@ class Inputs:
     """``--group`` names (PEP 735)."""
     lock: Path | None = None
     """A ``pylock.toml`` input: bundled as locked, without resolving."""
+    requirements: RequirementFiles = field(default_factory=RequirementFiles)
+    """The requirements files among the inputs and the files they include, read once."""
 
 
 def read_inputs(
@@ -91,8 +93,9 @@ def read_inputs(
         else:
             raise UsageError(f"{spec}: no such file or folder; give {_KINDS}")
         files.append(InputFile(path=str(path), sha256=sha256_file(path)))
+    requirements = read_requirements(requirement_files(args))
     if not projects and lock is None and not groups:
-        _require_a_requirement(requirement_files(args))
+        _require_a_requirement(requirements)
     if extras and not projects and lock is None:
         raise UsageError(
             "--extra applies to a project or a pylock.toml; in a requirements file write "
@@ -110,13 +113,14 @@ def read_inputs(
         extras=extras,
         groups=tuple(groups),
         lock=lock,
+        requirements=requirements,
     )
 
 
-def _require_a_requirement(files: Sequence[Path]) -> None:
+def _require_a_requirement(requirements: RequirementFiles) -> None:
     """Requirements files that ask for nothing (empty, comments, options only) are a mistake:
     the bundle would hold pip alone."""
-    for line in requirement_lines(files):
+    for line in requirements.lines:
         first = line.text.split(maxsplit=1)[0] if line.text else ""
         if (
             first
@@ -125,7 +129,7 @@ def _require_a_requirement(files: Sequence[Path]) -> None:
         ):
             return
     raise UsageError(
-        f"{', '.join(map(str, files))}: names no requirement (only comments, options or "
+        f"{', '.join(map(str, requirements.files))}: names no requirement (only comments, options or "
         "constraints); nothing to bundle"
     )
 

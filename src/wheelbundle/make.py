@@ -22,8 +22,6 @@ from wheelbundle.hashes import (
     GivenHashes,
     check_files,
     given_hashes,
-    requirement_files,
-    requirement_lines,
 )
 from wheelbundle.inputs import Inputs, read_inputs
 from wheelbundle.layout import CREATED_FORMAT, lock_name
@@ -60,7 +58,7 @@ def make_bundle(
     inputs = read_inputs(options.inputs, options.extras, options.groups)
     targets = [parse_target(spec) for spec in options.targets] or [host_target()]
     lock = read_pylock(inputs.lock) if inputs.lock else None
-    given = {} if lock else given_hashes(requirement_files(inputs.pip_args))
+    given = {} if lock else given_hashes(inputs.requirements)
     with _cache(options) as cache:
         resolver = Resolver.create(options, inputs, cache, run, reporter)
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
@@ -149,9 +147,8 @@ def _collect_and_pack(
 
 def _requirement_texts(inputs: Inputs) -> list[str]:
     """Every requirement the inputs state themselves: lines of requirements files, groups."""
-    files = requirement_files(inputs.pip_args)
-    lines = [line.text.split(" --hash")[0] for line in requirement_lines(files)]
-    return [*lines, *(arg for arg in inputs.pip_args if not arg.startswith("-"))]
+    stated = inputs.requirements.requirements()
+    return [*stated, *(arg for arg in inputs.pip_args if not arg.startswith("-"))]
 
 
 def _check_given(

@@ -14,13 +14,13 @@ import hashlib
 import json
 import os
 import re
-import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
 from wheelbundle import __version__
-from wheelbundle.hashes import include_target, requirement_lines
+from wheelbundle.pipconfig import config_files
+from wheelbundle.reqfile import RequirementFiles, include_target
 from wheelbundle.target import Target
 
 MAX_AGE = 24 * 3600
@@ -28,35 +28,30 @@ _LOCAL = re.compile(r"^\s*(?:-e|--editable|\.|/|~)|file:")
 
 
 def resolution_key(
-    requirements: Sequence[str], pip_options: Sequence[str], target: Target
+    requirements: Sequence[str],
+    files: RequirementFiles,
+    pip_options: Sequence[str],
+    target: Target,
 ) -> str | None:
-    """The hash of everything that decides the resolution; None when it cannot be known."""
+    """The hash of everything that decides the resolution; None when it cannot be known.
+
+    ``requirements`` are pip's arguments; ``files`` the requirements files they name, read.
+    """
     parts: list[str] = [__version__, version("pip"), *pip_options, json.dumps(target.describe())]
+    lines = files.lines if "-r" in requirements else ()
+    if any(_LOCAL.search(ln.text) or "://" in (include_target(ln.text) or "") for ln in lines):
+        return None  # pip reads part of them from elsewhere: a folder, a file, a URL
+    parts += [f"{ln.file}:{ln.number}:{ln.text}" for ln in lines]
     args = list(requirements)
     for i, arg in enumerate(args):
         if i > 0 and args[i - 1] == "-r":
-            lines = list(requirement_lines([Path(arg)]))
-            if any(
-                _LOCAL.search(ln.text) or "://" in (include_target(ln.text) or "") for ln in lines
-            ):
-                return None  # pip reads part of it from elsewhere: a folder, a file, a URL
-            parts += [f"{ln.file}:{ln.number}:{ln.text}" for ln in lines]
+            parts.append(arg)  # read above, with every file it includes
         elif arg != "-r" and (Path(arg).exists() or _LOCAL.search(arg)):
             return None
         else:
             parts.append(arg)
     parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("PIP_"))
-    parts += [f"{p}:{p.read_text(errors='replace')}" for p in _pip_config_files() if p.is_file()]
+    parts += [
+        f"{p}:{p.read_text(errors='replace')}" for p in config_files(os.environ) if p.is_file()
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def _pip_config_files() -> list[Path]:
-    """Where pip reads its configuration from, in the order it does."""
-    home = Path.home()
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
-    files = [Path("/etc/xdg/pip/pip.conf"), Path("/etc/pip.conf")]
-    files += [home / ".pip" / "pip.conf", Path(xdg) / "pip" / "pip.conf"]
-    files.append(Path(sys.prefix) / "pip.conf")
-    if env := os.environ.get("PIP_CONFIG_FILE"):
-        files.append(Path(env))
-    return files

@@ -21,18 +21,20 @@ from urllib.parse import urlsplit
 from packaging.pylock import Pylock
 
 from wheelbundle.cache import Cache
-from wheelbundle.credentials import Credentials, Location, pip_credentials, pip_settings
+from wheelbundle.credentials import Credentials, Location, pip_credentials
 from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
 from wheelbundle.fetch import Download, Fetcher, Network
 from wheelbundle.find import find_locked, locked_lines, plain_indexes
-from wheelbundle.hashes import GivenHashes, requirement_files
+from wheelbundle.hashes import GivenHashes
 from wheelbundle.inputs import Inputs
 from wheelbundle.memo import MAX_AGE, resolution_key
 from wheelbundle.options import MakeOptions
 from wheelbundle.pip import Runner
+from wheelbundle.pipconfig import pip_settings
 from wheelbundle.progress import Reporter
 from wheelbundle.pylock import locked_pins
 from wheelbundle.relay import Relay
+from wheelbundle.reqfile import RequirementFiles
 from wheelbundle.resolve import Pin, Resolution, remembered, resolve, unmet
 from wheelbundle.target import Target
 
@@ -89,6 +91,8 @@ class Resolver:
     """
 
     options: MakeOptions
+    requirements: RequirementFiles
+    """The inputs' requirements files, read once: every resolution here asks for them."""
     cache: Cache
     credentials: Credentials
     pip_config: Callable[[], str]
@@ -103,18 +107,20 @@ class Resolver:
         """pip's configuration is asked for at most once, and only when needed."""
         pip_config = functools.cache(lambda: run(["config", "list"]).output)
         network = functools.cache(lambda: _network(pip_config, options.trusted_hosts))
-        credentials = pip_credentials(
-            options.pip_index_options(), requirement_files(inputs.pip_args), pip_config
+        credentials = pip_credentials(options.pip_index_options(), inputs.requirements, pip_config)
+        return cls(
+            options, inputs.requirements, cache, credentials, pip_config, network, run, reporter
         )
-        return cls(options, cache, credentials, pip_config, network, run, reporter)
 
     def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
-        key = resolution_key(requirements, self.options.pip_index_options(), target)
+        key = resolution_key(
+            requirements, self.requirements, self.options.pip_index_options(), target
+        )
         memo = self.cache.resolution(key) if key else None
         max_age = 0 if self.options.refresh else MAX_AGE
         if memo is not None and (kept := remembered(memo, max_age)):
             return kept
-        indexes = self.plain_indexes(requirements)
+        indexes = self.plain_indexes()
         if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
             return self._resolve(requirements, target, memo, self.options.pip_index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
@@ -130,13 +136,13 @@ class Resolver:
         """A fetcher that logs in, checks certificates and goes through proxies as pip does."""
         return Fetcher(self.cache, self.credentials, jobs=self.options.jobs, network=self.network)
 
-    def plain_indexes(self, requirements: Sequence[str]) -> list[str] | None:
+    def plain_indexes(self) -> list[str] | None:
         """The indexes pip would read, when nothing else decides what it finds there."""
         return plain_indexes(
             self.options.index_url,
             self.options.extra_index_urls,
             bool(self.options.find_links),
-            requirement_files(requirements),
+            self.requirements,
             os.environ,
             self.pip_config,
         )
@@ -193,7 +199,7 @@ def _find_locked(
 ) -> tuple[Pin, ...] | None:
     """A complete lock's files found by their hashes, without pip; None where pip must find them."""
     lines = locked_lines(given, target.markers)
-    indexes = lines and resolver.plain_indexes(inputs.pip_args)
+    indexes = lines and resolver.plain_indexes()
     if not lines or not indexes:
         return None
     bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
