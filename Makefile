@@ -100,4 +100,4 @@ bench-relay: $(STAMP)
 	$(BIN)/python scripts/bench_relay.py
 
 clean:
-	rm -rf $(VENV) $(DEVPI_VENV) $(LATEST_VENV) .venv-py3.* .cache build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEVPI_VENV) $(LATEST_VENV) .venv-py3.* .venv-pip-oldest .cache build dist .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,9 @@
   locked toolchain (``.venv-py3.X``, made again when the lock or pyproject.toml changes).
 - The server side (``-m servers``: install.sh and the probe) under every server Python from 3.6,
   once, with the tool under this interpreter.
+- The oldest pip the tool supports (``pip>=X`` in pyproject.toml; the lock has the newest): the
+  journey and the foreign-target resolutions, whose launcher patches pip's internals
+  (``tests/test_make.py``, ``tests/test_target.py``), in ``.venv-pip-oldest``.
 
 A Python this machine lacks is reported as skipped, with its reason; it never counts as passed.
 The last line is a count (``test-pythons: N passed, N failed, N skipped``); the exit code is 1
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -42,9 +46,10 @@ class Outcome:
     why: str = ""
 
 
-def tool_venv(version: str, python: str, lock: Path) -> Path:
-    """``.venv-pyX.Y``: the locked toolchain and the tool (editable) under ``python``."""
-    venv = ROOT / f".venv-py{version}"
+def tool_venv(version: str, python: str, lock: Path, name: str = "") -> Path:
+    """``.venv-pyX.Y`` (or ``.venv-NAME``): the locked toolchain and the tool (editable) under
+    ``python``."""
+    venv = ROOT / (f".venv-{name}" if name else f".venv-py{version}")
     stamp = venv / ".installed"
     wanted = hashlib.sha256(lock.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
@@ -61,12 +66,31 @@ def tool_venv(version: str, python: str, lock: Path) -> Path:
     return venv
 
 
-def run_tests(python: str, marker: str, label: str) -> Outcome:
-    print(f"\n== {label}: pytest -m {marker} with {python}", flush=True)
+def run_tests(python: str, marker: str, label: str, *paths: str) -> Outcome:
+    print(f"\n== {label}: pytest -m {marker} {' '.join(paths)} with {python}", flush=True)
     started = time.monotonic()
-    done = subprocess.run([python, *PYTEST, "-m", marker], cwd=ROOT, check=False)
+    done = subprocess.run([python, *PYTEST, "-m", marker, *paths], cwd=ROOT, check=False)
     status = "passed" if done.returncode == 0 else "failed"
     return Outcome(label, marker, status, time.monotonic() - started)
+
+
+def oldest_pip() -> str:
+    """The lowest pip pyproject.toml allows: ``pip>=24.1`` gives 24.1."""
+    text = (ROOT / "pyproject.toml").read_text()
+    found = re.search(r'"pip>=([0-9.]+)"', text)
+    if found is None:
+        raise SystemExit("pyproject.toml declares no lowest pip (pip>=X)")
+    return found[1]
+
+
+def with_oldest_pip(lock: Path) -> Outcome:
+    version = oldest_pip()
+    venv = tool_venv(".".join(map(str, sys.version_info[:2])), sys.executable, lock, "pip-oldest")
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", f"pip=={version}"], check=True)
+    return run_tests(
+        python, "not network", f"pip {version}", "tests/test_make.py", "tests/test_target.py"
+    )
 
 
 def journeys(lock: Path) -> list[Outcome]:
@@ -87,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     outcomes = journeys(args.lock.resolve())
     outcomes.append(run_tests(sys.executable, "servers", "servers 3.6-3.13"))
+    outcomes.append(with_oldest_pip(args.lock.resolve()))
     print("\n== test-pythons")
     for outcome in outcomes:
         detail = outcome.why or f"{outcome.seconds:.0f} s"

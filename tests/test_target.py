@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from packages import make_sdist, make_wheel, native_tag, pip_wheel
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
-from wheelbundle._pip_as_target import missing_internals
+from wheelbundle._pip_as_target import missing_internals, unsupported_pip
 from wheelbundle.manifest import Manifest
 from wheelbundle.target import expand_platform, host_target, parse_target
 
@@ -427,6 +428,12 @@ def test_a_bundle_of_pure_wheels_is_named_after_the_python_it_was_resolved_for()
     wheels = ["six-1-py2.py3-none-any.whl", "attrs-1-py3-none-any.whl"]
     assert parse_target("cp311-manylinux_2_28_x86_64").bundle_tag(wheels) == "cp311-none-any"
     assert parse_target("cp313-win_amd64").bundle_tag(wheels) == "cp313-none-any"
+
+
+def test_a_pip_outside_the_declared_range_is_named_before_any_patching() -> None:
+    assert unsupported_pip("24.0") == ">=24.1"
+    assert unsupported_pip("24.1") is None
+    assert unsupported_pip(version("pip")) is None  # the pip these tests run
 
 
 def test_this_pip_has_every_internal_a_foreign_resolution_patches() -> None:

@@ -34,6 +34,19 @@ PATCHED = (
 _TARGET_PYTHON_ARGS = ["self", "platforms", "py_version_info", "abis", "implementation"]
 
 
+def unsupported_pip(pip_version: str) -> str | None:
+    """The pip range wheelbundle declares (``pip>=24.1``), when ``pip_version`` is outside it."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    for text in requires("wheelbundle") or ():
+        declared = Requirement(text)
+        if declared.name == "pip" and not declared.specifier.contains(pip_version, True):
+            return str(declared.specifier)
+    return None
+
+
 def missing_internals() -> list[str]:
     """The names in :data:`PATCHED` this pip lacks (or whose signature moved); none is fine."""
     missing = []
@@ -95,9 +108,15 @@ def _patch(spec: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if missing := missing_internals():
-        from pip import __version__
+    from pip import __version__
 
+    if wanted := unsupported_pip(__version__):
+        sys.stderr.write(
+            f"ERROR: wheelbundle resolves for another machine with pip{wanted}, and this is "
+            f"pip {__version__}: python -m pip install 'pip{wanted}'\n"
+        )
+        return 3
+    if missing := missing_internals():
         sys.stderr.write(
             f"ERROR: wheelbundle cannot make pip {__version__} resolve for another machine: "
             f"pip no longer has {', '.join(missing)}; install a pip wheelbundle supports "
