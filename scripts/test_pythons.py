@@ -6,8 +6,8 @@
 - The server side (``-m servers``: install.sh and the probe) under every server Python from 3.6,
   once, with the tool under this interpreter.
 - The oldest pip the tool supports (``pip>=X`` in pyproject.toml; the lock has the newest): the
-  journey and the foreign-target resolutions, whose launcher patches pip's internals
-  (``tests/test_make.py``, ``tests/test_target.py``), in ``.venv-pip-oldest``.
+  journey, the foreign-target resolutions, whose launcher patches pip's internals, and the
+  reading of pip's messages (``OLDEST_PIP_TESTS``), in ``.venv-pip-oldest``.
 
 A Python this machine lacks is reported as skipped, with its reason; it never counts as passed.
 The last line is a count (``test-pythons: N passed, N failed, N skipped``); the exit code is 1
@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from pythons import TOOL_VERSIONS, find_python, missing  # noqa: E402
 
 PYTEST = ("-m", "pytest", "-p", "no:cacheprovider", "-q")
+#: What depends on pip's own words and internals: its messages, the launcher, the journey.
+OLDEST_PIP_TESTS = ("tests/test_make.py", "tests/test_target.py", "tests/test_pip.py")
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,7 @@ def with_oldest_pip(lock: Path) -> Outcome:
     venv = tool_venv(".".join(map(str, sys.version_info[:2])), sys.executable, lock, "pip-oldest")
     python = str(venv / "bin" / "python")
     subprocess.run([python, "-m", "pip", "install", "--quiet", f"pip=={version}"], check=True)
-    return run_tests(
-        python, "not network", f"pip {version}", "tests/test_make.py", "tests/test_target.py"
-    )
+    return run_tests(python, "not network", f"pip {version}", *OLDEST_PIP_TESTS)
 
 
 def journeys(lock: Path) -> list[Outcome]:

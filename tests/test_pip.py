@@ -118,3 +118,33 @@ def test_a_python_mismatch_pip_finds_in_metadata_names_both_and_target() -> None
         "supports with --target (a shorthand like cp312-manylinux_2_28_x86_64, or 'bundle probe' "
         "run on the server), or pin a version of django that supports 3.9.2"
     )
+
+
+#: How pip words a failed metadata build: 24 names no package there, 26 names the file.
+_PIP_24_METADATA = """\
+Collecting alpha
+  Using cached alpha-1.0-py3-none-any.whl.metadata
+Collecting broken==1.0
+  Downloading broken-1.0.tar.gz (1.2 kB)
+  Preparing metadata (pyproject.toml) did not run successfully.
+  error: subprocess-exited-with-error
+      RuntimeError: error: simulated compiler failure: gcc not found
+      [end of output]
+error: metadata-generation-failed
+
+\u00d7 Encountered error while generating package metadata.
+\u2570\u2500> See above for output.
+"""
+_PIP_26_METADATA = """\
+error: metadata-generation-failed
+
+\u00d7 Encountered error while generating package metadata.
+\u2570\u2500> from file:///tmp/tmp9cmaik_q/broken-1.0.tar.gz
+"""
+
+
+@pytest.mark.parametrize("output", [_PIP_24_METADATA, _PIP_26_METADATA])
+def test_a_failed_metadata_build_names_the_package_on_every_supported_pip(output: str) -> None:
+    error = classify_failure(["pip", "install"], 1, output)
+    assert isinstance(error, BuildFailed)
+    assert str(error).startswith("could not build broken from source;")

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote
 
+from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
 from wheelbundle.credentials import redact, refused_message
 from wheelbundle.errors import (
     BuildFailed,
@@ -59,10 +61,11 @@ _WRONG_PYTHON = re.compile(
     r"Package '(?P<name>[^']+)' requires a different Python: (?P<here>\S+) not in '(?P<needs>[^']+)'"
 )
 _CONFLICT = re.compile(r"Cannot install (.+?) because these package versions have conflicting")
-_BUILD = re.compile(
-    r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)"
-    r"|Encountered error while generating package metadata\.\s*\S+\s*(\S+)"
-)
+_BUILD = re.compile(r"Failed to build '?([^'\s]+)'?|Failed building wheel for (\S+)")
+#: pip 25 and later say which package after this line (``╰─> NAME`` or ``╰─> from URL``);
+#: pip 24 says ``╰─> See above for output.``, and the package is the last one pip was taking.
+_METADATA = re.compile(r"Encountered error while generating package metadata\.\s*\S+\s*(.*)")
+_TAKING = re.compile(r"^\s*(?:Collecting|Processing) (\S+)", re.MULTILINE)
 _HASHES = re.compile(
     r"(?P<name>[^\s=]+)(?:==(?P<version>\S+))? from (?P<url>[^\s#]+)\S*(?: \(from (?P<where>.*?)\))?:\s*\n"
     r"\s*Expected (?P<algorithm>\w+) (?P<expected>\w+)(?P<more>(?:\s*\n\s*or \w+)*)\s*\n\s*Got\s+(?P<got>\w+)"
@@ -206,9 +209,10 @@ def _diagnose(
             f"{name}: {command.strip()!r} failed ({_vcs_reason(output)}); check the repository "
             "URL and the tag, branch or commit after '@'"
         )
-    if m := _BUILD.search(output):
+    if (m := _BUILD.search(output)) or _METADATA.search(output):
+        name = (m.group(1) or m.group(2)) if m else _metadata_failure_name(output)
         return BuildFailed, (
-            f"could not build {m.group(1) or m.group(2) or m.group(3)} from source; the server "
+            f"could not build {name} from source; the server "
             "has no compiler, so fix the build here (install its build dependencies) or provide "
             "a wheel with --find-links"
         )
@@ -291,6 +295,29 @@ def _conflict_detail(output: str) -> str:
     sides = [ln.strip() for ln in block.splitlines() if ln.strip()]
     sides = [s for s in sides if " depends on " in s or s.startswith("The user requested")]
     return ("because " + "; ".join(sides) + "; ") if sides else ""
+
+
+def _metadata_failure_name(output: str) -> str:
+    """The package whose metadata pip could not generate, however this pip names it."""
+    m = _METADATA.search(output)
+    said = m.group(1).strip() if m else ""
+    if said.startswith("from "):
+        said = said.removeprefix("from ")
+    elif not said or said.startswith("See above"):
+        taking = _TAKING.findall(output[: m.start()] if m else output)
+        said = taking[-1] if taking else "a package"
+    return _project_name(said)
+
+
+def _project_name(said: str) -> str:
+    """``broken``, from ``broken``, ``broken==1.0`` or ``file:///…/broken-1.0.tar.gz``."""
+    if "/" not in said:
+        return re.split(r"[\[<>=!~;@ ]", said, maxsplit=1)[0]
+    filename = unquote(said.rstrip("/").rpartition("/")[2])
+    try:
+        return str(parse_sdist_filename(filename)[0])
+    except InvalidSdistFilename:
+        return filename
 
 
 def _vcs_reason(output: str) -> str:
