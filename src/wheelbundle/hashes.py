@@ -46,15 +46,13 @@ def given_hashes(requirements: RequirementFiles) -> dict[str, GivenHashes]:
     found: dict[str, GivenHashes] = {}
     unhashed: RequirementLine | None = None
     for line in requirements.lines:
-        tokens = line.text.split()
-        if not tokens or tokens[0].startswith("-"):
+        text, options = line.requirement()
+        if not text:
             continue  # an option line (-r, --index-url, -e, --find-links…): no hash belongs to it
-        split = next((i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens))
-        hashes = _hash_options(tokens[split:], line.file, line.number)
+        hashes = _hash_options(options, line.file, line.number)
         if not hashes:
             unhashed = unhashed or (None if line.constraint else line)
             continue
-        text = " ".join(tokens[:split])
         try:
             name = canonicalize_name(Requirement(text).name)
         except InvalidRequirement:

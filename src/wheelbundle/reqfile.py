@@ -49,6 +49,15 @@ class RequirementLine:
     constraint: bool = False
     """The line is in a constraints file (``-c``): it limits versions, it asks for nothing."""
 
+    def requirement(self) -> tuple[str, list[str]]:
+        """The requirement as written and the options after it (``--hash=…``); an option line
+        (``-r``, ``--index-url``, ``-e``…) or an empty one has no requirement: ``""``."""
+        words = self.text.split()
+        if not words or words[0].startswith("-"):
+            return "", words
+        split = next((i for i, w in enumerate(words) if w.startswith("-")), len(words))
+        return " ".join(words[:split]), words[split:]
+
 
 @dataclass(frozen=True)
 class RequirementFiles:
@@ -62,13 +71,7 @@ class RequirementFiles:
 
     def requirements(self) -> list[str]:
         """Each requirement line as written, without its options (``--hash``…)."""
-        found = []
-        for line in self.lines:
-            words = line.text.split()
-            if words and not words[0].startswith("-"):
-                split = next((i for i, w in enumerate(words) if w.startswith("-")), len(words))
-                found.append(" ".join(words[:split]))
-        return found
+        return [text for line in self.lines if (text := line.requirement()[0])]
 
 
 def read_requirements(files: Iterable[Path]) -> RequirementFiles:
