@@ -27,6 +27,7 @@ from wheelbundle.make import make_bundle
 from wheelbundle.merge import merge_bundles
 from wheelbundle.options import MakeOptions
 from wheelbundle.progress import Bar, Silent
+from wheelbundle.staticindex import index_bundles
 from wheelbundle.summary import human_size, inspect_bundle, inspect_json
 from wheelbundle.verify import verify_bundle
 
@@ -225,6 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, help="the cache (default: $XDG_CACHE_HOME/wheelbundle)"
     )
 
+    index = commands.add_parser(
+        "index",
+        help="serve the wheels of bundles as a static package index (PEP 503, 691, 658)",
+        description=(
+            "Verify each bundle, then add its wheels to OUTDIR/files and write OUTDIR/simple: "
+            "pages pip reads from any static web server or as --index-url file:///…/simple, "
+            "with each wheel's metadata beside it so pip resolves without downloading wheels. "
+            "Run it again with later bundles to add them. Prints the index's file:// URL."
+        ),
+    )
+    index.add_argument("outdir", type=Path, metavar="OUTDIR")
+    index.add_argument("archives", nargs="+", type=Path, metavar="ARCHIVE")
+    index.add_argument(
+        "--allowed-signers",
+        type=Path,
+        metavar="FILE",
+        help="refuse a bundle not signed by a key in this OpenSSH allowed_signers file",
+    )
+    _add_verbosity(index)
+
     merge = commands.add_parser(
         "merge",
         help="combine bundles built on different machines into one multi-target bundle",
@@ -329,6 +350,15 @@ def _run(args: argparse.Namespace) -> int:
         print(store.root)
         for kind, (count, size) in store.usage().items():
             print(f"  {kind:<12} {count:>6} files  {human_size(size):>10}")
+        return 0
+    if args.command == "index":
+        indexed = index_bundles(args.outdir, args.archives, args.allowed_signers)
+        if not args.quiet:
+            print(
+                f"{indexed.simple}: {indexed.projects} projects; {indexed.added} wheels added",
+                file=sys.stderr,
+            )
+        print(indexed.simple.resolve().as_uri() + "/")
         return 0
     if args.command == "merge":
         archive, _ = merge_bundles(args.archives, args.outdir)
