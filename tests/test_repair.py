@@ -74,6 +74,12 @@ def test_a_built_wheel_carries_the_library_it_links_and_imports_where_that_libra
     assert library_component["name"] == "libwbnative-2.5.so.0"
     assert library_component["hashes"] == [{"alg": "SHA-256", "content": grafted.sha256}]
 
+    shown = bundle(capsys, "inspect", made.archive)
+    assert shown.out.strip().splitlines()[-1] == (
+        f"wbnative was built here and repaired for {package.repaired}; it carries "
+        "libwbnative-2.5.so.0"
+    )
+
     shutil.rmtree(library)  # the server has no such library
     monkeypatch.delenv("LD_LIBRARY_PATH")
     venv = tmp_path / "venv"

@@ -56,6 +56,12 @@ def inspect_bundle(path: Path) -> str:
     lines.append(
         f"{len(manifest.packages)} packages, {human_size(total)} of wheels, archive {human_size(path.stat().st_size)}"
     )
+    lines += [
+        f"{p.name} was built here and repaired for {p.repaired}; it carries "
+        + (", ".join(g.name for g in p.grafted) or "no library")
+        for p in manifest.packages
+        if p.repaired
+    ]
     return "\n".join(lines)
 
 
