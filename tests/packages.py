@@ -202,7 +202,7 @@ def make_wheel(
     extras: Mapping[str, list[str]] | None = None,
     requires_python: str | None = None,
     tag: str = "py3-none-any",
-    modules: Mapping[str, str] | None = None,
+    modules: Mapping[str, str | bytes] | None = None,
     license_expression: str | None = None,
     classifiers: Iterable[str] = (),
     entry_points: Mapping[str, Mapping[str, str]] | None = None,
@@ -215,7 +215,7 @@ def make_wheel(
     """
     dist_info = dist_info_dir(name, version)
     files = dict(sorted((modules or _default_modules(name, version)).items()))
-    members = {path: text.encode() for path, text in files.items()}
+    members = {path: _bytes(text) for path, text in files.items()}
     members[f"{dist_info}/METADATA"] = metadata_text(
         name,
         version,

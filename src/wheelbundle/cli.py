@@ -24,6 +24,7 @@ from wheelbundle.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import make_bundle
+from wheelbundle.manifest import Manifest
 from wheelbundle.merge import merge_bundles
 from wheelbundle.options import MakeOptions
 from wheelbundle.progress import Bar, Silent
@@ -194,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="sign SHA256SUMS with this OpenSSH key (ssh-keygen -Y sign); stored as SHA256SUMS.sig",
     )
+    make.add_argument(
+        "--since",
+        type=Path,
+        metavar="OLD",
+        help="make a delta bundle: leave out every wheel the bundle OLD (a .tar.gz) already "
+        "carries; install.sh --base OLD takes them from it",
+    )
     _add_verbosity(make)
 
     commands.add_parser(
@@ -208,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exit 0 if every file matches the manifest and SHA256SUMS and every wheel its own RECORD; otherwise name the first bad file.",
     )
     verify.add_argument("archive", type=Path)
+    verify.add_argument(
+        "--base",
+        type=Path,
+        metavar="OLD",
+        help="for a delta bundle: the bundle it was made against, whose wheels it takes",
+    )
     verify.add_argument(
         "--allowed-signers",
         type=Path,
@@ -333,12 +347,13 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write((resources.files("wheelbundle") / "payload" / "probe.py").read_text())
         return 0
     if args.command == "verify":
-        verified = verify_bundle(args.archive, args.allowed_signers)
+        verified = verify_bundle(args.archive, args.allowed_signers, args.base)
         manifest = verified.manifest
         if not args.quiet:
             print(
                 f"{args.archive}: OK, {len(manifest.packages)} wheels for {', '.join(t.name for t in manifest.targets)}"
                 + _signature_note(verified.signed, verified.signer)
+                + _base_note(manifest, args.base)
             )
         return 0
     if args.command == "cache":
@@ -401,7 +416,19 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         verbose=args.verbose,
         targets=tuple(args.target) or conf.targets,
         sign_key=args.sign or conf.sign_key,
+        since=args.since,
         installer=args.installer or conf.installer or "pip",
+    )
+
+
+def _base_note(manifest: Manifest, base: Path | None) -> str:
+    if manifest.base is None:
+        return ""
+    if base is not None:
+        return f"; a delta, checked with its base {manifest.base.name} {manifest.base.version}"
+    return (
+        f"; a delta: the {len(manifest.base.wheels)} wheels it takes from "
+        f"{manifest.base.name} {manifest.base.version} were not checked (--base OLD checks them)"
     )
 
 

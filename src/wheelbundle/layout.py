@@ -47,8 +47,9 @@ def pylock_name(entry: TargetEntry) -> str:
 
 
 def archive_name(manifest: Manifest) -> str:
-    """``NAME-VERSION-TARGET1+TARGET2.tar.gz``."""
-    return f"{manifest.top}-{'+'.join(t.name for t in manifest.targets)}.tar.gz"
+    """``NAME-VERSION-TARGET1+TARGET2.tar.gz``; a delta ends ``-since-OLDVERSION.tar.gz``."""
+    since = f"-since-{manifest.base.version}" if manifest.base else ""
+    return f"{manifest.top}-{'+'.join(t.name for t in manifest.targets)}{since}.tar.gz"
 
 
 def read_manifest(path: Path) -> Manifest:

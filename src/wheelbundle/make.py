@@ -12,6 +12,7 @@ from pathlib import Path
 
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
 from wheelbundle.collect import collect
+from wheelbundle.delta import against
 from wheelbundle.describe import describe
 from wheelbundle.hashes import given_hashes
 from wheelbundle.inputs import read_inputs
@@ -44,6 +45,8 @@ def make_bundle(
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
         collected = collect(options, resolved, given, resolver, reporter)
         manifest, wheels = describe(options, inputs, resolved, collected)
+        if options.since is not None:
+            manifest, wheels = against(options.since, manifest, wheels)
         reporter.stage(f"packing {len(manifest.packages)} wheels")
         archive = write_bundle(options.outdir, manifest, wheels, options.sign_key)
         return MakeResult(archive=archive, manifest=manifest)

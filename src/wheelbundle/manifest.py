@@ -94,6 +94,18 @@ class InputFile:
 
 
 @dataclass(frozen=True)
+class Base:
+    """A delta bundle's base: the earlier bundle whose wheels it does not carry again."""
+
+    name: str
+    version: str
+    sums_sha256: str
+    """The sha256 of the base's SHA256SUMS, which names every file of it: its identity."""
+    wheels: tuple[str, ...]
+    """The wheels this bundle takes from the base (same name, same sha256)."""
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     version: str
@@ -104,6 +116,8 @@ class Manifest:
     inputs: tuple[InputFile, ...]
     packages: tuple[Package, ...]
     format: int = FORMAT
+    base: Base | None = None
+    """A delta bundle (``bundle make --since``): what it expects from the earlier bundle."""
 
     @property
     def top(self) -> str:
@@ -122,6 +136,8 @@ class Manifest:
             "inputs": [_plain(i) for i in self.inputs],
             "packages": [_package_plain(p) for p in self.packages],
         }
+        if self.base is not None:
+            data["base"] = _plain(self.base)
         return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=200)
 
     @classmethod
@@ -141,6 +157,7 @@ class Manifest:
                 ),
                 inputs=tuple(InputFile(**i) for i in data["inputs"]),
                 packages=tuple(_package(p) for p in data["packages"]),
+                base=_base(data["base"]) if "base" in data else None,
             )
         except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
             raise VerifyFailed(f"manifest.yaml is not a valid bundle manifest: {exc}") from exc
@@ -154,6 +171,8 @@ class Manifest:
             "pip_wheel": pip_wheel,
             "targets": [_plain(t) for t in self.targets],
         }
+        if self.base is not None:
+            data["base"] = _plain(self.base)
         return json.dumps(data, indent=2) + "\n"
 
     def lock_text(self, target: TargetEntry) -> str:
@@ -203,6 +222,13 @@ def pip_wheel_of(packages: Iterable[Package]) -> str:
         if p.name == "pip":
             return p.wheel
     raise VerifyFailed("the bundle carries no pip wheel")
+
+
+def _base(entry: dict[str, Any]) -> Base:
+    base = Base(**{**entry, "wheels": tuple(entry["wheels"])})
+    if not isinstance(base.sums_sha256, str) or not _SHA256.fullmatch(base.sums_sha256):
+        raise ValueError(f"base: sums_sha256 {base.sums_sha256!r} is not a sha256")
+    return base
 
 
 def _package(entry: dict[str, Any]) -> Package:

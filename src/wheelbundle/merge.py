@@ -25,6 +25,12 @@ def merge_bundles(archives: Sequence[Path], outdir: Path) -> tuple[Path, Manifes
     if len(archives) < 2:
         raise UsageError("merge needs at least two bundles")
     manifests = [verify_bundle(a).manifest for a in archives]
+    for archive, manifest in zip(archives, manifests, strict=True):
+        if manifest.base is not None:
+            raise UsageError(
+                f"{archive} is a delta bundle (it lacks the wheels of {manifest.base.name} "
+                f"{manifest.base.version}); merge full bundles"
+            )
     _check_agreement(archives, manifests)
     packages: dict[str, Package] = {}
     for archive, manifest in zip(archives, manifests, strict=True):

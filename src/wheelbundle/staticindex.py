@@ -67,8 +67,15 @@ def index_bundles(
     files.mkdir(parents=True, exist_ok=True)
     added = 0
     for archive, manifest in zip(archives, manifests, strict=True):
+        carried = set(manifest.base.wheels) if manifest.base else set()
         with BundleArchive(archive) as bundle:
             for package in manifest.packages:
+                if package.wheel in carried and not (files / package.wheel).exists():
+                    assert manifest.base is not None
+                    raise BundleError(
+                        f"{archive} is a delta bundle and {package.wheel} is in its base, "
+                        f"{manifest.base.name} {manifest.base.version}: index that bundle first"
+                    )
                 added += _add_wheel(bundle, package.wheel, package.sha256, files, archive)
     projects = _write_pages(outdir, _files(files))
     return Indexed(simple=outdir / "simple", added=added, projects=projects)

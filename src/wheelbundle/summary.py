@@ -56,6 +56,11 @@ def inspect_bundle(path: Path) -> str:
     lines.append(
         f"{len(manifest.packages)} packages, {human_size(total)} of wheels, archive {human_size(path.stat().st_size)}"
     )
+    if manifest.base is not None:
+        lines.append(
+            f"a delta from {manifest.base.name} {manifest.base.version}: it takes "
+            f"{len(manifest.base.wheels)} of its wheels from that bundle (install.sh --base)"
+        )
     lines += [
         f"{p.name} was built here and repaired for {p.repaired}; it carries "
         + (", ".join(g.name for g in p.grafted) or "no library")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,15 +36,19 @@ class Verified:
     """The principal of allowed_signers whose key made the signature, when it was checked."""
 
 
-def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
+def verify_bundle(
+    path: Path, allowed_signers: Path | None = None, base: Path | None = None
+) -> Verified:
     """Check everything that can be checked without installing; VerifyFailed at the first miss.
 
     With ``allowed_signers`` the bundle must also carry a signature of SHA256SUMS by one of its
-    keys; it is checked first, so every later check rests on signed hashes.
+    keys; it is checked first, so every later check rests on signed hashes. A delta bundle is
+    checked whole with ``base``, the bundle it takes its other wheels from; without it, all but
+    those wheels are checked.
     """
     if allowed_signers is not None:
         require_allowed_signers(allowed_signers)
-    with BundleArchive(path) as archive:
+    with BundleArchive(path) as archive, ExitStack() as stack:
         signed = SIGNATURE in archive.files
         signer = None
         if allowed_signers is not None:
@@ -52,26 +57,68 @@ def verify_bundle(path: Path, allowed_signers: Path | None = None) -> Verified:
                     f"{SIGNATURE}: the bundle is not signed, and allowed signers were given"
                 )
             signer = verify(archive.read(SUMS), archive.read(SIGNATURE), allowed_signers)
-        _check_sums(archive)
+        # The manifest says what a delta leaves out: it is checked, then read, before the rest.
+        _check_member(archive, MANIFEST, parse_sha256sums(archive.text(SUMS)).get(MANIFEST))
         manifest = Manifest.from_yaml(archive.text(MANIFEST))
+        wheels = _Wheels(archive, _base(manifest, base, stack))
+        _check_sums(archive, wheels)
         if archive.top != manifest.top:
             raise VerifyFailed(
                 f"{archive.top}/: the top folder should be {manifest.top}/ by the manifest"
             )
-        _check_manifest(archive, manifest)
+        _check_manifest(wheels, manifest)
         _check_locks(archive, manifest)
         _check_pylocks(archive, manifest)
         _check_uv_wheels(manifest)
         with tempfile.TemporaryDirectory(prefix="wheelbundle-verify-") as tmp:
             for package in manifest.packages:
                 name = wheel_member(package.wheel)
-                wheel = archive.copy_to(name, Path(tmp))
+                if (source := wheels.source(name)) is None:
+                    continue  # a delta's wheel from a base not given: its sha256 is all we have
+                wheel = source.copy_to(name, Path(tmp))
                 check_wheel(wheel, name)
                 wheel.unlink()
     return Verified(manifest, signed, signer)
 
 
-def _check_sums(archive: BundleArchive) -> None:
+class _Wheels:
+    """Where each wheel member is: in the bundle, or (a delta's) in its base, if given."""
+
+    def __init__(self, archive: BundleArchive, base: tuple[BundleArchive | None, frozenset[str]]):
+        self.archive = archive
+        self.base, self.carried = base
+
+    def source(self, name: str) -> BundleArchive | None:
+        if name in self.carried:
+            return self.base
+        return self.archive if name in self.archive.files else None
+
+    def expected(self, name: str) -> bool:
+        """Listed but absent, as a delta leaves out its base's wheels."""
+        return name in self.carried and name not in self.archive.files
+
+
+def _base(
+    manifest: Manifest, path: Path | None, stack: ExitStack
+) -> tuple[BundleArchive | None, frozenset[str]]:
+    """The base of a delta, checked to be the one it was made against; its carried members."""
+    if manifest.base is None:
+        if path is not None:
+            raise VerifyFailed(f"the bundle is a full bundle, not a delta: it needs no base {path}")
+        return None, frozenset()
+    carried = frozenset(wheel_member(w) for w in manifest.base.wheels)
+    if path is None:
+        return None, carried
+    base = stack.enter_context(BundleArchive(path))
+    if base.sha256(SUMS) != manifest.base.sums_sha256:
+        raise VerifyFailed(
+            f"{path} is not the bundle this delta was made against ({manifest.base.name} "
+            f"{manifest.base.version}, whose SHA256SUMS has sha256 {manifest.base.sums_sha256})"
+        )
+    return base, carried
+
+
+def _check_sums(archive: BundleArchive, wheels: _Wheels) -> None:
     sums = parse_sha256sums(archive.text(SUMS))
     for name in sorted(archive.files):
         if name not in UNSUMMED and name not in sums:
@@ -79,29 +126,42 @@ def _check_sums(archive: BundleArchive) -> None:
                 f"{name}: not listed in SHA256SUMS (added after the bundle was made)"
             )
     for name, digest in sorted(sums.items()):
-        if name not in archive.files:
-            raise VerifyFailed(f"{name}: listed in SHA256SUMS but missing from the bundle")
-        if archive.sha256(name) != digest:
-            raise VerifyFailed(
-                f"{name}: checksum mismatch (the file, or its line in SHA256SUMS, changed since the bundle was made)"
-            )
+        if wheels.expected(name):
+            if wheels.base is not None and wheels.base.sha256(name) != digest:
+                raise VerifyFailed(f"{name}: the base's file differs from this bundle's SHA256SUMS")
+            continue
+        _check_member(archive, name, digest)
 
 
-def _check_manifest(archive: BundleArchive, manifest: Manifest) -> None:
-    wheels = {n for n in archive.files if n.startswith(WHEELS)}
+def _check_member(archive: BundleArchive, name: str, digest: str | None) -> None:
+    if name not in archive.files:
+        raise VerifyFailed(f"{name}: listed in SHA256SUMS but missing from the bundle")
+    if archive.sha256(name) != digest:
+        raise VerifyFailed(
+            f"{name}: checksum mismatch (the file, or its line in SHA256SUMS, changed since the bundle was made)"
+        )
+
+
+def _check_manifest(wheels: _Wheels, manifest: Manifest) -> None:
+    archive = wheels.archive
+    present = {n for n in archive.files if n.startswith(WHEELS)} | set(wheels.carried)
     listed = {wheel_member(p.wheel) for p in manifest.packages}
-    for name in sorted(wheels ^ listed):
+    if stray := sorted(wheels.carried - listed):
+        raise VerifyFailed(f"manifest.yaml: base wheel {stray[0]} is not one of its packages")
+    for name in sorted(present ^ listed):
         where = (
             "in the bundle but not in the manifest"
-            if name in wheels
+            if name in present
             else "in the manifest but missing"
         )
         raise VerifyFailed(f"{name}: {where}")
     for p in manifest.packages:
         name = wheel_member(p.wheel)
-        if archive.sha256(name) != p.sha256:
+        if (source := wheels.source(name)) is None:
+            continue
+        if source.sha256(name) != p.sha256:
             raise VerifyFailed(f"{name}: does not match its sha256 in manifest.yaml")
-        if archive.files[name].size != p.size:
+        if source.files[name].size != p.size:
             raise VerifyFailed(f"{name}: its size differs from manifest.yaml")
 
 

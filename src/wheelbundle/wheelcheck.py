@@ -22,9 +22,14 @@ from wheelbundle.cache import CHUNK
 from wheelbundle.errors import BundleError, VerifyFailed
 
 #: How much larger than its compressed bytes a member may say it is. Text and code compress
-#: ten- to twentyfold; a zip bomb (zeros) a thousandfold. Beyond this a member is refused
-#: before a byte of it is inflated.
-MAX_RATIO = 200
+#: ten- to twentyfold, but a shared library padded with zeros far more (Pillow 13's libXau:
+#: 223 times); deflate cannot exceed 1032 times, which is what a zip bomb of zeros reaches.
+#: Beyond this a member is refused before a byte of it is inflated.
+MAX_RATIO = 1000
+#: A member this large may compress only this much: what would fill a server's disk from a
+#: few megabytes is a bomb even below MAX_RATIO (real members this size are libraries and
+#: data, which compress a few times at most).
+LARGE, LARGE_RATIO = 1 << 30, 50
 _SMALL = 1 << 20
 """Members up to this size are not held to the ratio: tiny files of repeats are ordinary."""
 
@@ -105,10 +110,11 @@ def _check_record(
 
 def _inflatable(info: zipfile.ZipInfo, label: str) -> zipfile.ZipInfo:
     """``info``, unless it would inflate far beyond any real file: a zip bomb."""
-    if info.file_size > _SMALL and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+    ratio = MAX_RATIO if info.file_size <= LARGE else LARGE_RATIO
+    if info.file_size > _SMALL and info.file_size > ratio * max(info.compress_size, 1):
         raise VerifyFailed(
             f"{label}: {info.filename} would inflate {info.compress_size} bytes to "
-            f"{info.file_size} (more than {MAX_RATIO} times): a zip bomb, not a wheel"
+            f"{info.file_size} (more than {ratio} times): a zip bomb, not a wheel"
         )
     return info
 

@@ -30,7 +30,7 @@ set -eu
 usage() {
     cat <<'EOF'
 Usage: ./install.sh [--check | --describe | --rollback] [--python PATH]
-                    [--allowed-signers FILE] [--no-uv] [VENV_DIR]
+                    [--allowed-signers FILE] [--base OLD] [--no-uv] [VENV_DIR]
 
 Installs this bundle's wheels into a new virtual environment, without network access.
 
@@ -41,6 +41,9 @@ Installs this bundle's wheels into a new virtual environment, without network ac
   --allowed-signers FILE
                  refuse the bundle unless SHA256SUMS.sig is a signature of SHA256SUMS by a
                  key in FILE (OpenSSH allowed_signers format; needs ssh-keygen 8.2 or later)
+  --base OLD     for a delta bundle (made with bundle make --since): the bundle it was made
+                 against, as its folder or its .tar.gz; the wheels it did not carry again are
+                 taken from there into wheels/ and checked against SHA256SUMS like the rest
   --no-uv        install with pip even if the bundle carries uv (made with --installer uv)
   --check        run the preflight checks only (checksums, Python, platform); change nothing
   --describe     print what support/probe.py sees on this server (JSON); change nothing
@@ -61,7 +64,7 @@ EOF
 say() { printf '%s\n' "$*" >&2; }
 die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
 
-MODE=install PY=python3 VENV='' SIGNERS='' USE_UV=yes
+MODE=install PY=python3 VENV='' SIGNERS='' USE_UV=yes BASE=''
 set_mode() { [ "$MODE" = install ] || die 2 "choose one of --check, --describe, --rollback"; MODE=$1; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -73,6 +76,8 @@ while [ $# -gt 0 ]; do
         --python=*) PY=${1#--python=} ;;
         --allowed-signers) [ $# -ge 2 ] || die 2 "--allowed-signers needs a file"; SIGNERS=$2; shift ;;
         --allowed-signers=*) SIGNERS=${1#--allowed-signers=} ;;
+        --base) [ $# -ge 2 ] || die 2 "--base needs a bundle (folder or .tar.gz)"; BASE=$2; shift ;;
+        --base=*) BASE=${1#--base=} ;;
         --no-uv) USE_UV=no ;;
         -*) die 2 "unknown option $1 (see --help)" ;;
         *) [ -z "$VENV" ] || die 2 "more than one VENV_DIR: $VENV, $1"; VENV=$1 ;;
@@ -95,6 +100,7 @@ if parent=$(cd -P -- "$(dirname -- "$VENV")" 2>/dev/null && pwd -P); then
 fi
 case $PY in */*) case $PY in /*) ;; *) PY=$PWD/$PY ;; esac ;; esac # a relative --python path
 case $SIGNERS in '' | /*) ;; *) SIGNERS=$PWD/$SIGNERS ;; esac
+case $BASE in '' | /*) ;; *) BASE=$PWD/$BASE ;; esac
 RELEASES=$VENV.releases
 cd "$HERE"
 
@@ -177,12 +183,27 @@ check_no_extra_wheels() {
     [ -z "$extra" ] || die 4 "$extra: not listed in SHA256SUMS (added after the bundle was made)"
 }
 
-select_target() {
+check_python() {
     PY_VERSION=$("$PY" -c 'import platform; print(platform.python_version())' 2>/dev/null) ||
         die 1 "cannot run $PY"
     case $PY_VERSION in
         2.* | 3.[0-7] | 3.[0-7].*) die 3 "installing needs Python 3.8 or later; $PY is Python $PY_VERSION (name a newer one with --python PATH)" ;;
     esac
+}
+
+# A delta bundle (bundle make --since) lists every wheel in SHA256SUMS but carries only those
+# its base did not: the others are taken from the base first, then checked with the rest.
+take_base() {
+    if ! grep -q '"base":' support/targets.json 2>/dev/null; then
+        [ -z "$BASE" ] || die 2 "--base $BASE: this is a full bundle; it needs no base"
+        return 0
+    fi
+    check_python
+    steps take-base support/targets.json "$BASE" || exit $?
+}
+
+select_target() {
+    check_python
     code=0
     selected=$("$PY" support/probe.py --select support/targets.json) || code=$?
     case $code in
@@ -219,6 +240,7 @@ check_venv_dir() {
 }
 
 verify_signature
+take_base
 say "checking files against SHA256SUMS"
 check_sums
 check_no_extra_wheels

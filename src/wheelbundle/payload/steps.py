@@ -7,6 +7,7 @@
     python3 steps.py pip WHEEL ARG...                run pip from its wheel, never importing distutils
     python3 steps.py compile                         compile this Python's site-packages on every core
     python3 steps.py pip-without-distutils           let this venv's own pip run where distutils is not
+    python3 steps.py take-base TARGETS_JSON BASE     a delta's wheels from its base, into wheels/
 
 install.sh runs it from the bundle's folder, after checking the Python is 3.8 or later (so the
 syntax here is 3.8's). Exit status: 0 done, else the step failed and said why on stderr (pip's
@@ -23,8 +24,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
+import zlib
 from pathlib import Path
+from typing import IO, Any, NoReturn
 
 CHUNK = 1 << 20
 
@@ -118,6 +122,76 @@ def _has_distutils() -> bool:
     return True
 
 
+def take_base(targets_json: str, base: str) -> None:
+    """A delta bundle's other wheels, from the bundle it was made against (its folder or its
+    .tar.gz), into wheels/. The base must be that very bundle (the sha256 of its SHA256SUMS, which
+    names every file of it); the wheels are then checked with the rest, against this bundle's
+    SHA256SUMS. Exit 4, naming the base, when it is missing or another bundle."""
+    expected = json.loads(Path(targets_json).read_text(encoding="utf-8"))["base"]
+    label = f"{expected['name']} {expected['version']}"
+    if not base:
+        _fail(
+            f"this is a delta bundle: it takes {len(expected['wheels'])} wheels from {label}; "
+            "pass --base with that bundle (its folder or its .tar.gz)"
+        )
+    path = Path(base)
+    try:
+        if path.is_dir():
+            _take_from_folder(path, expected, label)
+        elif path.is_file():
+            _take_from_archive(path, expected, label)
+        else:
+            _fail(f"--base {base}: no such folder or file; it should be {label}")
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+        _fail(f"--base {base}: cannot read it ({exc}); it should be {label}")
+
+
+def _take_from_folder(folder: Path, expected: dict[str, Any], label: str) -> None:
+    _check_identity((folder / "SHA256SUMS").read_bytes(), folder, expected, label)
+    for wheel in expected["wheels"]:
+        with (folder / "wheels" / wheel).open("rb") as src:
+            _put(wheel, src)
+
+
+def _take_from_archive(archive: Path, expected: dict[str, Any], label: str) -> None:
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers() if m.isfile()}
+        tops = {name.split("/")[0] for name in members}
+        sums = members.get(f"{min(tops)}/SHA256SUMS") if len(tops) == 1 else None
+        stream = tar.extractfile(sums) if sums else None
+        _check_identity(stream.read() if stream else b"", archive, expected, label)
+        for wheel in expected["wheels"]:
+            member = members.get(f"{min(tops)}/wheels/{wheel}")
+            found = tar.extractfile(member) if member else None
+            if found is None:
+                _fail(f"--base {archive}: wheels/{wheel} is missing from it")
+            _put(wheel, found)
+
+
+def _check_identity(sums: bytes, base: Path, expected: dict[str, Any], label: str) -> None:
+    if hashlib.sha256(sums).hexdigest() != expected["sums_sha256"]:
+        _fail(
+            f"--base {base} is not the bundle this delta was made against ({label}); "
+            "nothing was changed"
+        )
+
+
+def _put(wheel: str, src: IO[bytes]) -> None:
+    """Into wheels/ under a temporary name, then renamed: never a partial wheel."""
+    final = Path("wheels") / wheel
+    if final.exists():
+        return
+    part = final.with_name(f".{wheel}.part")
+    with part.open("wb") as out:
+        shutil.copyfileobj(src, out, CHUNK)
+    part.replace(final)
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"error: {message}\n")
+    sys.exit(4)
+
+
 def main(argv: list[str]) -> None:
     step, args = (argv[0], argv[1:]) if argv else ("", [])
     if step == "replace" and len(args) == 2:
@@ -134,6 +208,8 @@ def main(argv: list[str]) -> None:
         compile_site_packages()
     elif step == "pip-without-distutils" and not args:
         pip_without_distutils()
+    elif step == "take-base" and len(args) == 2:
+        take_base(args[0], args[1])
     else:
         sys.exit("usage: steps.py STEP ARGS, where STEP is one of those its docstring lists")
 
