@@ -22,7 +22,6 @@ import html
 import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -36,6 +35,7 @@ from wheelbundle.cache import sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.layout import wheel_member
 from wheelbundle.verify import verify_bundle
+from wheelbundle.wheelcheck import metadata_bytes
 
 _METADATA = ".metadata"
 _JSON_API = {"api-version": "1.1"}
@@ -94,17 +94,9 @@ def _add_wheel(bundle: BundleArchive, wheel: str, sha256: str, files: Path, arch
     with tempfile.TemporaryDirectory(dir=files, prefix=".adding-") as tmp:
         copied = bundle.copy_to(wheel_member(wheel), Path(tmp))
         metadata = files / f"{wheel}{_METADATA}"
-        _atomic_write(metadata, _metadata_bytes(copied))
+        _atomic_write(metadata, metadata_bytes(copied))
         copied.replace(final)  # the bundle was verified: these are the bytes its sums promise
     return 1
-
-
-def _metadata_bytes(wheel: Path) -> bytes:
-    with zipfile.ZipFile(wheel) as zf:
-        (name,) = (
-            n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-        )
-        return zf.read(name)
 
 
 def _files(folder: Path) -> dict[str, list[_File]]:

@@ -37,14 +37,20 @@ _SMALL = 1 << 20
 def wheel_metadata(wheel: Path) -> Message:
     """A wheel's own METADATA (its one top-level ``*.dist-info/METADATA``), as headers."""
     try:
+        return HeaderParser().parsestr(metadata_bytes(wheel).decode())
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
+
+
+def metadata_bytes(wheel: Path) -> bytes:
+    """A wheel's own METADATA file as it is (what a PEP 658 index serves beside the wheel)."""
+    try:
         with zipfile.ZipFile(wheel) as zf:
             (name,) = (
                 n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
             )
-            return HeaderParser().parsestr(
-                zf.read(_inflatable(zf.getinfo(name), wheel.name)).decode()
-            )
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, zlib.error) as exc:
+            return zf.read(_inflatable(zf.getinfo(name), wheel.name))
+    except (zipfile.BadZipFile, OSError, ValueError, zlib.error) as exc:
         raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
 
 
