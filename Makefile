@@ -15,7 +15,8 @@ EXAMPLE_WHEELS := .cache/example-wheels
 EXAMPLE_STAMP := $(EXAMPLE_WHEELS)/.fetched
 REFERENCE_WHEELS := .cache/reference-wheels
 REFERENCE_STAMP := $(REFERENCE_WHEELS)/.fetched
-# devpi-server for tests/test_devpi.py, in a virtualenv of its own: its dependencies are not ours.
+# devpi-server and pypiserver for tests/test_devpi.py and tests/test_publish.py, in a virtualenv
+# of their own: their dependencies are not ours.
 DEVPI_VENV := .venv-devpi
 DEVPI_STAMP := $(DEVPI_VENV)/.installed
 # The same suite against the newest releases of the tool's dependencies (make test-latest).

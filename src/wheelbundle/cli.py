@@ -28,6 +28,7 @@ from wheelbundle.manifest import Manifest
 from wheelbundle.merge import merge_bundles
 from wheelbundle.options import MakeOptions
 from wheelbundle.progress import Bar, Silent
+from wheelbundle.publish import publish_bundles
 from wheelbundle.staticindex import index_bundles
 from wheelbundle.summary import human_size, inspect_bundle, inspect_json
 from wheelbundle.verify import verify_bundle
@@ -260,6 +261,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_verbosity(index)
 
+    publish = commands.add_parser(
+        "publish",
+        help="upload the wheels of bundles to a package index (devpi, pypiserver, Nexus…)",
+        description=(
+            "Verify each bundle, then upload its wheels through the upload API twine uses. "
+            "Every wheel is first looked up on the index's simple pages: one the index holds "
+            "with the same sha256 is skipped, one it holds with other bytes stops the run "
+            "before anything is uploaded. Credentials come from the URL (user:password@) or "
+            "~/.netrc ($NETRC). A delta bundle needs its base published first. "
+            "Prints the index's simple URL."
+        ),
+    )
+    publish.add_argument("archives", nargs="+", type=Path, metavar="ARCHIVE")
+    publish.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="the index's upload URL (devpi: http://host/USER/INDEX/, pypiserver: http://host/)",
+    )
+    publish.add_argument(
+        "--simple-url",
+        metavar="URL",
+        help="its simple index, when it is not at URL/+simple/ (devpi) or URL/simple/",
+    )
+    publish.add_argument(
+        "--allowed-signers",
+        type=Path,
+        metavar="FILE",
+        help="refuse a bundle not signed by a key in this OpenSSH allowed_signers file",
+    )
+    _add_verbosity(publish)
+
     merge = commands.add_parser(
         "merge",
         help="combine bundles built on different machines into one multi-target bundle",
@@ -374,6 +407,22 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         print(indexed.simple.resolve().as_uri() + "/")
+        return 0
+    if args.command == "publish":
+        published = publish_bundles(
+            args.archives,
+            args.to,
+            simple_url=args.simple_url,
+            allowed_signers=args.allowed_signers,
+            reporter=ConsoleReporter(args.quiet),
+        )
+        if not args.quiet:
+            print(
+                f"{published.simple}: uploaded {len(published.uploaded)} of "
+                f"{len(published.uploaded) + len(published.present)} wheels, the rest were there",
+                file=sys.stderr,
+            )
+        print(published.simple)
         return 0
     if args.command == "merge":
         archive, _ = merge_bundles(args.archives, args.outdir)

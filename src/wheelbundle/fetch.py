@@ -12,6 +12,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import os
 import socket
 import ssl
 import threading
@@ -27,6 +28,7 @@ from urllib.request import getproxies, proxy_bypass
 from wheelbundle.cache import CHUNK, Cache, naming, sha256_file
 from wheelbundle.credentials import Credentials, Location, redact, refused_message
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
+from wheelbundle.pipconfig import pip_settings
 
 RETRIES = 3
 TIMEOUT = 60.0
@@ -34,6 +36,8 @@ TIMEOUT = 60.0
 _T = TypeVar("_T")
 Done = Callable[[], None]
 """Called each time a file is in the cache."""
+Refused = Callable[[str, int, bool], str]
+"""The message for a 401 or 403 answer: the URL, the status, whether credentials were sent."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,17 @@ class Network:
         return urlsplit(found if "://" in found else f"http://{found}") if found else None
 
 
+def pip_network(pip_config: Callable[[], str], trusted_hosts: Sequence[str] = ()) -> Network:
+    """pip's CA bundle, proxy and trusted hosts: ``--trusted-host``, ``PIP_CERT``,
+    ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings in pip.conf."""
+    settings = pip_settings(os.environ, pip_config)
+    return Network(
+        cafile=settings.get("cert"),
+        proxy=settings.get("proxy"),
+        trusted_hosts=frozenset([*trusted_hosts, *settings.get("trusted-host", "").split()]),
+    )
+
+
 @dataclass(frozen=True)
 class _Route:
     """A kept-alive connection and how requests go on it."""
@@ -118,8 +133,10 @@ class Fetcher:
         *,
         jobs: int = 8,
         network: Callable[[], Network] = Network,
+        refused: Refused = refused_message,
     ):
         self.cache = cache
+        self.refused = refused
         self.credentials = credentials
         self.jobs = jobs
         self._network = network
@@ -227,8 +244,7 @@ class Fetcher:
             raise FetchFailed(f"could not download {download.label}: {exc}") from exc
         if response.status in (401, 403):
             raise AccessRefused(
-                f"could not download {download.label}: "
-                + refused_message(url, response.status, sent)
+                f"could not download {download.label}: " + self.refused(url, response.status, sent)
             )
         if response.status != 200:
             raise FetchFailed(
@@ -268,6 +284,33 @@ class Fetcher:
             return response, url, auth is not None
         raise FetchFailed(f"too many redirects from {redact(url)}")
 
+    def post(
+        self, url: str, body: Iterable[bytes], content_type: str, length: int
+    ) -> tuple[int, bytes]:
+        """POST ``body`` (streamed, ``length`` bytes) to ``url``: its status and answer.
+
+        Sent once, on a fresh connection: a retried upload whose first answer was lost would
+        find its own file there and look like a clash. Redirects are not followed.
+        """
+        self._drop_connection(url)  # the server may have closed a kept-alive one meanwhile
+        route = self._route(url)
+        parts = urlsplit(url)
+        headers = {
+            "User-Agent": "wheelbundle",
+            "Content-Type": content_type,
+            "Content-Length": str(length),
+        }
+        if auth := self.credentials.header(url):
+            headers["Authorization"] = auth
+        target = url.partition("#")[0] if route.absolute else (parts.path or "/")
+        try:
+            route.conn.request("POST", target, body=body, headers={**headers, **route.headers})
+            response = route.conn.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop_connection(url)
+            raise FetchFailed(f"could not send to {redact(url)}: {exc}") from exc
+
     def check_access(self, urls: Iterable[str]) -> None:
         """Raise AccessRefused for the first of ``urls`` that answers 401 or 403.
 
@@ -284,7 +327,7 @@ class Fetcher:
                     continue
                 response.read()
                 if response.status in (401, 403):
-                    raise AccessRefused(refused_message(where, response.status, sent))
+                    raise AccessRefused(self.refused(where, response.status, sent))
         finally:
             self.close()
 
@@ -316,7 +359,7 @@ class Fetcher:
         if response.status == 404:
             return None
         if response.status in (401, 403):
-            raise AccessRefused(refused_message(url, response.status, sent))
+            raise AccessRefused(self.refused(url, response.status, sent))
         if response.status != 200:
             raise FetchFailed(f"could not read {redact(url)}: HTTP {response.status}")
         return url, body, response.headers.get_content_charset()

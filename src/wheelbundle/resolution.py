@@ -23,14 +23,13 @@ from packaging.pylock import Pylock
 from wheelbundle.cache import Cache
 from wheelbundle.credentials import Credentials, Location, pip_credentials
 from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
-from wheelbundle.fetch import Download, Fetcher, Network
+from wheelbundle.fetch import Download, Fetcher, Network, pip_network
 from wheelbundle.find import find_locked, locked_lines, plain_indexes
 from wheelbundle.hashes import GivenHashes
 from wheelbundle.inputs import Inputs
 from wheelbundle.memo import MAX_AGE, resolution_key
 from wheelbundle.options import MakeOptions
 from wheelbundle.pip import Runner
-from wheelbundle.pipconfig import pip_settings
 from wheelbundle.progress import Reporter
 from wheelbundle.pylock import locked_pins
 from wheelbundle.relay import Relay
@@ -106,7 +105,7 @@ class Resolver:
     ) -> Resolver:
         """pip's configuration is asked for at most once, and only when needed."""
         pip_config = functools.cache(lambda: run(["config", "list"]).output)
-        network = functools.cache(lambda: _network(pip_config, options.trusted_hosts))
+        network = functools.cache(lambda: pip_network(pip_config, options.trusted_hosts))
         credentials = pip_credentials(options.pip_index_options(), inputs.requirements, pip_config)
         return cls(
             options, inputs.requirements, cache, credentials, pip_config, network, run, reporter
@@ -258,15 +257,4 @@ def download_of(pin: Pin) -> Download:
     """What to fetch for a pin: its file, and the hash the index gave for it."""
     return Download(
         url=pin.url, filename=pin.filename, sha256=pin.sha256, label=f"{pin.name}=={pin.version}"
-    )
-
-
-def _network(pip_config: Callable[[], str], trusted_hosts: Sequence[str]) -> Network:
-    """pip's CA bundle, proxy and trusted hosts: ``--trusted-host``, ``PIP_CERT``,
-    ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings in pip.conf."""
-    settings = pip_settings(os.environ, pip_config)
-    return Network(
-        cafile=settings.get("cert"),
-        proxy=settings.get("proxy"),
-        trusted_hosts=frozenset([*trusted_hosts, *settings.get("trusted-host", "").split()]),
     )
