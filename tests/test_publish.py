@@ -105,7 +105,7 @@ def test_a_published_bundle_installs_from_the_index_and_a_second_publish_sends_n
     published = bundle(capsys, "publish", archive, "--to", empty_index.credentials)
     assert published.code == 0, published.err
     assert published.out.strip() == empty_index.simple
-    assert f"uploaded {len(wheels)} of {len(wheels)} wheels" in published.err
+    assert f"{len(wheels)} wheels, {len(wheels)} uploaded, 0 already there" in published.err
     assert PASSWORD not in published.out + published.err
     listed = {**empty_index.page("alpha"), **empty_index.page("beta"), **empty_index.page("pip")}
     assert listed == wheels  # every wheel, with the bundle's sha256
@@ -126,7 +126,7 @@ def test_a_published_bundle_installs_from_the_index_and_a_second_publish_sends_n
 
     again = bundle(capsys, "publish", archive, "--to", empty_index.credentials)
     assert again.code == 0, again.err
-    assert f"uploaded 0 of {len(wheels)} wheels" in again.err
+    assert f"{len(wheels)} wheels, 0 uploaded, {len(wheels)} already there" in again.err
 
 
 def test_other_bytes_under_a_name_the_index_holds_stop_the_run_before_any_upload(
@@ -183,11 +183,11 @@ def test_a_delta_is_published_after_its_base_and_sends_only_its_own_wheels(
     assert empty_index.page("epsilon") == {}
 
     assert (
-        "uploaded 3 of 3 wheels"
+        "3 wheels, 3 uploaded, 0 already there"
         in bundle(capsys, "publish", old, "--to", empty_index.credentials).err
     )
     assert (
-        "uploaded 1 of 1 wheels"
+        "1 wheels, 1 uploaded, 0 already there"
         in bundle(capsys, "publish", new, "--to", empty_index.credentials).err
     )
     assert list(empty_index.page("epsilon")) == ["epsilon-1.0-py3-none-any.whl"]

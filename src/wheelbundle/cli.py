@@ -418,8 +418,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print(
-                f"{published.simple}: uploaded {len(published.uploaded)} of "
-                f"{len(published.uploaded) + len(published.present)} wheels, the rest were there",
+                f"{published.simple}: {len(published.uploaded) + len(published.present)} wheels, "
+                f"{len(published.uploaded)} uploaded, {len(published.present)} already there",
                 file=sys.stderr,
             )
         print(published.simple)
