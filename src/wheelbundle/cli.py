@@ -203,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="make a delta bundle: leave out every wheel the bundle OLD (a .tar.gz) already "
         "carries; install.sh --base OLD takes them from it",
     )
+    make.add_argument(
+        "--python-runtime",
+        metavar="FILE|URL",
+        help="carry this python-build-standalone install_only archive (or its URL, checked "
+        "against URL#sha256=… or the URL.sha256 beside it): install.sh builds the venv from it, "
+        "so the server needs no Python. The target (Python, platform, glibc) is read from it",
+    )
     _add_verbosity(make)
 
     commands.add_parser(
@@ -466,6 +473,7 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         targets=tuple(args.target) or conf.targets,
         sign_key=args.sign or conf.sign_key,
         since=args.since,
+        python_runtime=args.python_runtime,
         installer=args.installer or conf.installer or "pip",
     )
 

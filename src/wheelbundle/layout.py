@@ -24,6 +24,11 @@ UNSUMMED = frozenset({SUMS, SIGNATURE})
 INSTALL_SH = "install.sh"
 TARGETS_JSON = "support/targets.json"
 WHEELS = "wheels/"
+RUNTIMES = "runtime/"
+"""``--python-runtime``: each target's interpreter archive, as published."""
+RUNTIMES_TXT = "support/runtimes.txt"
+"""One line per runtime, ``TARGET MACHINE GLIBC PYTHON MEMBER``: what install.sh reads before
+it has a Python to read JSON with."""
 PAYLOAD = {INSTALL_SH: "install.sh", "support/probe.py": "probe.py", "support/steps.py": "steps.py"}
 """Members copied from ``wheelbundle/payload`` as they are: the server side."""
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -31,6 +36,10 @@ CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def wheel_member(wheel: str) -> str:
     return f"{WHEELS}{wheel}"
+
+
+def runtime_member(file: str) -> str:
+    return f"{RUNTIMES}{file}"
 
 
 def lock_name(target: str, single: bool) -> str:

@@ -14,6 +14,7 @@ from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
 from wheelbundle.collect import collect
 from wheelbundle.delta import against
 from wheelbundle.describe import describe
+from wheelbundle.errors import UsageError
 from wheelbundle.hashes import given_hashes
 from wheelbundle.inputs import read_inputs
 from wheelbundle.manifest import Manifest
@@ -23,7 +24,8 @@ from wheelbundle.pip import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.pylock import read_pylock
 from wheelbundle.resolution import Resolver, resolve_targets
-from wheelbundle.target import host_target, parse_target
+from wheelbundle.runtime import RuntimeFile, carrying, obtain_runtime
+from wheelbundle.target import Target, host_target, parse_target
 
 
 @dataclass(frozen=True)
@@ -37,19 +39,41 @@ def make_bundle(
 ) -> MakeResult:
     reporter = reporter or Silent()
     inputs = read_inputs(options.inputs, options.extras, options.groups)
-    targets = [parse_target(spec) for spec in options.targets] or [host_target()]
+    if options.python_runtime and options.targets:
+        raise UsageError(
+            "--python-runtime sets the target (its Python, its platform): leave out --target"
+        )
     lock = read_pylock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(inputs.requirements)
     with _cache(options) as cache:
         resolver = Resolver.create(options, inputs, cache, run, reporter)
+        runtime = _runtime(options, resolver, reporter)
+        targets = _targets(options, runtime)
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
         collected = collect(options, resolved, given, resolver, reporter)
         manifest, wheels = describe(options, inputs, resolved, collected)
+        if runtime is not None:
+            manifest = carrying(manifest, runtime.runtime)
         if options.since is not None:
             manifest, wheels = against(options.since, manifest, wheels)
         reporter.stage(f"packing {len(manifest.packages)} wheels")
-        archive = write_bundle(options.outdir, manifest, wheels, options.sign_key)
+        runtimes = {runtime.runtime.file: runtime.path} if runtime else {}
+        archive = write_bundle(options.outdir, manifest, wheels, options.sign_key, runtimes)
         return MakeResult(archive=archive, manifest=manifest)
+
+
+def _runtime(options: MakeOptions, resolver: Resolver, reporter: Reporter) -> RuntimeFile | None:
+    if not options.python_runtime:
+        return None
+    reporter.stage("reading the Python runtime")
+    with resolver.fetcher() as fetcher:
+        return obtain_runtime(options.python_runtime, fetcher)
+
+
+def _targets(options: MakeOptions, runtime: RuntimeFile | None) -> list[Target]:
+    if runtime is not None:
+        return [runtime.target()]
+    return [parse_target(spec) for spec in options.targets] or [host_target()]
 
 
 @contextmanager

@@ -66,6 +66,25 @@ class Package:
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """A python-build-standalone interpreter the bundle carries (``--python-runtime``), for a
+    server with no fitting Python; install.sh builds the venv from it."""
+
+    file: str
+    """Its archive's name, under ``runtime/`` in the bundle."""
+    python: str
+    """Its exact version: ``3.12.7``."""
+    machine: str
+    """``uname -m`` of the servers it runs on: ``x86_64``."""
+    glibc: str
+    """The oldest glibc it runs on (the highest symbol version it needs): ``2.17``."""
+    sha256: str
+    size: int
+    source: str
+    """The URL or file it came from."""
+
+
+@dataclass(frozen=True)
 class TargetEntry:
     """A server kind the bundle installs on, and the lock for it."""
 
@@ -85,6 +104,8 @@ class TargetEntry:
     decisions: Mapping[str, bool] = field(default_factory=dict, hash=False)
     """Each marker of the requirements and of every wheel's ``Requires-Dist``, and what it came
     to in ``environment``: install.sh refuses a server on which one comes out otherwise."""
+    runtime: Runtime | None = None
+    """``--python-runtime``: the interpreter the bundle carries for this target."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +153,7 @@ class Manifest:
             "tool": {"name": "wheelbundle", "version": self.tool_version},
             "created": self.created,
             "pip_version": self.pip_version,
-            "targets": [_plain(t) for t in self.targets],
+            "targets": [_target_plain(t) for t in self.targets],
             "inputs": [_plain(i) for i in self.inputs],
             "packages": [_package_plain(p) for p in self.packages],
         }
@@ -152,9 +173,7 @@ class Manifest:
                 tool_version=str(data["tool"]["version"]),
                 created=str(data["created"]),
                 pip_version=str(data["pip_version"]),
-                targets=tuple(
-                    TargetEntry(**{**t, "wheels": tuple(t["wheels"])}) for t in data["targets"]
-                ),
+                targets=tuple(_target(t) for t in data["targets"]),
                 inputs=tuple(InputFile(**i) for i in data["inputs"]),
                 packages=tuple(_package(p) for p in data["packages"]),
                 base=_base(data["base"]) if "base" in data else None,
@@ -169,7 +188,7 @@ class Manifest:
             "name": self.name,
             "version": self.version,
             "pip_wheel": pip_wheel,
-            "targets": [_plain(t) for t in self.targets],
+            "targets": [_target_plain(t) for t in self.targets],
         }
         if self.base is not None:
             data["base"] = _plain(self.base)
@@ -192,6 +211,21 @@ class Manifest:
 
 def _plain(obj: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(obj).items()}
+
+
+def _target_plain(target: TargetEntry) -> dict[str, Any]:
+    """A target entry; ``runtime`` only when it carries one, so others read as before."""
+    plain = _plain(target)
+    if target.runtime is None:
+        del plain["runtime"]
+    return plain
+
+
+def _target(entry: dict[str, Any]) -> TargetEntry:
+    runtime = Runtime(**entry["runtime"]) if entry.get("runtime") else None
+    if runtime is not None and not _SHA256.fullmatch(str(runtime.sha256)):
+        raise ValueError(f"runtime {runtime.file}: sha256 {runtime.sha256!r} is not a sha256")
+    return TargetEntry(**{**entry, "wheels": tuple(entry["wheels"]), "runtime": runtime})
 
 
 def _package_plain(package: Package) -> dict[str, Any]:

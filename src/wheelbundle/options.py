@@ -27,9 +27,12 @@ class MakeOptions:
     refresh: bool = False
     """Resolve anew even when a stored resolution of the same inputs is fresh."""
     sign_key: Path | None = None
+    """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
     since: Path | None = None
     """``--since OLD``: a delta bundle, without the wheels the bundle OLD carries."""
-    """An OpenSSH private key (or the public half of one in ssh-agent) to sign SHA256SUMS with."""
+    python_runtime: str | None = None
+    """``--python-runtime FILE|URL``: a python-build-standalone archive the bundle carries; the
+    target is read from it."""
     extras: tuple[str, ...] = ()
     """``--extra``: optional dependencies of the project inputs (or of a pylock.toml)."""
     groups: tuple[str, ...] = ()

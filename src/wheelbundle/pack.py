@@ -29,6 +29,7 @@ from wheelbundle.layout import (
     INSTALL_SH,
     MANIFEST,
     PAYLOAD,
+    RUNTIMES_TXT,
     SBOM,
     SIGNATURE,
     SUMS,
@@ -36,6 +37,7 @@ from wheelbundle.layout import (
     archive_name,
     epoch_of,
     pylock_name,
+    runtime_member,
     wheel_member,
 )
 from wheelbundle.manifest import Manifest, pip_wheel_of, sha256sums
@@ -57,18 +59,26 @@ class Member:
 
 
 def write_bundle(
-    outdir: Path, manifest: Manifest, wheels: Mapping[str, Path], sign_key: Path | None = None
+    outdir: Path,
+    manifest: Manifest,
+    wheels: Mapping[str, Path],
+    sign_key: Path | None = None,
+    runtimes: Mapping[str, Path] | None = None,
 ) -> Path:
     """The bundle ``manifest`` describes, ``wheels`` its files by wheel name, in ``outdir``."""
-    members = bundle_members(manifest, wheels, sign_key)
+    members = bundle_members(manifest, wheels, sign_key, runtimes)
     destination = outdir / archive_name(manifest)
     return write_archive(destination, manifest.top, members, epoch_of(manifest))
 
 
 def bundle_members(
-    manifest: Manifest, wheels: Mapping[str, Path], sign_key: Path | None = None
+    manifest: Manifest,
+    wheels: Mapping[str, Path],
+    sign_key: Path | None = None,
+    runtimes: Mapping[str, Path] | None = None,
 ) -> list[Member]:
-    """Every member of the bundle ``manifest`` describes, ``wheels`` its files by wheel name."""
+    """Every member of the bundle ``manifest`` describes: ``wheels`` its files by wheel name,
+    ``runtimes`` its targets' Python runtimes by file name."""
     payload = resources.files("wheelbundle") / "payload"
     generated = {
         MANIFEST: manifest.to_yaml().encode(),
@@ -79,17 +89,33 @@ def bundle_members(
     for entry in manifest.targets:
         generated[entry.lock] = manifest.lock_text(entry).encode()
         generated[pylock_name(entry)] = pylock_text(manifest, entry).encode()
+    carried = {t.runtime.file: t.runtime for t in manifest.targets if t.runtime is not None}
+    if carried:
+        generated[RUNTIMES_TXT] = runtimes_text(manifest).encode()
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in generated.items()}
     hashes.update({wheel_member(p.wheel): p.sha256 for p in manifest.packages})
+    hashes.update({runtime_member(r.file): r.sha256 for r in carried.values()})
     members = [
         Member(name, data=data, executable=name == INSTALL_SH) for name, data in generated.items()
     ]
     members += [Member(wheel_member(path.name), path=path) for path in wheels.values()]
+    members += [Member(runtime_member(f), path=(runtimes or {})[f]) for f in carried]
     sums = sha256sums(hashes).encode()
     members.append(Member(SUMS, data=sums))
     if sign_key is not None:
         members.append(Member(SIGNATURE, data=sign(sums, sign_key)))
     return members
+
+
+def runtimes_text(manifest: Manifest) -> str:
+    """``support/runtimes.txt``: for each target with a runtime, what install.sh checks with
+    uname and getconf alone, and the member to unpack."""
+    return "".join(
+        f"{t.name} {t.runtime.machine} {t.runtime.glibc} {t.runtime.python} "
+        f"{runtime_member(t.runtime.file)}\n"
+        for t in manifest.targets
+        if t.runtime is not None
+    )
 
 
 def write_archive(

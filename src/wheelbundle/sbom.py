@@ -26,7 +26,7 @@ from packaging.licenses import InvalidLicenseExpression, canonicalize_license_ex
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelbundle.manifest import GraftedLibrary, Manifest, Package
+from wheelbundle.manifest import GraftedLibrary, Manifest, Package, Runtime
 from wheelbundle.wheelcheck import wheel_metadata
 
 SPEC_VERSION = "1.6"
@@ -119,7 +119,10 @@ def sbom(manifest: Manifest) -> dict[str, Any]:
                 ],
             },
         },
-        "components": [_component(p, p.wheel in tools) for p in manifest.packages],
+        "components": [
+            *(_component(p, p.wheel in tools) for p in manifest.packages),
+            *(_runtime(t.runtime) for t in manifest.targets if t.runtime is not None),
+        ],
         "dependencies": _dependencies(manifest, root),
     }
     content = json.dumps([head, body], sort_keys=True).encode()
@@ -154,6 +157,24 @@ def _component(package: Package, installer: bool) -> dict[str, Any]:
         component["properties"].append({"name": "wheelbundle:repaired", "value": package.repaired})
         component["components"] = [_grafted(package, g) for g in package.grafted]
     return component
+
+
+def _runtime(runtime: Runtime) -> dict[str, Any]:
+    """The interpreter the bundle carries (``--python-runtime``): it ships and it runs."""
+    return {
+        "type": "application",
+        "bom-ref": f"runtime/{runtime.file}",
+        "name": "cpython",
+        "version": runtime.python,
+        "purl": f"pkg:generic/cpython@{runtime.python}",
+        "hashes": [{"alg": "SHA-256", "content": runtime.sha256}],
+        "properties": [
+            {"name": "wheelbundle:runtime", "value": runtime.file},
+            {"name": "wheelbundle:machine", "value": runtime.machine},
+            {"name": "wheelbundle:glibc", "value": runtime.glibc},
+            {"name": "wheelbundle:source", "value": runtime.source},
+        ],
+    }
 
 
 def _grafted(package: Package, library: GraftedLibrary) -> dict[str, Any]:

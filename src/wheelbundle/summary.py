@@ -56,6 +56,13 @@ def inspect_bundle(path: Path) -> str:
     lines.append(
         f"{len(manifest.packages)} packages, {human_size(total)} of wheels, archive {human_size(path.stat().st_size)}"
     )
+    lines += [
+        f"runtime: CPython {t.runtime.python} for {t.runtime.machine} (glibc {t.runtime.glibc} or "
+        f"later), {human_size(t.runtime.size)}, from {t.runtime.source}; install.sh needs no "
+        "Python on the server"
+        for t in manifest.targets
+        if t.runtime is not None
+    ]
     if manifest.base is not None:
         lines.append(
             f"a delta from {manifest.base.name} {manifest.base.version}: it takes "

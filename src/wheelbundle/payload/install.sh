@@ -4,7 +4,9 @@
 # How an install goes, and why a failed one changes nothing:
 #  1. Preflight, before anything is written: every file matches SHA256SUMS and wheels/ holds
 #     nothing unlisted; support/probe.py picks the first target in support/targets.json whose
-#     Python version and wheel tags fit the interpreter, or says what the bundle needs.
+#     Python version and wheel tags fit the interpreter, or says what the bundle needs. A bundle
+#     made with --python-runtime brings its interpreter: it is checked (architecture, glibc,
+#     checksum) and unpacked into a scratch folder, and no Python of the server's is needed.
 #  2. A new release is built next to VENV_DIR, in VENV_DIR.releases/NAME-VERSION-STAMP:
 #     "python -m venv --without-pip" (so ensurepip is never needed), then ONE pip run straight
 #     from the bundled pip wheel installs the target's lock: --no-index (never the network),
@@ -13,6 +15,7 @@
 #     A bundle made with --installer uv carries uv's wheel: its uv program, unpacked beside the
 #     release, installs the same lock instead (offline, hash-checked, bytecode compiled, its
 #     cache deleted with it), unless it cannot run here: then pip does, after a one-line note.
+#     A bundled runtime moves into the release (RELEASE/runtime) and the venv is built from it.
 #     The release is built in its final place because a venv cannot be moved afterwards (its
 #     scripts and activate carry its absolute path); until it is complete an empty marker file
 #     RELEASE.partial sits beside it.
@@ -36,8 +39,9 @@ Installs this bundle's wheels into a new virtual environment, without network ac
 
   VENV_DIR       where the environment goes: default $VIRTUAL_ENV if one is active,
                  else ./venv beside this script
-  --python PATH  interpreter to build the environment from (default: python3); its version
-                 and platform must fit the bundle
+  --python PATH  interpreter to build the environment from (default: the Python runtime the
+                 bundle carries, if it was made with --python-runtime, else python3); its
+                 version and platform must fit the bundle
   --allowed-signers FILE
                  refuse the bundle unless SHA256SUMS.sig is a signature of SHA256SUMS by a
                  key in FILE (OpenSSH allowed_signers format; needs ssh-keygen 8.2 or later)
@@ -64,7 +68,7 @@ EOF
 say() { printf '%s\n' "$*" >&2; }
 die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
 
-MODE=install PY=python3 VENV='' SIGNERS='' USE_UV=yes BASE=''
+MODE=install PY=python3 PY_GIVEN=no VENV='' SIGNERS='' USE_UV=yes BASE='' RUNTIME_DIR=''
 set_mode() { [ "$MODE" = install ] || die 2 "choose one of --check, --describe, --rollback"; MODE=$1; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -72,8 +76,8 @@ while [ $# -gt 0 ]; do
         --check) set_mode check ;;
         --describe) set_mode describe ;;
         --rollback) set_mode rollback ;;
-        --python) [ $# -ge 2 ] || die 2 "--python needs a path"; PY=$2; shift ;;
-        --python=*) PY=${1#--python=} ;;
+        --python) [ $# -ge 2 ] || die 2 "--python needs a path"; PY=$2 PY_GIVEN=yes; shift ;;
+        --python=*) PY=${1#--python=} PY_GIVEN=yes ;;
         --allowed-signers) [ $# -ge 2 ] || die 2 "--allowed-signers needs a file"; SIGNERS=$2; shift ;;
         --allowed-signers=*) SIGNERS=${1#--allowed-signers=} ;;
         --base) [ $# -ge 2 ] || die 2 "--base needs a bundle (folder or .tar.gz)"; BASE=$2; shift ;;
@@ -113,8 +117,6 @@ unset PYTHONPATH
 PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONNOUSERSITE=1
 export PIP_CONFIG_FILE PIP_DISABLE_PIP_VERSION_CHECK PIP_NO_INPUT PYTHONNOUSERSITE
 
-command -v "$PY" >/dev/null 2>&1 || die 1 "no Python at '$PY': install Python 3, or pass --python PATH"
-
 # What needs Python is in support/steps.py (its docstring lists the steps), run from here.
 steps() { "$PY" support/steps.py "$@"; }
 
@@ -124,19 +126,6 @@ switch_link() {
     ln -s "$2" "$1.tmp-link"
     steps replace "$1.tmp-link" "$1"
 }
-
-if [ "$MODE" = describe ]; then exec "$PY" support/probe.py; fi
-
-if [ "$MODE" = rollback ]; then
-    [ -L "$VENV" ] || die 1 "$VENV is not a symlink to a release, so there is nothing to roll back"
-    previous=$(readlink "$RELEASES/rollback" 2>/dev/null) || die 1 "no earlier release in $RELEASES"
-    [ -d "$previous" ] || die 1 "the earlier release $previous is gone"
-    current=$(readlink "$VENV")
-    switch_link "$VENV" "$previous"
-    switch_link "$RELEASES/rollback" "$current"
-    say "rolled back $VENV to ${previous##*/} (--rollback again returns to ${current##*/})"
-    exit 0
-fi
 
 # --allowed-signers FILE: SHA256SUMS.sig must be a signature of SHA256SUMS (which holds every
 # other file's hash) by a key in FILE, in the namespace "wheelbundle". It runs first, so
@@ -191,6 +180,51 @@ check_python() {
     esac
 }
 
+require_python() {
+    command -v "$PY" >/dev/null 2>&1 || die 1 "no Python at '$PY': install Python 3, or pass --python PATH"
+}
+
+# at_least HAVE NEED: version HAVE (MAJOR.MINOR) is NEED or later.
+at_least() {
+    have_major=${1%%.*} have_minor=${1#*.} need_major=${2%%.*} need_minor=${2#*.}
+    have_minor=${have_minor%%.*} need_minor=${need_minor%%.*}
+    [ "$have_major" -gt "$need_major" ] ||
+        { [ "$have_major" -eq "$need_major" ] && [ "$have_minor" -ge "$need_minor" ]; }
+}
+
+# A bundle made with --python-runtime carries its interpreter (support/runtimes.txt lists one
+# per target: TARGET MACHINE GLIBC PYTHON MEMBER) and uses it unless --python names another.
+# The first that fits this machine's architecture (uname -m) and glibc (getconf) is checked
+# against SHA256SUMS, unpacked into a scratch folder for the preflight, and run once; the
+# release takes it over later. Only /bin/sh, tar, gzip and coreutils are needed for that.
+use_runtime() {
+    [ "$PY_GIVEN" = no ] && [ -f support/runtimes.txt ] || return 0
+    machine=$(uname -m)
+    glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null) || glibc='no glibc'
+    member='' wanted=''
+    while read -r _ r_machine r_glibc r_python r_member; do
+        wanted="${wanted:+$wanted, }CPython $r_python for $r_machine with glibc $r_glibc or later"
+        if [ -n "$member" ] || [ "$r_machine" != "$machine" ]; then continue; fi
+        case $glibc in "glibc "*) at_least "${glibc#glibc }" "$r_glibc" || continue ;; *) continue ;; esac
+        member=$r_member RUNTIME_PYTHON=$r_python
+    done <support/runtimes.txt
+    [ -n "$member" ] ||
+        die 3 "the Python runtime this bundle carries ($wanted) cannot run here: this server is $machine with $glibc; name a fitting Python with --python PATH"
+    command -v sha256sum >/dev/null 2>&1 || die 1 "checking the bundled Python runtime needs sha256sum (coreutils)"
+    expected=$(awk -v m="$member" '$2 == m { print $1 }' SHA256SUMS 2>/dev/null)
+    [ -n "$expected" ] || die 4 "$member: not listed in SHA256SUMS (the bundle is incomplete)"
+    actual=$(sha256sum <"$member" 2>/dev/null) || die 4 "$member: missing or unreadable (the bundle is incomplete)"
+    [ "${actual%% *}" = "$expected" ] ||
+        die 4 "$member: checksum mismatch (the bundle was changed or damaged in transit)"
+    RUNTIME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wheelbundle-runtime.XXXXXX") ||
+        die 1 "cannot make a scratch folder for the Python runtime in ${TMPDIR:-/tmp}"
+    tar -xzf "$member" -C "$RUNTIME_DIR" || die 1 "cannot unpack $member into $RUNTIME_DIR (is the disk full?)"
+    PY=$RUNTIME_DIR/python/bin/python3
+    out=$("$PY" -c 'import sys' 2>&1) ||
+        die 3 "the Python runtime this bundle carries cannot run here: $(printf '%s\n' "$out" | head -n 1)"
+    say "using the bundled Python runtime, CPython $RUNTIME_PYTHON"
+}
+
 # A delta bundle (bundle make --since) lists every wheel in SHA256SUMS but carries only those
 # its base did not: the others are taken from the base first, then checked with the rest.
 take_base() {
@@ -239,14 +273,42 @@ check_venv_dir() {
         die 1 "$VENV exists and is not a virtual environment; choose another VENV_DIR"
 }
 
+if [ "$MODE" = rollback ]; then
+    [ -L "$VENV" ] || die 1 "$VENV is not a symlink to a release, so there is nothing to roll back"
+    # A server with no Python of its own has the current release's (its bundled runtime).
+    if [ "$PY_GIVEN" = no ] && [ -f support/runtimes.txt ]; then PY=$VENV/bin/python; fi
+    require_python
+    previous=$(readlink "$RELEASES/rollback" 2>/dev/null) || die 1 "no earlier release in $RELEASES"
+    [ -d "$previous" ] || die 1 "the earlier release $previous is gone"
+    current=$(readlink "$VENV")
+    switch_link "$VENV" "$previous"
+    switch_link "$RELEASES/rollback" "$current"
+    say "rolled back $VENV to ${previous##*/} (--rollback again returns to ${current##*/})"
+    exit 0
+fi
+
+# The scratch copy of a bundled runtime goes at exit, whatever happens before the install.
+trap '[ -z "$RUNTIME_DIR" ] || rm -rf "$RUNTIME_DIR"' EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'exit 143' TERM
 verify_signature
+use_runtime
+require_python
+if [ "$MODE" = describe ]; then
+    "$PY" support/probe.py
+    exit $?
+fi
 take_base
 say "checking files against SHA256SUMS"
 check_sums
 check_no_extra_wheels
 select_target
 check_venv_dir
-say "target $TARGET fits $PY (Python $PY_VERSION)"
+if [ -n "$RUNTIME_DIR" ]; then
+    say "target $TARGET fits the bundled runtime (Python $PY_VERSION)"
+else
+    say "target $TARGET fits $PY (Python $PY_VERSION)"
+fi
 if [ "$MODE" = check ]; then
     printf 'check passed: %s %s (%s) can be installed into %s; nothing was changed\n' \
         "$NAME" "$VERSION" "$TARGET" "$VENV"
@@ -277,6 +339,7 @@ cleanup() {
         rmdir "$RELEASES" 2>/dev/null || true
         say "$VENV was left as it was"
     fi
+    [ -z "$RUNTIME_DIR" ] || rm -rf "$RUNTIME_DIR"
     exit "$status"
 }
 trap cleanup EXIT
@@ -294,6 +357,13 @@ mkdir -p "$RELEASES" || die 1 "cannot create $RELEASES"
 NEW=$release
 : >"$release.partial"
 say "building $release"
+if [ -n "$RUNTIME_DIR" ]; then
+    # The release keeps its interpreter inside it: --rollback switches both at once.
+    if ! { mkdir "$release" && mv "$RUNTIME_DIR/python" "$release/runtime"; }; then
+        die 1 "cannot move the Python runtime into $release (is the disk full?)"
+    fi
+    PY=$release/runtime/bin/python3
+fi
 "$PY" -m venv --without-pip "$release" || die 1 "$PY could not create a virtual environment"
 
 UV=
