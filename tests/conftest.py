@@ -22,6 +22,7 @@ from packages import (
     native_tag,
     pip_wheel,
 )
+from runtimes import make_runtime
 
 RunOffline = Callable[..., "subprocess.CompletedProcess[str]"]
 """`run_offline(cmd, **kw)`: `subprocess.run` with the network cut; text output captured."""
@@ -106,6 +107,19 @@ def _make_fixture_packages(folder: Path) -> None:
 def uv_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """uv's wheel for this machine, holding the real uv program: made once, 18 MB, read-only."""
     return make_uv_wheel(tmp_path_factory.mktemp("uv-wheel"))
+
+
+#: The Python of the runtime bundles carry in the tests (``--python-runtime``).
+RUNTIME_VERSION = "3.12"
+
+
+@pytest.fixture(scope="session")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A relocatable CPython laid out as python-build-standalone's install_only archives are."""
+    made = make_runtime(RUNTIME_VERSION, tmp_path_factory.mktemp("runtime"))
+    if made is None:
+        pytest.skip(f"no shared-library build of CPython {RUNTIME_VERSION} here (pyenv makes one)")
+    return made
 
 
 @pytest.fixture(scope="session")

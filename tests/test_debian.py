@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from bundles import bundle, requirements
+from conftest import RUNTIME_VERSION
 from index import LocalIndex
 from packages import make_linked_extension_sdist, pip_wheel
 
@@ -163,3 +164,45 @@ def test_a_wheel_built_here_carries_its_library_to_a_server_that_lacks_it(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "42"
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_a_bundle_carrying_its_python_installs_where_python_is_missing_or_old_or_refuses_early(
+    suite: str,
+    debian_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+    index: LocalIndex,
+    runtime: Path,
+    tmp_path: Path,
+) -> None:
+    """Debian 13 with its Python removed, Debian 12 with its 3.11: both install from the
+    runtime. Debian 11's glibc is older than the runtime needs: refused in the preflight."""
+    root = debian_root(debian_cache, suite, tmp_path / "root")
+    if suite == "trixie":
+        for python in [*root.glob("usr/bin/python3*"), *root.glob("usr/lib/python3*")]:
+            shutil.rmtree(
+                python
+            ) if python.is_dir() and not python.is_symlink() else python.unlink()
+        assert in_server(root, "command -v python3").returncode != 0
+    made = bundle(
+        capsys, "make", requirements(tmp_path / "app", "alpha"), "--python-runtime", runtime,
+        "-o", tmp_path / "dist", "--index-url", index.url, "-q",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    with tarfile.open(made.archive) as tar:
+        tar.extractall(root / "srv", filter="data")
+    done = in_server(
+        root,
+        "cd /srv/* && ./install.sh /opt/app/venv && /opt/app/venv/bin/python -c "
+        "'import alpha, beta, sys; print(sys.version.split()[0])' && /opt/app/venv/bin/pip check",
+    )
+    if suite == "bullseye":
+        assert done.returncode == 3, done.stderr
+        [error] = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+        assert "cannot run here: this server is x86_64 with glibc 2.31" in error
+        assert not (root / "opt/app").exists()
+        assert not list((root / "tmp").glob("wheelbundle-runtime.*"))
+        return
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].startswith(f"{RUNTIME_VERSION}.")  # after install.sh's line
+    assert "No broken requirements found." in done.stdout

@@ -21,24 +21,12 @@ from pathlib import Path
 
 import pytest
 from bundles import bundle, requirements, unpack
-from conftest import RunOffline
+from conftest import RUNTIME_VERSION, RunOffline
 from index import LocalIndex
-from runtimes import make_runtime
 from test_sbom import validate
 
 from wheelbundle.cache import sha256_file
 from wheelbundle.layout import read_manifest
-
-#: The server Python of the bundles here; this machine's own Python is another.
-RUNTIME_VERSION = "3.12"
-
-
-@pytest.fixture(scope="session")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    made = make_runtime(RUNTIME_VERSION, tmp_path_factory.mktemp("runtime"))
-    if made is None:
-        pytest.skip(f"no shared-library build of CPython {RUNTIME_VERSION} here (pyenv makes one)")
-    return made
 
 
 def make_with_runtime(
