@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
 import threading
@@ -24,6 +26,7 @@ from bundles import bundle, requirements, unpack
 from conftest import RUNTIME_VERSION, RunOffline
 from index import LocalIndex
 from test_sbom import validate
+from test_verify import read_member, rewrite
 
 from wheelbundle.cache import sha256_file
 from wheelbundle.layout import read_manifest
@@ -56,7 +59,10 @@ def test_the_runtime_is_carried_hashed_and_described_and_the_target_read_from_it
     assert target.runtime.machine == os.uname().machine
     assert target.interpreter == "cp312"
     assert target.environment["python_full_version"] == target.runtime.python
-    assert archive.name.endswith("-cp312-none-any.tar.gz")  # pure wheels, for CPython 3.12
+    # Pure wheels, but an interpreter for one architecture and glibc: named for that.
+    platform = f"manylinux_{target.runtime.glibc.replace('.', '_')}_{target.runtime.machine}"
+    assert (target.name, target.platform) == (f"cp312-{platform}", platform)
+    assert archive.name.endswith(f"-cp312-{platform}.tar.gz")
 
     top = unpack(archive, tmp_path / "look")
     sums = (top / "SHA256SUMS").read_text()
@@ -115,7 +121,9 @@ def test_install_builds_the_venv_from_the_bundled_runtime_offline_and_rolls_back
 def test_a_runtime_for_another_architecture_is_refused_before_anything_is_written(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex, runtime: Path
 ) -> None:
-    foreign = _with_machine(runtime, tmp_path / "foreign" / runtime.name, 183)  # aarch64
+    foreign = _with_machine(
+        runtime, tmp_path / "foreign" / runtime.name.replace(os.uname().machine, "aarch64"), 183
+    )  # aarch64
     archive = make_with_runtime(capsys, tmp_path, index, str(foreign))
     (target,) = read_manifest(archive).targets
     assert target.runtime is not None and target.runtime.machine == "aarch64"
@@ -230,3 +238,59 @@ def _served(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_verify_refuses_a_runtimes_txt_that_says_other_than_the_manifest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex, runtime: Path
+) -> None:
+    """A runtimes.txt claiming an older glibc would let install.sh run the runtime where it
+    cannot: even with SHA256SUMS rewritten to match, verify compares it with the manifest."""
+    archive = make_with_runtime(capsys, tmp_path, index, str(runtime))
+    listed = read_member(archive, "support/runtimes.txt")
+    lie = re.sub(rb" 2\.\d+ ", b" 2.17 ", listed)
+    assert lie != listed
+    sums = read_member(archive, "SHA256SUMS").replace(
+        hashlib.sha256(listed).hexdigest().encode(), hashlib.sha256(lie).hexdigest().encode()
+    )
+    bad = rewrite(
+        archive, tmp_path / "bad.tar.gz", {"support/runtimes.txt": lie, "SHA256SUMS": sums}
+    )
+    refused = bundle(capsys, "verify", bad)
+    assert refused.code == 3
+    assert "support/runtimes.txt: does not name the runtimes of manifest.yaml" in refused.err
+
+
+def test_merge_keeps_each_targets_runtime_install_picks_this_machines_and_diff_shows_them(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    index: LocalIndex,
+    runtime: Path,
+    offline: RunOffline,
+) -> None:
+    foreign = _with_machine(
+        runtime, tmp_path / "foreign" / runtime.name.replace(os.uname().machine, "aarch64"), 183
+    )  # aarch64
+    arm = make_with_runtime(capsys, tmp_path / "arm", index, str(foreign))
+    here = make_with_runtime(capsys, tmp_path / "here", index, str(runtime))
+    plain = bundle(
+        capsys, "make", requirements(tmp_path / "plain" / "app", "alpha"), "-o",
+        tmp_path / "plain" / "dist", "--index-url", index.url, "-q",
+    )  # fmt: skip
+    assert plain.code == 0, plain.err
+
+    changes = bundle(capsys, "diff", plain.archive, here)
+    assert changes.code == 1
+    version = read_manifest(here).targets[0].runtime.python  # type: ignore[union-attr]
+    machine = os.uname().machine
+    assert changes.out == f"added  python-runtime ({machine})  {version}\n"
+
+    merged = bundle(capsys, "merge", arm, here, "-o", tmp_path / "merged")
+    assert merged.code == 0, merged.err
+    targets = read_manifest(merged.archive).targets
+    assert sorted(t.runtime.machine for t in targets if t.runtime) == ["aarch64", machine]
+    assert bundle(capsys, "verify", merged.archive).code == 0
+    top = unpack(merged.archive, tmp_path / "server")
+    installed = offline([top / "install.sh", tmp_path / "venv"])
+    assert installed.returncode == 0, installed.stderr
+    assert f"using the bundled Python runtime, CPython {version}" in installed.stderr
+    assert f"({targets[1].name})" in installed.stdout  # this machine's target, not the first

@@ -3,7 +3,8 @@
 One row per change, sorted by package and then by kind: a package ``added`` or ``removed``,
 ``upgraded`` or ``downgraded`` (versions compared as PEP 440 versions), ``rebuilt`` (the same
 version, but a wheel of the same file name with other bytes: an sdist built again, or a
-re-uploaded wheel), and ``license`` (its declared license changed).
+re-uploaded wheel), and ``license`` (its declared license changed). The Python runtime a bundle
+carries (``--python-runtime``) is a row too, ``python-runtime (ARCH)``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelbundle.layout import read_manifest
-from wheelbundle.manifest import Manifest, Package
+from wheelbundle.manifest import Manifest, Package, Runtime
 
 KINDS = ("added", "removed", "upgraded", "downgraded", "rebuilt", "license")
 
@@ -52,6 +53,7 @@ def diff_manifests(old: Manifest, new: Manifest) -> list[Change]:
             changes.append(Change(name, "added", None, versions, versions))
         else:
             changes += _changed(name, before[name], after[name])
+    changes += _runtime_changes(old, new)
     return sorted(changes, key=lambda c: (c.package, KINDS.index(c.change)))
 
 
@@ -71,6 +73,30 @@ def _changed(name: str, old: Sequence[Package], new: Sequence[Package]) -> list[
     if old_licenses != new_licenses:
         changes.append(Change(name, "license", old_licenses, new_licenses, new_versions))
     return changes
+
+
+def _runtime_changes(old: Manifest, new: Manifest) -> list[Change]:
+    """The interpreters the bundles carry (``--python-runtime``), one row per architecture."""
+    before, after = _runtimes(old), _runtimes(new)
+    changes = []
+    for machine in sorted(before.keys() | after.keys()):
+        label = f"python-runtime ({machine})"
+        was, now = before.get(machine), after.get(machine)
+        if now is None:
+            assert was is not None
+            changes.append(Change(label, "removed", was.python, None, was.python))
+        elif was is None:
+            changes.append(Change(label, "added", None, now.python, now.python))
+        elif was.python != now.python:
+            kind = "upgraded" if _version(now.python) > _version(was.python) else "downgraded"
+            changes.append(Change(label, kind, was.python, now.python, now.python))
+        elif was.sha256 != now.sha256:
+            changes.append(Change(label, "rebuilt", was.sha256, now.sha256, now.python))
+    return changes
+
+
+def _runtimes(manifest: Manifest) -> dict[str, Runtime]:
+    return {t.runtime.machine: t.runtime for t in manifest.targets if t.runtime is not None}
 
 
 def _by_name(packages: Iterable[Package]) -> dict[str, list[Package]]:

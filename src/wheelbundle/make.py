@@ -53,7 +53,7 @@ def make_bundle(
         collected = collect(options, resolved, given, resolver, reporter)
         manifest, wheels = describe(options, inputs, resolved, collected)
         if runtime is not None:
-            manifest = carrying(manifest, runtime.runtime)
+            manifest = carrying(manifest, runtime)
         if options.since is not None:
             manifest, wheels = against(options.since, manifest, wheels)
         reporter.stage(f"packing {len(manifest.packages)} wheels")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wheelbundle.archive import BundleArchive
 from wheelbundle.errors import UsageError
-from wheelbundle.layout import lock_name, wheel_member
+from wheelbundle.layout import lock_name, runtime_member, wheel_member
 from wheelbundle.manifest import Manifest, Package, TargetEntry
 from wheelbundle.pack import write_bundle
 from wheelbundle.verify import verify_bundle
@@ -41,6 +41,15 @@ def merge_bundles(archives: Sequence[Path], outdir: Path) -> tuple[Path, Manifes
                     "bundle; rebuild one of them so that the two agree"
                 )
     targets = _merged_targets(archives, manifests)
+    runtime_hashes: dict[str, str] = {}
+    for t in targets:
+        if (
+            t.runtime
+            and runtime_hashes.setdefault(t.runtime.file, t.runtime.sha256) != t.runtime.sha256
+        ):
+            raise UsageError(
+                f"two different Python runtimes are both called {t.runtime.file}; rename one"
+            )
     first = manifests[0]
     merged = dataclasses.replace(
         first,
@@ -49,13 +58,18 @@ def merge_bundles(archives: Sequence[Path], outdir: Path) -> tuple[Path, Manifes
         packages=tuple(sorted(packages.values(), key=lambda p: (p.name, p.wheel))),
     )
     with tempfile.TemporaryDirectory(prefix="wheelbundle-merge-") as tmp:
-        wheels = {}
+        wheels: dict[str, Path] = {}
+        runtimes: dict[str, Path] = {}
         for archive, manifest in zip(archives, manifests, strict=True):
             with BundleArchive(archive) as source:
                 for p in manifest.packages:
                     if p.wheel not in wheels:
                         wheels[p.wheel] = source.copy_to(wheel_member(p.wheel), Path(tmp))
-        return write_bundle(outdir, merged, wheels), merged
+                for t in manifest.targets:  # each target keeps its own interpreter
+                    if t.runtime is not None and t.runtime.file not in runtimes:
+                        member = runtime_member(t.runtime.file)
+                        runtimes[t.runtime.file] = source.copy_to(member, Path(tmp))
+        return write_bundle(outdir, merged, wheels, runtimes=runtimes), merged
 
 
 def _check_agreement(archives: Sequence[Path], manifests: Sequence[Manifest]) -> None:

@@ -108,13 +108,15 @@ def bundle_members(
 
 
 def runtimes_text(manifest: Manifest) -> str:
-    """``support/runtimes.txt``: for each target with a runtime, what install.sh checks with
-    uname and getconf alone, and the member to unpack."""
+    """``support/runtimes.txt``, for a bundle with a runtime: one line per target, ``TARGET
+    MACHINE GLIBC PYTHON MEMBER``, what install.sh checks with uname and getconf before it has
+    a Python; ``-`` in each column for a target that uses the server's Python."""
     return "".join(
         f"{t.name} {t.runtime.machine} {t.runtime.glibc} {t.runtime.python} "
         f"{runtime_member(t.runtime.file)}\n"
-        for t in manifest.targets
         if t.runtime is not None
+        else f"{t.name} - - - -\n"
+        for t in manifest.targets
     )
 
 

@@ -66,10 +66,17 @@ class RuntimeFile:
         )
 
 
-def carrying(manifest: Manifest, runtime: Runtime) -> Manifest:
-    """The manifest of a bundle made for ``runtime``'s target, carrying it."""
+def carrying(manifest: Manifest, runtime: RuntimeFile) -> Manifest:
+    """The manifest of a bundle made for ``runtime``'s target, carrying it.
+
+    Named for the runtime's platform even when every wheel is pure: the interpreter is not.
+    """
     (entry,) = manifest.targets
-    return replace(manifest, targets=(replace(entry, runtime=runtime),))
+    name = runtime.target().label
+    assert name is not None
+    platform = name.split("-", 1)[1]
+    carried = replace(entry, name=name, platform=platform, runtime=runtime.runtime)
+    return replace(manifest, targets=(carried,))
 
 
 def obtain_runtime(spec: str, fetcher: Fetcher) -> RuntimeFile:

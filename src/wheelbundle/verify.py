@@ -12,14 +12,18 @@ from wheelbundle.archive import BundleArchive
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.layout import (
     MANIFEST,
+    RUNTIMES,
+    RUNTIMES_TXT,
     SIGNATURE,
     SUMS,
     UNSUMMED,
     WHEELS,
     pylock_name,
+    runtime_member,
     wheel_member,
 )
 from wheelbundle.manifest import Manifest, parse_sha256sums
+from wheelbundle.pack import runtimes_text
 from wheelbundle.pylock import pylock_wheels
 from wheelbundle.sign import require_allowed_signers, verify
 from wheelbundle.wheelcheck import check_wheel
@@ -70,6 +74,7 @@ def verify_bundle(
         _check_locks(archive, manifest)
         _check_pylocks(archive, manifest)
         _check_uv_wheels(manifest)
+        _check_runtimes(archive, manifest)
         with tempfile.TemporaryDirectory(prefix="wheelbundle-verify-") as tmp:
             for package in manifest.packages:
                 name = wheel_member(package.wheel)
@@ -163,6 +168,27 @@ def _check_manifest(wheels: _Wheels, manifest: Manifest) -> None:
             raise VerifyFailed(f"{name}: does not match its sha256 in manifest.yaml")
         if source.files[name].size != p.size:
             raise VerifyFailed(f"{name}: its size differs from manifest.yaml")
+
+
+def _check_runtimes(archive: BundleArchive, manifest: Manifest) -> None:
+    """The runtimes the targets name are the ones carried, with their hashes and sizes, and
+    support/runtimes.txt tells install.sh the same."""
+    runtimes = {runtime_member(t.runtime.file): t.runtime for t in manifest.targets if t.runtime}
+    carried = {n for n in archive.files if n.startswith(RUNTIMES)}
+    for name in sorted(carried ^ runtimes.keys()):
+        where = (
+            "in the bundle but not in the manifest"
+            if name in carried
+            else "in the manifest but missing"
+        )
+        raise VerifyFailed(f"{name}: {where}")
+    for name, runtime in runtimes.items():
+        if archive.sha256(name) != runtime.sha256 or archive.files[name].size != runtime.size:
+            raise VerifyFailed(f"{name}: does not match its sha256 and size in manifest.yaml")
+    expected = runtimes_text(manifest) if runtimes else None
+    found = archive.text(RUNTIMES_TXT) if RUNTIMES_TXT in archive.files else None
+    if found != expected:
+        raise VerifyFailed(f"{RUNTIMES_TXT}: does not name the runtimes of manifest.yaml")
 
 
 def _check_uv_wheels(manifest: Manifest) -> None:

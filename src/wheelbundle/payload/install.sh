@@ -68,7 +68,7 @@ EOF
 say() { printf '%s\n' "$*" >&2; }
 die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
 
-MODE=install PY=python3 PY_GIVEN=no VENV='' SIGNERS='' USE_UV=yes BASE='' RUNTIME_DIR=''
+MODE=install PY=python3 PY_GIVEN=no VENV='' SIGNERS='' USE_UV=yes BASE='' RUNTIME_DIR='' RUNTIME_FILE=''
 set_mode() { [ "$MODE" = install ] || die 2 "choose one of --check, --describe, --rollback"; MODE=$1; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -201,13 +201,15 @@ use_runtime() {
     [ "$PY_GIVEN" = no ] && [ -f support/runtimes.txt ] || return 0
     machine=$(uname -m)
     glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null) || glibc='no glibc'
-    member='' wanted=''
+    member='' wanted='' plain=no
     while read -r _ r_machine r_glibc r_python r_member; do
+        if [ "$r_member" = - ]; then plain=yes; continue; fi # a target for the server's Python
         wanted="${wanted:+$wanted, }CPython $r_python for $r_machine with glibc $r_glibc or later"
         if [ -n "$member" ] || [ "$r_machine" != "$machine" ]; then continue; fi
         case $glibc in "glibc "*) at_least "${glibc#glibc }" "$r_glibc" || continue ;; *) continue ;; esac
-        member=$r_member RUNTIME_PYTHON=$r_python
+        member=$r_member RUNTIME_PYTHON=$r_python RUNTIME_FILE=${r_member#runtime/}
     done <support/runtimes.txt
+    if [ -z "$member" ] && [ "$plain" = yes ]; then return 0; fi
     [ -n "$member" ] ||
         die 3 "the Python runtime this bundle carries ($wanted) cannot run here: this server is $machine with $glibc; name a fitting Python with --python PATH"
     command -v sha256sum >/dev/null 2>&1 || die 1 "checking the bundled Python runtime needs sha256sum (coreutils)"
@@ -239,7 +241,7 @@ take_base() {
 select_target() {
     check_python
     code=0
-    selected=$("$PY" support/probe.py --select support/targets.json) || code=$?
+    selected=$("$PY" support/probe.py --select support/targets.json ${RUNTIME_FILE:+--runtime "$RUNTIME_FILE"}) || code=$?
     case $code in
         0) ;;
         3) exit 3 ;; # probe.py said what the bundle needs and what this server has

@@ -3,6 +3,8 @@
     python3 probe.py                          print JSON: interpreter, wheel tags, marker environment
     python3 probe.py --select targets.json    print "TARGET<TAB>LOCK" for the first target that fits
     python3 probe.py --select targets.json --lock-only    print only LOCK
+    python3 probe.py --select targets.json --runtime FILE choose among the targets of that
+                                                          bundled runtime only
 
 Exit status: 0 on success, 2 for a bad command line or an unreadable targets.json, 3 when no
 target fits this server (one "error: ..." line on stderr says why).
@@ -530,6 +532,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print TARGET<TAB>LOCK for the first target that fits (exit 3: none)",
     )
     parser.add_argument("--lock-only", action="store_true", help="with --select: print only LOCK")
+    parser.add_argument(
+        "--runtime",
+        metavar="FILE",
+        help="with --select: this Python is the bundled runtime FILE; only its targets fit",
+    )
     args = parser.parse_args(argv)
     if args.lock_only and not args.select:
         parser.error("--lock-only needs --select")
@@ -538,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         targets = _load_targets(args.select)
+        if args.runtime:
+            targets = [t for t in targets if (t.get("runtime") or {}).get("file") == args.runtime]
         pip_wheel = _pip_wheel(args.select)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"error: {args.select}: {exc}", file=sys.stderr)
