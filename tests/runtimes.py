@@ -24,7 +24,7 @@ from pythons import find_python
 _GLIBC = re.compile(
     r"^(libc|libm|libpthread|libdl|librt|libutil|libresolv|ld-linux[-\w]*|linux-vdso)\.so"
 )
-_LEAVE_OUT = {"test", "idlelib", "tkinter", "turtledemo", "site-packages", "__pycache__"}
+_LEAVE_OUT = {"test", "idlelib", "tkinter", "turtledemo", "site-packages"}
 
 
 def patchelf() -> str:
