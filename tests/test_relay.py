@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
+import os
 import re
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from bundles import bundle, requirements, unpack
@@ -57,7 +64,7 @@ def test_each_file_is_downloaded_from_the_index_once_whatever_the_index_serves(
     assert make(capsys, tmp_path, index) == 0
     fetched = files_fetched(index)
     wheels = {p for p in fetched if not p.endswith(".metadata")}
-    assert {n for p, n in fetched.items() if p in wheels} == {1}
+    assert {n for p, n in fetched.items() if p in wheels} == {1}, fetched
     (archive,) = (tmp_path / "dist").glob("*.tar.gz")
     manifest = Manifest.from_yaml((unpack(archive, tmp_path / "x") / "manifest.yaml").read_text())
     from_index = {f"/files/{p.wheel}" for p in manifest.packages if p.origin == "index-wheel"}
@@ -265,3 +272,86 @@ def test_verbose_says_that_pip_reads_the_index_through_the_relay(
     )  # fmt: skip
     assert made.code == 0
     assert f"pip reads {index.url} through a relay at http://127.0.0.1:" in made.err
+
+
+class _SlowFile(BaseHTTPRequestHandler):
+    """One page and one file; the file's second half waits for ``gate``. ``body`` is served
+    under the page's hash of ``promised``."""
+
+    protocol_version = "HTTP/1.1"
+    body = os.urandom(300_000)
+    promised = body
+    gate = threading.Event()
+
+    def do_GET(self) -> None:
+        if self.path == "/simple/slow/":
+            digest = hashlib.sha256(self.promised).hexdigest()
+            data = f'<a href="/f/slow-1.0-py3-none-any.whl#sha256={digest}">w</a>'.encode()
+        else:
+            data = self.body
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        half = len(data) // 2
+        self.wfile.write(data[:half])
+        if self.path != "/simple/slow/":
+            self.gate.wait(30)
+        self.wfile.write(data[half:])
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _slow_index(promised: bytes) -> Iterator[tuple[str, type[_SlowFile]]]:
+    class handler(_SlowFile):  # a gate of its own for each index
+        gate = threading.Event()
+
+    handler.promised = promised
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        handler.gate.set()
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def _file_through(relay: Relay, base: str) -> Iterator[http.client.HTTPResponse]:
+    """The relay's answer to pip's request for the file, after pip read the page."""
+    relay.page(f"{base}/simple/slow/")  # the relay learns the file's hash from it
+    conn = http.client.HTTPConnection("127.0.0.1", int(relay.base.rsplit(":", 1)[1]), timeout=30)
+    try:
+        conn.request("GET", urlsplit(relay.mirrored(f"{base}/f/slow-1.0-py3-none-any.whl")).path)
+        yield conn.getresponse()
+    finally:
+        conn.close()
+
+
+def test_pip_gets_a_file_s_bytes_as_they_arrive_and_the_cache_keeps_it(tmp_path: Path) -> None:
+    with _slow_index(_SlowFile.body) as (base, handler):
+        fetcher = Fetcher(Cache(tmp_path), Credentials())
+        with Relay([f"{base}/simple"], fetcher) as relay, _file_through(relay, base) as response:
+            assert response.getheader("Content-Length") == str(len(handler.body))
+            first = response.read(100_000)  # while the index still holds back the second half
+            assert first == handler.body[:100_000]
+            handler.gate.set()
+            assert first + response.read() == handler.body
+        digest = hashlib.sha256(handler.body).hexdigest()
+        assert Cache(tmp_path).file(digest, "slow-1.0-py3-none-any.whl") is not None
+
+
+def test_a_streamed_file_that_fails_its_hash_reaches_pip_cut_short_and_is_not_kept(
+    tmp_path: Path,
+) -> None:
+    with _slow_index(b"other bytes") as (base, handler):
+        handler.gate.set()
+        fetcher = Fetcher(Cache(tmp_path), Credentials())
+        with Relay([f"{base}/simple"], fetcher) as relay, _file_through(relay, base) as response:
+            with pytest.raises(http.client.IncompleteRead):
+                response.read()
+            assert relay.failure is not None
+            assert "does not match the hash the index published" in str(relay.failure)
+    assert not list(tmp_path.glob("files/**/slow-1.0-py3-none-any.whl"))

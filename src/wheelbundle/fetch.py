@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -37,6 +37,18 @@ _T = TypeVar("_T")
 Done = Callable[[], None]
 """Called each time a file is in the cache."""
 Refused = Callable[[str, int, bool], str]
+
+
+class Tee(Protocol):
+    """Where a download's bytes also go as they arrive (the relay: to pip)."""
+
+    def begin(self, length: int) -> None:
+        """A download attempt starts; ``length`` bytes will come. Called again on a retry."""
+
+    def write(self, chunk: bytes) -> None:
+        """The next bytes of the attempt under way."""
+
+
 """The message for a 401 or 403 answer: the URL, the status, whether credentials were sent."""
 
 
@@ -198,15 +210,19 @@ class Fetcher:
         pool.shutdown()
         return {d.url: p for d, p in zip(downloads, paths, strict=True)}
 
-    def fetch(self, download: Download) -> Path:
-        """The file in the cache: found there by hash, copied from disk, or downloaded."""
+    def fetch(self, download: Download, tee: Tee | None = None) -> Path:
+        """The file in the cache: found there by hash, copied from disk, or downloaded.
+
+        With ``tee``, a download whose length the server says is also handed over as it
+        arrives; the file is still only kept once it matched its hash.
+        """
         if download.sha256 and (hit := self.cache.file(download.sha256, download.filename)):
             return hit
         parts = urlsplit(download.url)
         if parts.scheme == "file":
             return self._from_file(download, Path(unquote(parts.path)))
         return self._retrying(
-            lambda: self._from_http(download),
+            lambda: self._from_http(download, tee),
             download.url,
             f"could not download {download.label} from {redact(download.url)}",
         )
@@ -237,7 +253,7 @@ class Fetcher:
         _check(download, actual)
         return self.cache.add_file(source, actual)
 
-    def _from_http(self, download: Download) -> Path:
+    def _from_http(self, download: Download, tee: Tee | None = None) -> Path:
         try:
             response, url, sent = self._get(download.url)
         except FetchFailed as exc:
@@ -250,6 +266,10 @@ class Fetcher:
             raise FetchFailed(
                 f"could not download {download.label}: HTTP {response.status} from {redact(url)}"
             )
+        length = response.getheader("Content-Length")
+        if tee is not None and length is not None and length.isdigit():
+            tee.begin(int(length))
+            return self._store(download, response, tee)
         return self._store(download, response)
 
     def _get(
@@ -364,15 +384,20 @@ class Fetcher:
             raise FetchFailed(f"could not read {redact(url)}: HTTP {response.status}")
         return url, body, response.headers.get_content_charset()
 
-    def _store(self, download: Download, response: http.client.HTTPResponse) -> Path:
+    def _store(
+        self, download: Download, response: http.client.HTTPResponse, tee: Tee | None = None
+    ) -> Path:
         digest = hashlib.sha256()
         with self.cache.incoming() as (out, tmp):
-            while chunk := response.read(CHUNK):
+            while chunk := response.read1(CHUNK):  # what has arrived, not a whole CHUNK
                 if self._stopping.is_set():
                     raise FetchFailed(f"could not download {download.label}: stopped")
                 digest.update(chunk)
                 with naming(tmp):
                     out.write(chunk)
+                if tee is not None:
+                    tee.write(chunk)
+            response.read()  # read1 leaves a finished response open; the connection is kept
             with naming(tmp):
                 out.close()
             _check(download, digest.hexdigest())

@@ -22,6 +22,7 @@ fetches them in parallel meanwhile.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import threading
@@ -216,6 +217,60 @@ class _Server(ThreadingHTTPServer):
             self.relay.failure = FetchFailed(f"the relay between pip and the index failed: {exc!r}")
 
 
+class _ToPip:
+    """A file's bytes handed to pip as they arrive from upstream, while the fetcher caches them.
+
+    The last piece is held back until the whole file has matched its hash: a file that fails
+    it reaches pip cut short, and pip fails rather than using it. A retried download starts
+    again at its first byte: what pip already has is skipped, after checking it is the same.
+    """
+
+    def __init__(self, handler: _Handler):
+        self.handler = handler
+        self.length: int | None = None
+        self._taken = 0
+        self._taken_hash = hashlib.sha256()
+        self._pending = b""
+        self._seen = 0
+        self._seen_hash = hashlib.sha256()
+        self._gone = False
+
+    def begin(self, length: int) -> None:
+        if self.length is None:
+            self.length = length
+            self.handler._headers(HTTPStatus.OK, "application/octet-stream", length)
+        elif length != self.length:
+            raise FetchFailed(f"the index served {length} bytes, then {self.length}, for one file")
+        self._seen, self._seen_hash = 0, hashlib.sha256()
+
+    def write(self, chunk: bytes) -> None:
+        if self._seen < self._taken:  # a retry, over bytes pip already has
+            again, chunk = chunk[: self._taken - self._seen], chunk[self._taken - self._seen :]
+            self._seen += len(again)
+            self._seen_hash.update(again)
+            if self._seen == self._taken and self._seen_hash.digest() != self._taken_hash.digest():
+                raise FetchFailed("the index served other bytes when the download was retried")
+        if not chunk:
+            return
+        self._send(self._pending)
+        self._pending = chunk
+        self._taken += len(chunk)
+        self._seen += len(chunk)
+        self._taken_hash.update(chunk)
+
+    def finish(self) -> None:
+        """The file matched its hash: pip gets its last bytes."""
+        self._send(self._pending)
+        self._pending = b""
+
+    def _send(self, data: bytes) -> None:
+        if data and not self._gone:
+            try:
+                self.handler.wfile.write(data)
+            except OSError:  # pip hung up: the file is still cached for the collect stage
+                self._gone = True
+
+
 class _Handler(BaseHTTPRequestHandler):
     """``/o/N/PATH``: PATH at the Nth origin, a page, a file, or a file's metadata."""
 
@@ -236,12 +291,24 @@ class _Handler(BaseHTTPRequestHandler):
                     relay.read_ahead(HeaderParser().parsestr(found[1].decode("utf-8", "replace")))
                 self._send_bytes(found[1] if found else None, "application/octet-stream")
             elif urlsplit(url).path.endswith(_ARCHIVES):
-                path = relay.fetcher.fetch(relay.download(url))
+                to_pip = _ToPip(self)
+                try:
+                    path = relay.fetcher.fetch(relay.download(url), to_pip)
+                except BundleError:
+                    if to_pip.length is None:
+                        raise
+                    self.close_connection = True  # pip has part of it: it must not get the rest
+                    raise
+                if to_pip.length is None:  # a cached file, or a server that gave no length
+                    with path.open("rb") as f:
+                        self._headers(
+                            HTTPStatus.OK, "application/octet-stream", path.stat().st_size
+                        )
+                        self.connection.sendfile(f)
+                else:
+                    to_pip.finish()
                 if path.suffix == ".whl":
                     relay.read_ahead(wheel_metadata(path))
-                with path.open("rb") as f:
-                    self._headers(HTTPStatus.OK, "application/octet-stream", path.stat().st_size)
-                    self.connection.sendfile(f)
             else:
                 final, page = relay.page(url)
                 if final != url:
@@ -251,7 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
         except BundleError as exc:
             if relay.failure is None:
                 relay.failure = exc
-            self._send_bytes(str(exc).encode(), "text/plain", HTTPStatus.FAILED_DEPENDENCY)
+            if not self.close_connection:
+                self._send_bytes(str(exc).encode(), "text/plain", HTTPStatus.FAILED_DEPENDENCY)
 
     def _send_bytes(
         self, body: bytes | None, content_type: str, status: HTTPStatus = HTTPStatus.OK
