@@ -14,19 +14,23 @@ from contextlib import contextmanager
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 from bundles import bundle, requirements, unpack
 from conftest import MakeIndex
 from index import LocalIndex
+from packaging.specifiers import SpecifierSet
 from proxy import ForwardProxy
 
 from wheelbundle.cache import Cache
 from wheelbundle.credentials import Credentials
-from wheelbundle.fetch import Fetcher
+from wheelbundle.fetch import Document, Fetcher
 from wheelbundle.manifest import Manifest
-from wheelbundle.relay import Relay
+from wheelbundle.relay import PIP_ACCEPT, Relay, likely_choice
+from wheelbundle.simple import PageFile
+from wheelbundle.target import parse_target
 
 APP = ("alpha", "gamma", "delta[fast]", "zeta")
 
@@ -142,14 +146,19 @@ def test_pages_point_pip_back_at_the_relay_and_keep_what_pip_reads(tmp_path: Pat
         '<a href="https://pypi.example/files/a-0.9.tar.gz">a-0.9.tar.gz</a>\n'
         '<a href="/files/a-0.8.tar.gz">a-0.8.tar.gz</a>\n'
     )
+
+    def read(url: str, accept: str = "*/*") -> Document | None:
+        return Document(url.replace("/A/", "/a/"), page.encode(), "text/html")
+
     fetcher = Fetcher(Cache(tmp_path), Credentials())
-    fetcher.read_page = lambda url: (url.replace("/A/", "/a/"), page)  # type: ignore[method-assign]
+    fetcher.read = read  # type: ignore[method-assign]
     with Relay(["https://pypi.example/simple"], fetcher) as relay:
         (index,) = relay.index_urls
         assert relay.pip_options() == ["--index-url", index]
         assert relay.original(index) == "https://pypi.example/simple/"
         assert relay.page(relay.original(index + "A/"))[0] == "https://pypi.example/simple/a/"
-        _, served = relay.page(relay.original(index + "a/"))
+        _, served, kind = relay.page(relay.original(index + "a/"))
+        assert kind == "text/html"
         text = (served or b"").decode()
         relative, sdist, old, rooted = (h for _, h in re.findall(r"href=([\"'])(.*?)\1", text))
         assert relative == "../../files/a-1.0-py3-none-any.whl#sha256=AB12"  # untouched
@@ -161,15 +170,47 @@ def test_pages_point_pip_back_at_the_relay_and_keep_what_pip_reads(tmp_path: Pat
         assert relay.download("https://pypi.example/files/a-0.9.tar.gz").sha256 is None
 
 
+def test_a_json_page_is_passed_on_as_json_with_its_file_urls_mirrored(tmp_path: Path) -> None:
+    """PEP 691: pip asks for JSON first and reads it faster than HTML."""
+    digest = "e" * 64
+    page = json.dumps(
+        {
+            "meta": {"api-version": "1.1"},
+            "name": "a",
+            "files": [
+                {"filename": "a-1.0.tar.gz", "url": "https://files.example/x/a-1.0.tar.gz",
+                 "hashes": {"sha256": digest}},
+                {"filename": "a-0.8.tar.gz", "url": "/files/a-0.8.tar.gz", "hashes": {}},
+            ],
+        }
+    )  # fmt: skip
+    asked: list[str] = []
+
+    def read(url: str, accept: str = "*/*") -> Document | None:
+        asked.append(accept)
+        return Document(url, page.encode(), "application/vnd.pypi.simple.v1+json")
+
+    fetcher = Fetcher(Cache(tmp_path), Credentials())
+    fetcher.read = read  # type: ignore[method-assign]
+    with Relay(["https://pypi.example/simple"], fetcher) as relay:
+        _, served, kind = relay.page("https://pypi.example/simple/a/", PIP_ACCEPT)
+        assert kind == "application/vnd.pypi.simple.v1+json"
+        assert asked == [PIP_ACCEPT]
+        sdist, rooted = (f["url"] for f in json.loads(served or b"")["files"])
+        assert relay.original(sdist) == "https://files.example/x/a-1.0.tar.gz"
+        assert relay.original(relay.base + rooted) == "https://pypi.example/files/a-0.8.tar.gz"
+        assert relay.download("https://files.example/x/a-1.0.tar.gz").sha256 == digest
+
+
 def test_the_pages_of_a_wheel_s_dependencies_are_read_once_ahead_of_pip(tmp_path: Path) -> None:
     read: list[str] = []
 
-    def read_page(url: str) -> tuple[str, str]:
+    def reading(url: str, accept: str = "*/*") -> Document | None:
         read.append(url)
-        return url, ""
+        return Document(url, b"", "text/html")
 
     fetcher = Fetcher(Cache(tmp_path), Credentials())
-    fetcher.read_page = read_page  # type: ignore[method-assign]
+    fetcher.read = reading  # type: ignore[method-assign]
     metadata = Message()
     for requirement in ("Beta_Two>=1", 'gamma; python_version >= "3"', 'delta; extra == "fast"'):
         metadata["Requires-Dist"] = requirement
@@ -355,3 +396,45 @@ def test_a_streamed_file_that_fails_its_hash_reaches_pip_cut_short_and_is_not_ke
             assert relay.failure is not None
             assert "does not match the hash the index published" in str(relay.failure)
     assert not list(tmp_path.glob("files/**/slow-1.0-py3-none-any.whl"))
+
+
+def test_the_file_read_ahead_is_the_one_pip_s_finder_would_take() -> None:
+    def wheel(version: str, tag: str = "py3-none-any", **kw: Any) -> PageFile:
+        name = f"a-{version}-{tag}.whl"
+        return PageFile(name, f"https://f.example/{name}", None, kw.get("rp"), kw.get("y", False))
+
+    target = parse_target("cp311-manylinux_2_28_x86_64")
+    page = [
+        wheel("1.0"),
+        wheel("2.0"),
+        wheel("2.0", "cp311-cp311-manylinux_2_17_x86_64"),  # a better tag than py3-none-any
+        wheel("2.0", "cp312-cp312-manylinux_2_17_x86_64"),  # not for this Python
+        wheel("2.1", rp=">=3.12"),  # Requires-Python the target does not meet
+        wheel("2.5", y=True),  # yanked
+        wheel("3.0rc1"),  # a pre-release
+        PageFile("a-2.0.tar.gz", "https://f.example/a-2.0.tar.gz", None, None, False),
+    ]
+    best = likely_choice(page, SpecifierSet(), target)
+    assert best is not None and best.filename == "a-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    older = likely_choice(page, SpecifierSet("<2"), target)
+    assert older is not None and older.filename == "a-1.0-py3-none-any.whl"
+    pre = likely_choice(page, SpecifierSet(">=3.0rc1"), target)
+    assert pre is not None and pre.filename == "a-3.0rc1-py3-none-any.whl"
+    sdist_only = [PageFile("a-4.0.tar.gz", "https://f.example/a-4.0.tar.gz", None, None, False)]
+    assert likely_choice([*page, *sdist_only], SpecifierSet(), target) is None  # pip builds it
+
+
+def test_dependencies_files_are_read_ahead_and_the_bundle_reports_what_it_did_not_need(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, packages_dir: Path, make_index: MakeIndex
+) -> None:
+    index = make_index(*packages_dir.iterdir(), metadata=True)
+    req = requirements(tmp_path / "shop", *APP)
+    run = bundle(
+        capsys, "make", req, "-o", tmp_path / "dist", "--index-url", index.url,
+        "--cache-dir", tmp_path / "cache",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    (line,) = [x for x in run.err.splitlines() if "ahead of pip" in x]
+    read, unused = map(int, re.findall(r"read (\d+) files ahead of pip; (\d+) not needed", line)[0])
+    assert read > 0 and unused == 0  # pip read only metadata: every wheel came ahead of the collect
+    assert set(files_fetched(index).values()) == {1}

@@ -64,6 +64,20 @@ class Download:
 
 
 @dataclass(frozen=True)
+class Document:
+    """What a URL served: where it ended up (after redirects), its bytes and their type."""
+
+    url: str
+    body: bytes
+    content_type: str
+    charset: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(self.charset or "utf-8", "replace")
+
+
+@dataclass(frozen=True)
 class Network:
     """How pip reaches the indexes, which the fetcher follows: its CA bundle and its proxy.
 
@@ -354,13 +368,10 @@ class Fetcher:
     def read_page(self, url: str) -> tuple[str, str] | None:
         """An index page's final URL and text (redirects followed); None when it has none (404)."""
         found = self.read(url, accept="text/html")
-        if found is None:
-            return None
-        url, body, charset = found
-        return url, body.decode(charset or "utf-8", "replace")
+        return None if found is None else (found.url, found.text)
 
-    def read(self, url: str, accept: str = "*/*") -> tuple[str, bytes, str | None] | None:
-        """A small document's final URL, bytes and charset; None when there is none (404).
+    def read(self, url: str, accept: str = "*/*") -> Document | None:
+        """A small document, redirects followed; None when there is none (404).
 
         Compressed in transit where the server offers it: PyPI's pages run to megabytes.
         """
@@ -382,7 +393,9 @@ class Fetcher:
             raise AccessRefused(self.refused(url, response.status, sent))
         if response.status != 200:
             raise FetchFailed(f"could not read {redact(url)}: HTTP {response.status}")
-        return url, body, response.headers.get_content_charset()
+        return Document(
+            url, body, response.headers.get_content_type(), response.headers.get_content_charset()
+        )
 
     def _store(
         self, download: Download, response: http.client.HTTPResponse, tee: Tee | None = None

@@ -235,7 +235,7 @@ class _Index:
         found = self._fetcher.read(url)
         if found is None:
             raise PublishFailed(f"{redact(url)} is listed by the index and answers 404")
-        return hashlib.sha256(found[1]).hexdigest()
+        return hashlib.sha256(found.body).hexdigest()
 
     def upload(self, path: Path, wheel: _Wheel) -> None:
         """POST one wheel, then check that the index lists it with our hash."""

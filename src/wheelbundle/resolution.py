@@ -123,13 +123,30 @@ class Resolver:
         if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
             return self._resolve(requirements, target, memo, self.options.pip_index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-        with Relay(bare, self.fetcher(), jobs=self.options.jobs) as relay:
+        relay = Relay(
+            bare, self.fetcher(), jobs=self.options.jobs, target=target, requirements=requirements
+        )
+        with relay:
             if self.options.verbose:  # pip's own lines will name the relay, not the indexes
                 self.reporter.stage(
                     f"pip reads {', '.join(bare)} through a relay at {relay.base} that keeps "
                     "every file it downloads"
                 )
-            return self._resolve(requirements, target, memo, (), relay)
+            resolution = self._resolve(requirements, target, memo, (), relay)
+        self._report_read_ahead(relay, resolution)
+        return resolution
+
+    def _report_read_ahead(self, relay: Relay, resolution: Resolution) -> None:
+        """How many files the relay read ahead, and the bytes of those the bundle will not use."""
+        ahead = relay.files_read_ahead()
+        if not ahead:
+            return
+        pinned = {pin.url.partition("#")[0] for pin in resolution.pins}
+        unused = [size for url, size in ahead.items() if url not in pinned]
+        self.reporter.stage(
+            f"read {len(ahead)} files ahead of pip; {len(unused)} not needed "
+            f"({sum(unused) / 1e6:.1f} MB)"
+        )
 
     def fetcher(self) -> Fetcher:
         """A fetcher that logs in, checks certificates and goes through proxies as pip does."""

@@ -192,5 +192,5 @@ def _published_sha256(url: str, fetcher: Fetcher) -> str | None:
     found = fetcher.read(url + ".sha256")
     if found is None:
         return None
-    words = found[1].decode("ascii", "replace").split()
+    words = found.text.split()
     return words[0].lower() if words and len(words[0]) == 64 else None
