@@ -79,6 +79,10 @@ class Target:
         return min(found) if found else None
 
     @cached_property
+    def accepted_tags(self) -> frozenset[str]:
+        return frozenset(self.tags)
+
+    @cached_property
     def _positions(self) -> dict[str, int]:
         return {tag: i for i, tag in reversed(list(enumerate(self.tags)))}
 
