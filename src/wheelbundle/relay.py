@@ -109,7 +109,7 @@ class Relay:
         """Each project's pages as upstream served them (URL, text), for the files' hashes."""
         self._hashes: dict[str, dict[str, str]] = {}
         """The pages served for each project (canonical name), one per index: files' hashes."""
-        self._ahead: dict[str, Future[Document | None]] = {}
+        self._ahead: dict[str, Future[tuple[str, bytes | None, str]]] = {}
         """Pages read ahead of pip's asking and not yet asked for, by upstream URL."""
         self._asked: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
@@ -126,6 +126,8 @@ class Relay:
             rf"""{_LINK}(?!{re.escape(self.base)}/)(https?://[^/"'\s]+)/"""
         )
         """An absolute link the relay has not mirrored yet; its group is the link's origin."""
+        for name in list(self._wanted):  # the requirements' own pages: pip asks for them first
+            self._read_pages_ahead(name)
 
     @property
     def base(self) -> str:
@@ -199,11 +201,14 @@ class Relay:
         with self._lock:
             ahead = self._ahead.pop(url, None)
             self._asked.add(url)
-        found = ahead.result() if ahead else self.fetcher.read(url, accept)
+        return ahead.result() if ahead else self._prepared(url, accept)
+
+    def _prepared(self, url: str, accept: str) -> tuple[str, bytes | None, str]:
+        """A page read and made ready for pip (see :meth:`page`); its likely file read ahead."""
+        found = self.fetcher.read(url, accept)
         if found is None:
             return url, None, ""
-        if ahead is None:
-            self._read_file_ahead(found)
+        self._read_file_ahead(found)
         final, text = found.url, found.text
         project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
         with self._lock:
@@ -235,11 +240,15 @@ class Relay:
             if not self._applies(requirement):
                 continue
             self._want(text)
-            for index in self._indexes:
-                url = f"{index}{canonicalize_name(requirement.name)}/"
-                with self._lock:
-                    if url not in self._ahead and url not in self._asked:
-                        self._ahead[url] = self._pool.submit(self._page_ahead, url)
+            self._read_pages_ahead(requirement.name)
+
+    def _read_pages_ahead(self, name: str) -> None:
+        """Start reading the project's page on every index, unless read or asked for."""
+        for index in self._indexes:
+            url = f"{index}{canonicalize_name(name)}/"
+            with self._lock:
+                if url not in self._ahead and url not in self._asked:
+                    self._ahead[url] = self._pool.submit(self._prepared, url, PIP_ACCEPT)
 
     def _applies(self, requirement: Requirement) -> bool:
         """Whether the target needs this dependency: not for an extra (pip rarely needs
@@ -262,12 +271,6 @@ class Relay:
             ahead = self._files_ahead.get(url)
         if ahead is not None:
             wait([ahead])
-
-    def _page_ahead(self, url: str) -> Document | None:
-        found = self.fetcher.read(url, PIP_ACCEPT)
-        if found is not None:
-            self._read_file_ahead(found)
-        return found
 
     def _want(self, text: str) -> None:
         try:
