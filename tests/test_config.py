@@ -27,7 +27,7 @@ def test_bundle_make_with_no_argument_reads_bundle_yaml(
     requirements(tmp_path / "shop" / "deps", "alpha")
     (tmp_path / "shop" / "bundle.yaml").write_text(
         f"name: shop\nversion: '1.2'\ninputs: [deps/requirements.txt]\nindex_url: {index.url}\n"
-        "output: ../out\n"
+        "output: ../out\nformat: tar.gz\n"
     )
     monkeypatch.chdir(tmp_path / "shop")
     made = bundle(capsys, "make", "-q")
@@ -86,7 +86,7 @@ def test_paths_are_relative_to_the_file(tmp_path: Path) -> None:
          "bundle.yaml line 2: 'inputs' must be a list of strings, not a string"),
         ("inputs:\n  - a\n  - [b]\n",
          "bundle.yaml line 1: 'inputs' must be a list of strings, not a list with other things than strings"),
-        ("format: zip\n", "bundle.yaml line 1: unknown key 'format'"),
+        ("format: zip\n", "bundle.yaml line 1: 'format' must be one of tar.gz, not 'zip'"),
         ("installer: conda\n", "bundle.yaml line 1: 'installer' must be one of pip, uv, not 'conda'"),
         ("name: a\nname: b\n", "bundle.yaml line 2: 'name' is given twice"),
         ("name: [a\n", "bundle.yaml line 2: not valid YAML"),
@@ -128,6 +128,7 @@ def test_the_webapp_example_bundles_its_own_folder_with_its_pins() -> None:
     webapp = ROOT / "examples" / "webapp"
     assert config.inputs == (str(webapp), str(webapp / "requirements.txt"))
     assert config.output == ROOT / "examples" / "webapp" / "dist"
+    assert config.format == "tar.gz"
 
 
 def test_extras_groups_and_trusted_hosts_are_lists(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from wheelbundle import __version__
 from wheelbundle.cache import Cache, default_cache_dir
 from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
-from wheelbundle.config import INSTALLERS, BundleConfig, load_config
+from wheelbundle.config import FORMATS, INSTALLERS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
 from wheelbundle.make import make_bundle
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resolve anew even if the same inputs were resolved in the last 24 hours",
     )
+    make.add_argument("--format", choices=list(FORMATS), help="archive format (default: tar.gz)")
     make.add_argument(
         "-j", "--jobs", type=_positive, default=8, help="parallel downloads (default: 8)"
     )

@@ -17,13 +17,14 @@ import yaml
 from wheelbundle.errors import UsageError
 
 DEFAULT = Path("bundle.yaml")
+FORMATS = ("tar.gz",)
 INSTALLERS = ("pip", "uv")
 
-_STRINGS = ("name", "version", "index_url", "output", "sign_key", "installer")
+_STRINGS = ("name", "version", "index_url", "format", "output", "sign_key", "installer")
 KEYS = (
     *("name", "version", "inputs", "extras", "groups", "targets"),
     *("index_url", "extra_index_urls", "find_links", "trusted_hosts"),
-    *("output", "sign_key", "installer"),
+    *("format", "output", "sign_key", "installer"),
 )
 
 
@@ -44,6 +45,7 @@ class BundleConfig:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     trusted_hosts: tuple[str, ...] = ()
+    format: str | None = None
     output: Path | None = None
     """The folder the archive goes into (``-o``)."""
     sign_key: Path | None = None
@@ -101,6 +103,10 @@ def _checked(path: Path, line: int, key: str, value: Any, base: Path) -> Any:
         if not isinstance(value, str) or not value:
             hint = f'; quote it: {key}: "{value}"' if isinstance(value, int | float) else ""
             raise UsageError(f"{where}: {key!r} must be a string, not {_kind(value)}{hint}")
+        if key == "format" and value not in FORMATS:
+            raise UsageError(
+                f"{where}: 'format' must be one of {', '.join(FORMATS)}, not {value!r}"
+            )
         if key == "installer" and value not in INSTALLERS:
             raise UsageError(
                 f"{where}: 'installer' must be one of {', '.join(INSTALLERS)}, not {value!r}"
