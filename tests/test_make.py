@@ -38,10 +38,22 @@ def made(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex) -> Path:
     req = requirements(tmp / "shop", *APP)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PIP_CONFIG_FILE", "/dev/null")
-        code = main(["make", str(req), "-o", str(tmp / "dist"), "--index-url", index.url, "-q"])
+        args = ["make", str(req), "-o", str(tmp / "dist"), "--index-url", index.url, "-q"]
+        code = main([*args, "--format", "tar.gz"])  # the one format, as the contract names it
     assert code == 0
     (archive,) = (tmp / "dist").glob("*.tar.gz")
     return archive
+
+
+def test_an_unknown_format_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from wheelbundle.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["make", str(requirements(tmp_path / "shop", "alpha")), "--format", "zip"])
+    assert exited.value.code == 2
+    assert "--format: invalid choice: 'zip'" in capsys.readouterr().err
 
 
 def test_the_archive_is_named_after_the_folder_the_date_and_the_target(made: Path) -> None:

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from wheelbundle import __version__
 from wheelbundle.cache import Cache, default_cache_dir
 from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
-from wheelbundle.config import FORMATS, INSTALLERS, BundleConfig, load_config
+from wheelbundle.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed
+from wheelbundle.layout import FORMATS
 from wheelbundle.make import make_bundle
 from wheelbundle.manifest import Manifest
 from wheelbundle.merge import merge_bundles
@@ -181,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resolve anew even if the same inputs were resolved in the last 24 hours",
     )
-    make.add_argument("--format", choices=list(FORMATS), help="archive format (default: tar.gz)")
+    make.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        help="archive format (default: tar.gz, the one every server unpacks with tar and gzip)",
+    )
     make.add_argument(
         "-j", "--jobs", type=_positive, default=8, help="parallel downloads (default: 8)"
     )
@@ -476,6 +481,7 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         since=args.since,
         python_runtime=args.python_runtime,
         installer=args.installer or conf.installer or "pip",
+        archive_format=args.format or conf.format or FORMATS[0],
     )
 
 

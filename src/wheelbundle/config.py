@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from wheelbundle.errors import UsageError
+from wheelbundle.layout import FORMATS
 
 DEFAULT = Path("bundle.yaml")
-FORMATS = ("tar.gz",)
 INSTALLERS = ("pip", "uv")
 
 _STRINGS = ("name", "version", "index_url", "format", "output", "sign_key", "installer")

@@ -32,6 +32,8 @@ it has a Python to read JSON with."""
 PAYLOAD = {INSTALL_SH: "install.sh", "support/probe.py": "probe.py", "support/steps.py": "steps.py"}
 """Members copied from ``wheelbundle/payload`` as they are: the server side."""
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+FORMATS = ("tar.gz",)
+"""Archive formats (``--format``): tar.gz, which every server unpacks with tar and gzip alone."""
 
 
 def wheel_member(wheel: str) -> str:
@@ -55,10 +57,11 @@ def pylock_name(entry: TargetEntry) -> str:
     return f"pylock.{entry.lock.removeprefix('requirements-').removesuffix('.lock')}.toml"
 
 
-def archive_name(manifest: Manifest) -> str:
+def archive_name(manifest: Manifest, archive_format: str = FORMATS[0]) -> str:
     """``NAME-VERSION-TARGET1+TARGET2.tar.gz``; a delta ends ``-since-OLDVERSION.tar.gz``."""
     since = f"-since-{manifest.base.version}" if manifest.base else ""
-    return f"{manifest.top}-{'+'.join(t.name for t in manifest.targets)}{since}.tar.gz"
+    targets = "+".join(t.name for t in manifest.targets)
+    return f"{manifest.top}-{targets}{since}.{archive_format}"
 
 
 def read_manifest(path: Path) -> Manifest:

@@ -58,7 +58,9 @@ def make_bundle(
             manifest, wheels = against(options.since, manifest, wheels)
         reporter.stage(f"packing {len(manifest.packages)} wheels")
         runtimes = {runtime.runtime.file: runtime.path} if runtime else {}
-        archive = write_bundle(options.outdir, manifest, wheels, options.sign_key, runtimes)
+        archive = write_bundle(
+            options.outdir, manifest, wheels, options.sign_key, runtimes, options.archive_format
+        )
         return MakeResult(archive=archive, manifest=manifest)
 
 

@@ -39,6 +39,8 @@ class MakeOptions:
     """``--group``: PEP 735 dependency groups of the project inputs (or of a pylock.toml)."""
     installer: str = "pip"
     """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
+    archive_format: str = "tar.gz"
+    """``--format``: the archive's format, and its name's suffix (one of ``layout.FORMATS``)."""
 
     def pip_index_options(self) -> list[str]:
         """Only what the user set: pip's own configuration fills in the rest."""

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from wheelbundle.cache import naming, sweep_stale
 from wheelbundle.layout import (
+    FORMATS,
     INSTALL_SH,
     MANIFEST,
     PAYLOAD,
@@ -64,10 +65,11 @@ def write_bundle(
     wheels: Mapping[str, Path],
     sign_key: Path | None = None,
     runtimes: Mapping[str, Path] | None = None,
+    archive_format: str = FORMATS[0],
 ) -> Path:
     """The bundle ``manifest`` describes, ``wheels`` its files by wheel name, in ``outdir``."""
     members = bundle_members(manifest, wheels, sign_key, runtimes)
-    destination = outdir / archive_name(manifest)
+    destination = outdir / archive_name(manifest, archive_format)
     return write_archive(destination, manifest.top, members, epoch_of(manifest))
 
 
