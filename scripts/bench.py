@@ -1,6 +1,7 @@
-"""Side-by-side benchmark: the pip recipe against wheelbundle, on the real stacks in examples/.
+"""Side-by-side benchmark: the pip recipe and pex against wheelbundle, on real stacks in examples/.
 
 Build side, cold and warm caches:   ``pip wheel -r REQ -w DIR`` + ``tar czf``  vs  ``bundle make``
+                                    vs  ``pex -r REQ -o app.pex`` (pex from the toolchain lock)
 Server side, offline:               ``python -m venv`` + ``pip install --no-index --find-links``
                                     vs  ``install.sh`` (pip)  vs  ``install.sh`` (uv)
 
@@ -32,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STACKS = ("webstack", "datastack")
+STACKS = ("webstack", "airflow", "datastack")
+DEFAULT_STACKS = ("webstack", "airflow")
+"""The web stack (44 wheels) and Airflow 3.1.5 with three extras (150 wheels)."""
 KEPT_PIP_VARIABLES = ("PIP_CERT", "PIP_DEFAULT_TIMEOUT")
 
 # Runs `bundle` in this process's interpreter and reports the peak RSS of that one process
@@ -184,6 +187,17 @@ class Bench:
         tgz.unlink()
         return house
 
+    def pex_build(self, cache: Path, label: str) -> None:
+        """``pex -r REQ -o app.pex``: pex's own single offline artefact, resolved by its pip."""
+        env = public_env(cache)
+        env["PEX_ROOT"] = str(cache / "pex")
+        out = self.work / f"app-{label}.pex"
+        built = run([sys.executable, "-m", "pex", "-r", self.req, "-o", out], env, self.log)
+        self.results.add(f"pex -r ({label})", built.seconds)
+        self.results.peak(f"pex -r ({label}), largest process", built.tree_rss_kb)
+        self.results.facts["pex file"] = f"{out.stat().st_size / 1e6:.1f} MB"
+        out.unlink()
+
     def bundle_make(
         self, cache: Path, label: str, req: Path | None = None, installer: str = "pip"
     ) -> Path:
@@ -292,14 +306,20 @@ class Bench:
     # -- one alternating run ------------------------------------------------------------------
 
     def once(self, index: int) -> None:
-        pip_first = index % 2 == 0
-        with scratch(self.work, "cache-pip") as pip_cache, scratch(self.work, "cache-b") as b_cache:
+        order = ["pip", "bundle", "pex"]
+        order = order[index % 3 :] + order[: index % 3]  # each side takes its turn first
+        with (
+            scratch(self.work, "cache-pip") as pip_cache,
+            scratch(self.work, "cache-b") as b_cache,
+            scratch(self.work, "cache-pex") as pex_cache,
+        ):
             for label in ("cold", "warm"):
-                sides = ["pip", "bundle"] if pip_first else ["bundle", "pip"]
-                for side in sides:
+                for side in order:
                     say(f"  {self.stack} run {index + 1}: {side} ({label})")
                     if side == "pip":
                         house = self.pip_recipe(pip_cache, label)
+                    elif side == "pex":
+                        self.pex_build(pex_cache, label)
                     else:
                         archive = self.bundle_make(b_cache, label)
             say(f"  {self.stack} run {index + 1}: bundle make of complete locks (cold)")
@@ -328,6 +348,8 @@ RATIOS = (
         0.8,
     ),
     ("warm bundle make / warm pip wheel -r", "bundle make (warm)", "pip wheel -r (warm)", 0.15),
+    ("cold bundle make / cold pex -r", "bundle make (cold)", "pex -r (cold)", None),
+    ("warm bundle make / warm pex -r", "bundle make (warm)", "pex -r (warm)", None),
     (
         "hash-pinned lock, cold bundle make / cold pip wheel -r",
         "bundle make (hash-pinned lock)",
@@ -386,14 +408,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--runs", type=int, help="alternating runs per stack (default 3; 1 with --quick)"
     )
     parser.add_argument(
-        "--stack", choices=[*STACKS, "all"], help="default: all (webstack with --quick)"
+        "--stack",
+        choices=[*STACKS, "all"],
+        help="default: webstack and airflow (webstack with --quick); all adds datastack",
     )
     parser.add_argument("--quick", action="store_true", help="one run of the web stack only")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and its log")
     args = parser.parse_args(argv)
     runs: int = args.runs or (1 if args.quick else 3)
-    chosen: str = args.stack or ("webstack" if args.quick else "all")
-    stacks = STACKS if chosen == "all" else (chosen,)
+    chosen: str | None = args.stack or ("webstack" if args.quick else None)
+    stacks = DEFAULT_STACKS if chosen is None else STACKS if chosen == "all" else (chosen,)
     if runs < 1:
         parser.error("--runs must be at least 1")
 

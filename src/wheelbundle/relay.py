@@ -105,10 +105,9 @@ class Relay:
         self.failure: BundleError | None = None
         self._indexes = [url.rstrip("/") + "/" for url in indexes]
         self._origins: list[str] = []
-        self._pages: dict[str, list[tuple[str, str]]] = {}
-        """Each project's pages as upstream served them (URL, text), for the files' hashes."""
         self._hashes: dict[str, dict[str, str]] = {}
-        """The pages served for each project (canonical name), one per index: files' hashes."""
+        """Each project's files' sha256 (by file name) on the pages served for it: all that is
+        kept of a page (PyPI's run to megabytes)."""
         self._ahead: dict[str, Future[tuple[str, bytes | None, str]]] = {}
         """Pages read ahead of pip's asking and not yet asked for, by upstream URL."""
         self._asked: set[str] = set()
@@ -211,12 +210,12 @@ class Relay:
         self._read_file_ahead(found)
         final, text = found.url, found.text
         project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
-        with self._lock:
-            self._pages.setdefault(project, []).append((final, text))
-            self._hashes.pop(project, None)
         is_json = found.content_type == "application/vnd.pypi.simple.v1+json"
         if is_json and self._target is not None:
             text = _for_target(text, self._target)
+        hashes = sha256s_by_filename(text)  # of the files pip will see
+        with self._lock:
+            self._hashes.setdefault(project, {}).update(hashes)
         while link := self._unmirrored.search(text):  # once per origin the page links to
             text = text.replace(f"{link[1]}/", self.mirrored(f"{link[1]}/"))
         if _ROOTED.search(text):  # href="/files/…": on the page's own origin
@@ -300,16 +299,10 @@ class Relay:
                 self._files_ahead[best.url] = self._pool.submit(self.fetcher.fetch, download)
 
     def _hash(self, name: str) -> str | None:
-        """The sha256 its project's page gives the file ``name`` (read once per page)."""
+        """The sha256 its project's page gives the file ``name``."""
         filename = unquote(name)
-        project = _project(filename) or ""
         with self._lock:
-            if (known := self._hashes.get(project)) is None:
-                known = {}
-                for _, text in self._pages.get(project, ()):
-                    known.update(sha256s_by_filename(text))
-                self._hashes[project] = known
-            return known.get(filename)
+            return self._hashes.get(_project(filename) or "", {}).get(filename)
 
 
 def likely_choice(
