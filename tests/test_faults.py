@@ -465,9 +465,13 @@ def _signal_when(
     time.sleep(after)
     sent = time.monotonic()
     proc.send_signal(sig)
-    proc.wait(timeout=30)
-    took = time.monotonic() - sent
-    return took, proc.communicate()[1]
+    try:
+        _, err = proc.communicate(timeout=30)  # reading its output: a full pipe cannot stall it
+    finally:
+        if proc.poll() is None:  # stuck: not left running into the next tests
+            proc.kill()
+            proc.communicate()
+    return time.monotonic() - sent, err
 
 
 def test_sigterm_during_a_make_cleans_up_like_ctrl_c(tmp_path: Path, stalled_index: str) -> None:
@@ -488,7 +492,8 @@ def test_sigterm_during_a_make_cleans_up_like_ctrl_c(tmp_path: Path, stalled_ind
 
 
 TRICKLE = """
-import sys
+import faulthandler, sys
+faulthandler.dump_traceback_later(20, exit=True)  # stuck: every thread's stack on stderr
 from pathlib import Path
 from wheelbundle.cache import Cache
 from wheelbundle.credentials import Credentials
@@ -535,12 +540,12 @@ def test_ctrl_c_during_slow_downloads_stops_at_once(tmp_path: Path) -> None:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert proc.stdout is not None and proc.stdout.readline() == "fetching\n"
-        took, _ = _signal_when(proc, signal.SIGINT, after=1.5)
+        took, err = _signal_when(proc, signal.SIGINT, after=1.5)
     finally:
         stop.set()
         server.close()
     assert proc.returncode != 0
-    assert took < 5  # without the fix: until the 100 MB trickle ends
+    assert took < 5, err  # without the fix: until the 100 MB trickle ends
     assert not list((tmp_path / "cache").rglob("*.part"))
 
 
