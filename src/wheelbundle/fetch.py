@@ -309,6 +309,8 @@ class Fetcher:
                 url.partition("#")[0] if route.absolute else target,
                 headers={**headers, **route.headers},
             )
+            if self._stopping.is_set():  # stopped while connecting: close() missed this socket
+                raise FetchFailed(f"could not read {redact(url)}: stopped")
             response = route.conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
                 response.read()
