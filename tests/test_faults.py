@@ -492,8 +492,12 @@ def test_sigterm_during_a_make_cleans_up_like_ctrl_c(tmp_path: Path, stalled_ind
 
 
 TRICKLE = """
-import faulthandler, sys
+import faulthandler, signal, sys
 faulthandler.dump_traceback_later(20, exit=True)  # stuck: every thread's stack on stderr
+# Ctrl-C as a terminal delivers it, whatever the test run left to children (in the full suite,
+# SIGINT reached this child ignored: every thread waited, none saw it)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
 from pathlib import Path
 from wheelbundle.cache import Cache
 from wheelbundle.credentials import Credentials
