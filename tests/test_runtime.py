@@ -6,7 +6,6 @@ The runtime is a relocatable CPython made here the way python-build-standalone m
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import io
@@ -15,10 +14,6 @@ import os
 import re
 import subprocess
 import tarfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,6 +21,7 @@ from bundles import bundle, requirements, unpack
 from conftest import RUNTIME_VERSION, RunOffline
 from index import LocalIndex
 from test_sbom import validate
+from test_staticindex import _served
 from test_verify import read_member, rewrite
 
 from wheelbundle.cache import sha256_file
@@ -225,19 +221,6 @@ def _glibc() -> str:
 
 def _run(command: list[str | Path]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-
-
-@contextmanager
-def _served(folder: Path) -> Iterator[str]:
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_verify_refuses_a_runtimes_txt_that_says_other_than_the_manifest(
