@@ -31,7 +31,7 @@ from wheelbundle.layout import wheel_member
 from wheelbundle.manifest import Manifest
 from wheelbundle.pip import run_pip
 from wheelbundle.progress import Reporter, Silent
-from wheelbundle.simple import links
+from wheelbundle.simple import PageFile, page_files
 from wheelbundle.verify import verify_bundle
 from wheelbundle.wheelcheck import wheel_metadata
 
@@ -188,7 +188,7 @@ class _Index:
         self._fetcher = fetcher
         self._to = to
         self.simple = self._find_simple(simple_url)
-        self._pages: dict[str, dict[str, str | None] | None] = {}
+        self._pages: dict[str, dict[str, PageFile] | None] = {}
 
     def _find_simple(self, given: str | None) -> str:
         if given:
@@ -214,27 +214,25 @@ class _Index:
         files = self._page(wheel.project)
         if files is None or wheel.filename not in files:
             return None
-        return files[wheel.filename] or self._hash_of(wheel)
+        file = files[wheel.filename]
+        return file.sha256 or self._hash_of(file)
 
-    def _page(self, project: str, *, again: bool = False) -> dict[str, str | None] | None:
-        """File name to sha256 (None when the page gives no hash) on the project's page."""
+    def _page(self, project: str, *, again: bool = False) -> dict[str, PageFile] | None:
+        """The files on the project's page, by file name."""
         if again or project not in self._pages:
             found = self._fetcher.read_page(f"{self.simple}{project}/")
             if found is None or not _same_server(found[0], self.simple):
                 self._pages[project] = None  # absent, or a fallback to another index
             else:
                 url, page = found
-                self._pages[project] = {link.filename: link.sha256 for link in links(page, url)}
+                self._pages[project] = {f.filename: f for f in page_files(page, url)}
         return self._pages[project]
 
-    def _hash_of(self, wheel: _Wheel) -> str:
+    def _hash_of(self, file: PageFile) -> str:
         """For a page that gives no hash: the file itself, hashed."""
-        page = self._fetcher.read_page(f"{self.simple}{wheel.project}/")
-        assert page is not None
-        url = next(x.url for x in links(page[1], page[0]) if x.filename == wheel.filename)
-        found = self._fetcher.read(url)
+        found = self._fetcher.read(file.url)
         if found is None:
-            raise PublishFailed(f"{redact(url)} is listed by the index and answers 404")
+            raise PublishFailed(f"{redact(file.url)} is listed by the index and answers 404")
         return hashlib.sha256(found.body).hexdigest()
 
     def upload(self, path: Path, wheel: _Wheel) -> None:
@@ -261,7 +259,8 @@ class _Index:
         if status not in (200, 201):
             reason = " ".join(answer.decode("utf-8", "replace").split())[:300]
             raise PublishFailed(f"{self._to} refused {wheel.filename} (HTTP {status}: {reason})")
-        listed = (self._page(wheel.project, again=True) or {}).get(wheel.filename, "missing")
+        file = (self._page(wheel.project, again=True) or {}).get(wheel.filename)
+        listed = "missing" if file is None else file.sha256
         if listed not in (None, wheel.sha256):
             raise PublishFailed(
                 f"{wheel.filename} was uploaded, but {self.simple}{wheel.project}/ does not list "
