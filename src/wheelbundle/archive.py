@@ -51,7 +51,7 @@ class BundleArchive:
 
     def read(self, name: str) -> bytes:
         """A member's bytes; VerifyFailed if the bundle lacks it."""
-        with self._open(name) as stream:
+        with self.open(name) as stream:
             return stream.read()
 
     def text(self, name: str) -> str:
@@ -65,7 +65,7 @@ class BundleArchive:
 
     def sha256(self, name: str) -> str:
         digest = hashlib.sha256()
-        with self._open(name) as stream:
+        with self.open(name) as stream:
             while chunk := stream.read(CHUNK):
                 digest.update(chunk)
         return digest.hexdigest()
@@ -73,12 +73,12 @@ class BundleArchive:
     def copy_to(self, name: str, folder: Path) -> Path:
         """Copy one member into ``folder`` under its base name; the caller owns the folder."""
         dest = folder / PurePosixPath(name).name
-        with self._open(name) as stream, dest.open("wb") as out:
+        with self.open(name) as stream, dest.open("wb") as out:
             shutil.copyfileobj(stream, out, CHUNK)
         return dest
 
     @contextmanager
-    def _open(self, name: str) -> Iterator[IO[bytes]]:
+    def open(self, name: str) -> Iterator[IO[bytes]]:
         """A member's stream; the compressed data failing under it is the member's failure."""
         stream = self._tar.extractfile(self._member(name))
         assert stream is not None  # regular files only, checked on open

@@ -17,17 +17,19 @@ from __future__ import annotations
 import re
 import struct
 import tarfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from wheelbundle.cache import sha256_file
+from wheelbundle.cache import CHUNK, sha256_file
 from wheelbundle.errors import FetchFailed, UsageError
 from wheelbundle.fetch import Download, Fetcher
 from wheelbundle.manifest import Manifest, Runtime
+from wheelbundle.members import RUNTIME_TOP, checked
 from wheelbundle.target import Target, parse_target
 
-TOP = "python/"
 #: ELF ``e_machine`` values of the architectures python-build-standalone builds, by uname -m.
 _MACHINES = {62: "x86_64", 183: "aarch64", 3: "i686", 40: "armv7l", 21: "ppc64le", 22: "s390x"}
 _PY_VERSION = re.compile(rb'#define\s+PY_VERSION\s+"(\d+\.\d+\.\d+)[^"]*"')
@@ -36,6 +38,10 @@ _PATCHLEVEL = re.compile(r"^python/include/python3\.\d+t?/patchlevel\.h$")
 _EXECUTABLE = re.compile(r"^python/bin/python3\.\d+t?$")
 #: The oldest glibc a manylinux tag names for these architectures (PEP 600: manylinux2014).
 _LOWEST_GLIBC = 17
+#: patchlevel.h is a few kilobytes; no more of it is read.
+_PATCHLEVEL_MAX = 1 << 16
+#: Longer than any ``GLIBC_2.N\0``: what one chunk keeps of the last, to find one cut in two.
+_GLIBC_OVERLAP = 16
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ def obtain_runtime(spec: str, fetcher: Fetcher) -> RuntimeFile:
     """The runtime ``--python-runtime`` names: a file, or a URL downloaded once into the cache.
 
     A URL is checked against ``#sha256=`` when it carries one, else against the ``URL.sha256``
-    file python-build-standalone publishes beside each asset, when the server has it.
+    file python-build-standalone publishes beside each asset; without either it is refused.
     """
     parts = urlsplit(spec)
     if parts.scheme in ("http", "https", "file"):
@@ -106,28 +112,31 @@ def obtain_runtime(spec: str, fetcher: Fetcher) -> RuntimeFile:
 
 
 def read_runtime(path: Path, source: str) -> Runtime:
-    """What the archive at ``path`` is, read from its files; UsageError when it is not one."""
+    """What the archive at ``path`` is, read from its files; UsageError when it is not one, or
+    when any member is one install.sh must not unpack (see ``members``)."""
     version: str | None = None
     machine: str | None = None
     glibc = 0
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                if not (member.name + "/").startswith(TOP):
-                    raise _not_a_runtime(path, f"{member.name} is outside python/")
+        with tarfile.open(path, "r|gz") as tar:
+            for member in checked(tar, RUNTIME_TOP, f"--python-runtime {path.name}"):
                 if not member.isfile():
                     continue
+                stream = tar.extractfile(member)
+                assert stream is not None  # a regular file
                 if _PATCHLEVEL.match(member.name):
-                    version = _version(_read(tar, member))
+                    version = _version(stream.read(_PATCHLEVEL_MAX))
                 elif _is_elf_candidate(member.name):
-                    data = _read(tar, member)
-                    if not data.startswith(b"\x7fELF"):
+                    found = _elf_facts(stream)
+                    if found is None:
                         continue
-                    glibc = max([glibc, *(int(m) for m in _GLIBC.findall(data))])
+                    glibc = max(glibc, found[1])
                     if _EXECUTABLE.match(member.name):
-                        machine = _machine(data, path)
+                        machine = _machine(found[0], path)
             size = path.stat().st_size
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise _not_a_runtime(path, f"cannot be read as a tar.gz ({exc})") from exc
     if version is None:
         raise _not_a_runtime(path, "it has no python/include/python3.X/patchlevel.h")
@@ -149,14 +158,26 @@ def read_runtime(path: Path, source: str) -> Runtime:
     )
 
 
-def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    f = tar.extractfile(member)
-    assert f is not None  # a regular file
-    return f.read()
+def _elf_facts(stream: IO[bytes]) -> tuple[bytes, int] | None:
+    """An ELF file's header and the highest ``GLIBC_2.N`` it names; None when not ELF.
+
+    Read in chunks, a little overlapping so that no symbol version is cut in two: memory stays
+    flat whatever the file's size.
+    """
+    head = stream.read(CHUNK)
+    if not head.startswith(b"\x7fELF"):
+        return None
+    glibc, data, tail = 0, head, b""
+    while data:
+        window = tail + data
+        glibc = max([glibc, *(int(m) for m in _GLIBC.findall(window))])
+        tail = window[-_GLIBC_OVERLAP:]
+        data = stream.read(CHUNK)
+    return head[:64], glibc
 
 
 def _is_elf_candidate(name: str) -> bool:
-    return name.startswith(f"{TOP}bin/") or name.endswith(".so") or ".so." in name
+    return name.startswith(f"{RUNTIME_TOP}/bin/") or name.endswith(".so") or ".so." in name
 
 
 def _version(patchlevel: bytes) -> str:
@@ -187,10 +208,22 @@ def _fragment_sha256(fragment: str) -> str | None:
 
 
 def _published_sha256(url: str, fetcher: Fetcher) -> str | None:
+    """The digest in ``URL.sha256``; a URL with neither that nor ``#sha256=`` is refused, never
+    taken unchecked (a local ``file:`` URL is the user's own file, as a path is)."""
     if urlsplit(url).scheme == "file":
         return None
     found = fetcher.read(url + ".sha256")
+    fix = "add the runtime's digest to the URL as #sha256=DIGEST"
     if found is None:
-        return None
+        raise UsageError(
+            f"--python-runtime {url}: no sha256 is published beside it ({url}.sha256 is not "
+            f"there), so its bytes cannot be checked; {fix}"
+        )
     words = found.text.split()
-    return words[0].lower() if words and len(words[0]) == 64 else None
+    if not words or not re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):
+        shown = found.text.strip()[:40] or "nothing"
+        raise UsageError(
+            f"--python-runtime {url}: {url}.sha256 holds no sha256 digest (it reads {shown!r}); "
+            f"{fix}"
+        )
+    return words[0].lower()

@@ -23,6 +23,7 @@ from wheelbundle.layout import (
     wheel_member,
 )
 from wheelbundle.manifest import Manifest, parse_sha256sums
+from wheelbundle.members import RUNTIME_TOP, check_stream
 from wheelbundle.pack import runtimes_text
 from wheelbundle.pylock import pylock_wheels
 from wheelbundle.sign import require_allowed_signers, verify
@@ -171,8 +172,8 @@ def _check_manifest(wheels: _Wheels, manifest: Manifest) -> None:
 
 
 def _check_runtimes(archive: BundleArchive, manifest: Manifest) -> None:
-    """The runtimes the targets name are the ones carried, with their hashes and sizes, and
-    support/runtimes.txt tells install.sh the same."""
+    """The runtimes the targets name are the ones carried, with their hashes and sizes, every
+    member safe to unpack, and support/runtimes.txt tells install.sh the same."""
     runtimes = {runtime_member(t.runtime.file): t.runtime for t in manifest.targets if t.runtime}
     carried = {n for n in archive.files if n.startswith(RUNTIMES)}
     for name in sorted(carried ^ runtimes.keys()):
@@ -185,6 +186,11 @@ def _check_runtimes(archive: BundleArchive, manifest: Manifest) -> None:
     for name, runtime in runtimes.items():
         if archive.sha256(name) != runtime.sha256 or archive.files[name].size != runtime.size:
             raise VerifyFailed(f"{name}: does not match its sha256 and size in manifest.yaml")
+        with archive.open(name) as stream:
+            try:
+                check_stream(stream, RUNTIME_TOP, name)
+            except ValueError as exc:  # a member install.sh would refuse to unpack
+                raise VerifyFailed(str(exc)) from exc
     expected = runtimes_text(manifest) if runtimes else None
     found = archive.text(RUNTIMES_TXT) if RUNTIMES_TXT in archive.files else None
     if found != expected:

@@ -218,13 +218,107 @@ use_runtime() {
     actual=$(sha256sum <"$member" 2>/dev/null) || die 4 "$member: missing or unreadable (the bundle is incomplete)"
     [ "${actual%% *}" = "$expected" ] ||
         die 4 "$member: checksum mismatch (the bundle was changed or damaged in transit)"
-    RUNTIME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wheelbundle-runtime.XXXXXX") ||
+    check_runtime_members "$member"
+    sweep_runtime_scratch
+    RUNTIME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wheelbundle-runtime.$$.XXXXXX") ||
         die 1 "cannot make a scratch folder for the Python runtime in ${TMPDIR:-/tmp}"
-    tar -xzf "$member" -C "$RUNTIME_DIR" || die 1 "cannot unpack $member into $RUNTIME_DIR (is the disk full?)"
+    tar -xzof "$member" -C "$RUNTIME_DIR" || die 1 "cannot unpack $member into $RUNTIME_DIR (is the disk full?)"
+    check_runtime_unpacked "$member"
     PY=$RUNTIME_DIR/python/bin/python3
     out=$("$PY" -c 'import sys' 2>&1) ||
         die 3 "the Python runtime this bundle carries cannot run here: $(printf '%s\n' "$out" | head -n 1)"
     say "using the bundled Python runtime, CPython $RUNTIME_PYTHON"
+}
+
+# A runtime's members, listed by tar before one is unpacked, held to the rules bundle make held
+# them to (the members module): all below python/, no absolute or .. path; directories, files,
+# symlinks whose target stays in python/, hardlinks to a file before them; no device, FIFO,
+# setuid or setgid file; no member over 1 GiB, 4 GiB in all; no path through a symlink.
+check_runtime_members() {
+    listing=$(LC_ALL=C tar -tvzf "$1" 2>/dev/null) || die 4 "$1: cannot be read as a tar.gz"
+    bad=$(printf '%s\n' "$listing" | LC_ALL=C awk -v max=1073741824 -v total_max=4294967296 '
+        function fail(why) { print "member '\''" name "'\'' is " why; bad = 1; exit }
+        function normal(path,    n, parts, i, depth, stack, out) {
+            n = split(path, parts, "/"); depth = 0
+            for (i = 1; i <= n; i++) {
+                if (parts[i] == "" || parts[i] == ".") continue
+                if (parts[i] != "..") { stack[++depth] = parts[i]; continue }
+                if (depth == 0) return ".."
+                depth--
+            }
+            out = stack[1]; for (i = 2; i <= depth; i++) out = out "/" stack[i]
+            return depth ? out : "."
+        }
+        function through(path,    n, parts, i, j, depth, stack, here) {
+            n = split(path, parts, "/"); depth = 0
+            for (i = 1; i <= n; i++) {
+                if (parts[i] == "" || parts[i] == ".") continue
+                here = stack[1]; for (j = 2; j <= depth; j++) here = here "/" stack[j]
+                if (depth && (here in link)) return here
+                if (parts[i] == "..") { if (depth) depth-- } else stack[++depth] = parts[i]
+            }
+            return ""
+        }
+        {
+            mode = $1; type = substr(mode, 1, 1); size = $3; rest = $0
+            for (i = 0; i < 5; i++) sub(/^[^ ]+ +/, "", rest)
+            name = rest; target = ""
+            arrow = type == "l" ? " -> " : type == "h" ? " link to " : ""
+            if (arrow != "") {
+                k = index(rest, arrow); name = substr(rest, 1, k - 1); target = substr(rest, k + length(arrow))
+                if (k == 0 || index(target, arrow)) fail("a link tar cannot list plainly")
+            } else if (index(rest, " -> ") || index(rest, " link to ")) fail("an unusual name")
+            sub(/\/$/, "", name)
+            if (name ~ /^\// || index(name, "\\")) fail("an absolute or unusual path")
+            if (("/" name "/") ~ /\/\.\.\//) fail("a path that climbs out with ..")
+            if (name != "python" && substr(name, 1, 7) != "python/") fail("outside python/")
+            if (substr(mode, 4, 1) ~ /[sS]/ || substr(mode, 7, 1) ~ /[sS]/) fail("a setuid or setgid file")
+            if (type == "-" && size + 0 > max) fail(size " bytes, more than any real file")
+            if (type == "-") total += size
+            if (total > total_max) fail("past " total_max " bytes unpacked, more than any real runtime")
+            if (name in seen) fail("listed twice")
+            seen[name] = 1
+            if (type == "-") files[name] = 1
+            else if (type == "l") {
+                if (target ~ /^\//) fail("a symlink to an absolute path (" target ")")
+                dir = name; sub(/\/[^\/]*$/, "", dir); if (dir == name) dir = ""
+                joined = dir "/" target
+                resolved = normal(joined)
+                if (resolved != "python" && substr(resolved, 1, 7) != "python/") fail("a symlink that leaves python/ (" target ")")
+                link[name] = joined
+            } else if (type == "h") {
+                if (!(target in files)) fail("a hardlink to " target ", which is not a file before it in python/")
+            } else if (type != "d") fail("a device, FIFO or other special file")
+        }
+        END {
+            if (bad) exit
+            for (name in seen) if ((t = through(name)) != "") { print "member '\''" name "'\'' is below the symlink '\''" t "'\''"; exit }
+            for (name in link) if ((t = through(link[name])) != "") { print "member '\''" name "'\'' is a symlink through the symlink '\''" t "'\''"; exit }
+        }')
+    [ -z "$bad" ] || die 4 "$1: $bad; nothing was unpacked"
+}
+
+# What tar wrote, looked at once more: nothing special, nothing setuid, no link out of python/.
+check_runtime_unpacked() {
+    odd=$(find "$RUNTIME_DIR" \( -type b -o -type c -o -type p -o -type s -o -perm -4000 -o -perm -2000 \) -print | head -n 1)
+    [ -z "$odd" ] || die 4 "$1: ${odd#"$RUNTIME_DIR"/} is a special or setuid file; the runtime is not used"
+    real=$(cd -P "$RUNTIME_DIR" && pwd -P)
+    out=$(find "$RUNTIME_DIR" -type l -exec sh -c '
+        for link; do
+            case $(readlink -f "$link") in "$0"/python | "$0"/python/*) ;; *) printf "%s\n" "$link"; exit ;; esac
+        done' "$real" {} +)
+    [ -z "$out" ] || die 4 "$1: ${out#"$RUNTIME_DIR"/} links outside python/; the runtime is not used"
+}
+
+# A run killed outright (kill -9) leaves its scratch folder in $TMPDIR: one whose process is
+# gone is removed by the next run.
+sweep_runtime_scratch() {
+    for old in "${TMPDIR:-/tmp}"/wheelbundle-runtime.*; do
+        if [ ! -d "$old" ] || [ ! -O "$old" ]; then continue; fi
+        pid=${old##*/wheelbundle-runtime.} && pid=${pid%%.*}
+        case $pid in '' | *[!0-9]*) continue ;; esac
+        kill -0 "$pid" 2>/dev/null || rm -rf "$old"
+    done
 }
 
 # A delta bundle (bundle make --since) lists every wheel in SHA256SUMS but carries only those

@@ -1,0 +1,274 @@
+"""Hostile input across the gap: every archive, answer and cached item is checked before use.
+
+The campaign is organised by class, so that a new feature meets each on day one: archive
+members (a runtime, a base bundle), answers served to us (pages, uploads), writes that are
+interrupted, and a cache damaged on disk. Each case is made here, as an attacker or a fault
+would make it, and asserts the one-line error, the exit code and that nothing was left behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from bundles import bundle, requirements, unpack
+from conftest import RunOffline
+from index import LocalIndex
+
+from wheelbundle.cache import sha256_file
+
+Hostile = Callable[[tarfile.TarFile], None]
+
+
+def _file(name: str, data: bytes = b"x", mode: int = 0o644) -> Hostile:
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), mode
+        tar.addfile(info, io.BytesIO(data))
+
+    return add
+
+
+def _special(name: str, kind: bytes, linkname: str = "") -> Hostile:
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname, info.mode = kind, linkname, 0o644
+        info.devmajor, info.devminor = 1, 3
+        tar.addfile(info)
+
+    return add
+
+
+def _both(*adds: Hostile) -> Hostile:
+    def add(tar: tarfile.TarFile) -> None:
+        for one in adds:
+            one(tar)
+
+    return add
+
+
+#: Each hostile member a runtime archive may carry, and what the refusal says of it.
+RUNTIME_CASES = {
+    "climbs-out": (_file("python/../../climbed.txt"), "'python/../../climbed.txt' is a path that climbs out with .."),
+    "absolute": (_file("/tmp/wheelbundle-absolute.txt"), "is an absolute or unusual path"),
+    "outside": (_file("elsewhere/x"), "'elsewhere/x' is outside python/"),
+    "symlink-etc": (_special("python/lib/passwd", tarfile.SYMTYPE, "/etc/passwd"), "'python/lib/passwd' is a symlink to an absolute path (/etc/passwd)"),
+    "symlink-climbs": (_special("python/lib/up", tarfile.SYMTYPE, "../../../x"), "'python/lib/up' is a symlink that leaves python/ (../../../x)"),
+    "hardlink-etc": (_special("python/lib/hard", tarfile.LNKTYPE, "etc/passwd"), "'python/lib/hard' is a hardlink to etc/passwd, which is not a file before it in python/"),
+    "fifo": (_special("python/fifo", tarfile.FIFOTYPE), "'python/fifo' is a device, FIFO or other special file"),
+    "device": (_special("python/null", tarfile.CHRTYPE), "'python/null' is a device, FIFO or other special file"),
+    "setuid": (_file("python/bin/su", b"#!/bin/sh\n", 0o4755), "'python/bin/su' is a setuid or setgid file"),
+    "below-a-link": (
+        _both(_special("python/out", tarfile.SYMTYPE, "lib"), _file("python/out/evil.txt")),
+        "member 'python/out/evil.txt' is below the symlink 'python/out'",
+    ),
+    "link-through-a-link": (
+        _both(_special("python/s", tarfile.SYMTYPE, "lib"), _special("python/u", tarfile.SYMTYPE, "s/../bin")),
+        "member 'python/u' is a symlink through the symlink 'python/s'",
+    ),
+}  # fmt: skip
+
+
+def hostile_runtime(runtime: Path, dest: Path, add: Hostile) -> Path:
+    """A copy of the real runtime archive with ``add``'s members at its end."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tarfile.open(runtime) as src,
+        gzip.open(dest, "wb", compresslevel=1) as raw,
+        tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as out,
+    ):
+        for member in src:
+            out.addfile(member, src.extractfile(member) if member.isfile() else None)
+        add(out)
+    return dest
+
+
+def huge_member_runtime(runtime: Path, dest: Path, size: int) -> Path:
+    """The runtime with a last member whose header says ``size`` bytes (of zeros, streamed)."""
+
+    class Zeros(io.RawIOBase):
+        def __init__(self, left: int) -> None:
+            self.left = left
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+            n = min(len(buffer), self.left)
+            buffer[:n] = bytes(n)
+            self.left -= n
+            return n
+
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo("python/lib/huge.bin")
+        info.size = size
+        tar.addfile(info, io.BufferedReader(Zeros(size), 1 << 20))
+
+    return hostile_runtime(runtime, dest, add)
+
+
+def _make(
+    capsys: pytest.CaptureFixture[str], folder: Path, index: LocalIndex, runtime: Path | str
+) -> tuple[int, str, Path]:
+    made = bundle(
+        capsys, "make", requirements(folder / "app", "alpha"), "-o", folder / "dist",
+        "--index-url", index.url, "--python-runtime", runtime, "-q",
+    )  # fmt: skip
+    return made.code, made.err, folder / "dist"
+
+
+@pytest.mark.parametrize("case", sorted(RUNTIME_CASES))
+def test_a_runtime_with_a_hostile_member_is_refused_at_make_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex, runtime: Path, case: str
+) -> None:
+    add, said = RUNTIME_CASES[case]
+    bad = hostile_runtime(runtime, tmp_path / "in" / runtime.name, add)
+    code, err, dist = _make(capsys, tmp_path, index, bad)
+    assert code == 2, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: --python-runtime {runtime.name}: member ")
+    assert said in line
+    assert not dist.exists() or not list(dist.iterdir())
+
+
+def test_a_runtime_member_past_the_size_bound_is_refused_before_it_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex, runtime: Path
+) -> None:
+    bad = huge_member_runtime(runtime, tmp_path / "in" / runtime.name, (1 << 30) + 1)
+    code, err, _ = _make(capsys, tmp_path, index, bad)
+    assert code == 2, err
+    assert err.strip() == (
+        f"error: --python-runtime {runtime.name}: member 'python/lib/huge.bin' is "
+        f"{(1 << 30) + 1} bytes, more than any real file ({1 << 30} at most)"
+    )
+
+
+@pytest.fixture(scope="module")
+def runtime_bundle(
+    tmp_path_factory: pytest.TempPathFactory, index: LocalIndex, runtime: Path
+) -> Path:
+    """A good bundle carrying the runtime, made once for the server-side cases."""
+    from wheelbundle.cli import main
+
+    folder = tmp_path_factory.mktemp("runtime-bundle")
+    req = requirements(folder / "app", "alpha")
+    code = main(
+        ["make", str(req), "-o", str(folder / "dist"), "--index-url", index.url,
+         "--python-runtime", str(runtime), "-q"]
+    )  # fmt: skip
+    assert code == 0
+    (archive,) = (folder / "dist").glob("*.tar.gz")
+    return archive
+
+
+def _swap_runtime(top: Path, runtime_name: str, hostile: Path) -> None:
+    """What an attacker who rebuilt the bundle would do: the runtime replaced, SHA256SUMS fixed."""
+    carried = top / "runtime" / runtime_name
+    old, new = sha256_file(carried), sha256_file(hostile)
+    carried.write_bytes(hostile.read_bytes())
+    sums = top / "SHA256SUMS"
+    sums.write_text(sums.read_text().replace(old, new))
+
+
+@pytest.mark.parametrize("case", sorted(RUNTIME_CASES))
+def test_install_sh_refuses_a_hostile_runtime_before_unpacking_it(
+    tmp_path: Path, runtime_bundle: Path, runtime: Path, offline: RunOffline, case: str
+) -> None:
+    add, said = RUNTIME_CASES[case]
+    top = unpack(runtime_bundle, tmp_path / "server")
+    _swap_runtime(top, runtime.name, hostile_runtime(runtime, tmp_path / "h" / "r.tar.gz", add))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    venv = tmp_path / "venv"
+    done = offline([top / "install.sh", venv], env={**os.environ, "TMPDIR": str(scratch)})
+    assert done.returncode == 4, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: runtime/{runtime.name}: member '"), last
+    assert last.endswith("; nothing was unpacked"), last
+    assert said in last, last
+    assert not venv.exists() and not (tmp_path / "venv.releases").exists()
+    assert list(scratch.iterdir()) == []
+    assert not (tmp_path / "climbed.txt").exists()
+
+
+def test_verify_refuses_a_bundle_whose_runtime_holds_a_hostile_member(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, runtime_bundle: Path, runtime: Path
+) -> None:
+    top = unpack(runtime_bundle, tmp_path / "b")
+    add, _ = RUNTIME_CASES["climbs-out"]
+    hostile = hostile_runtime(runtime, tmp_path / "h" / "r.tar.gz", add)
+    carried = top / "runtime" / runtime.name
+    old_sha, old_size = sha256_file(carried), carried.stat().st_size
+    _swap_runtime(top, runtime.name, hostile)
+    manifest = top / "manifest.yaml"
+    text = manifest.read_text().replace(old_sha, sha256_file(hostile))
+    manifest.write_text(text.replace(f"size: {old_size}", f"size: {hostile.stat().st_size}"))
+    sums = top / "SHA256SUMS"
+    lines = [
+        f"{sha256_file(manifest)}  manifest.yaml" if line.endswith("  manifest.yaml") else line
+        for line in sums.read_text().splitlines()
+    ]
+    sums.write_text("\n".join(lines) + "\n")
+    archive = tmp_path / runtime_bundle.name
+    subprocess.run(["tar", "-czf", archive, "-C", top.parent, top.name], check=True)
+    refused = bundle(capsys, "verify", archive)
+    assert refused.code == 3, refused.err
+    assert refused.err.strip() == (
+        f"error: runtime/{runtime.name}: member 'python/../../climbed.txt' is a path that "
+        "climbs out with .."
+    )
+
+
+def test_install_sh_removes_the_scratch_folder_a_killed_run_left(
+    tmp_path: Path, runtime_bundle: Path, offline: RunOffline
+) -> None:
+    top = unpack(runtime_bundle, tmp_path / "server")
+    scratch = tmp_path / "tmp"
+    dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    left = scratch / f"wheelbundle-runtime.{dead.stdout.strip()}.AbCdEf"
+    (left / "python").mkdir(parents=True)
+    alive = scratch / f"wheelbundle-runtime.{os.getpid()}.GhIjKl"  # a run still going on
+    alive.mkdir()
+    done = offline([top / "install.sh", "--check"], env={**os.environ, "TMPDIR": str(scratch)})
+    assert done.returncode == 0, done.stderr
+    assert sorted(scratch.iterdir()) == [alive]
+
+
+def test_a_runtime_url_whose_published_hash_is_unusable_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex, runtime: Path
+) -> None:
+    from test_staticindex import _served
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / runtime.name).symlink_to(runtime)
+    (site / f"{runtime.name}.sha256").write_text("<html>not here</html>\n")
+    (site / "other.tar.gz").symlink_to(runtime)  # and no other.tar.gz.sha256 at all
+    with _served(site) as url:
+        code, err, dist = _make(capsys, tmp_path / "a", index, f"{url}/{runtime.name}")
+        assert code == 2, err
+        assert _error_line(err) == (
+            f"error: --python-runtime {url}/{runtime.name}: {url}/{runtime.name}.sha256 holds "
+            "no sha256 digest (it reads '<html>not here</html>'); add the runtime's digest to "
+            "the URL as #sha256=DIGEST"
+        )
+        code, err, _ = _make(capsys, tmp_path / "b", index, f"{url}/other.tar.gz")
+        assert code == 2, err
+        assert "no sha256 is published beside it" in err
+        digest = hashlib.sha256(runtime.read_bytes()).hexdigest()
+        code, err, _ = _make(capsys, tmp_path / "c", index, f"{url}/other.tar.gz#sha256={digest}")
+        assert code == 0, err
+    assert not dist.exists() or not list(dist.iterdir())
+
+
+def _error_line(err: str) -> str:
+    """The one ``error:`` line (a test server may log its requests on stderr too)."""
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    return line
