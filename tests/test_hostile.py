@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from bundles import bundle, requirements, unpack
 from conftest import RunOffline
+from index import SIMPLE_PREFIX as SIMPLE
 from index import LocalIndex
 
 from wheelbundle.cache import sha256_file
@@ -272,3 +274,76 @@ def _error_line(err: str) -> str:
     """The one ``error:`` line (a test server may log its requests on stderr too)."""
     (line,) = [x for x in err.splitlines() if x.startswith("error:")]
     return line
+
+
+# What is served on loopback answers only the process we started.
+
+
+def _as_nobody(url: str) -> str:
+    """What user ``nobody`` gets for ``url``: the status, or why nothing came."""
+    probe = (
+        "import sys, urllib.request, urllib.error\n"
+        "try:\n"
+        "    print(urllib.request.urlopen(sys.argv[1], timeout=10).status)\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    print(e.code)\n"
+    )
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
+         "-c", probe, url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a request as user nobody, which needs root")
+def test_the_relay_serves_a_private_index_only_to_the_pip_given_its_secret(
+    tmp_path: Path, make_index: Callable[..., LocalIndex], packages_dir: Path
+) -> None:
+    from wheelbundle.cache import Cache
+    from wheelbundle.credentials import Credentials
+    from wheelbundle.fetch import Fetcher
+    from wheelbundle.relay import Relay
+
+    if not Path("/usr/bin/python3").exists() or not shutil.which("setpriv"):
+        pytest.skip("needs /usr/bin/python3 and setpriv (util-linux)")
+    private = make_index(*packages_dir.glob("alpha-*"), username="team", password="s3cret")
+    fetcher = Fetcher(Cache(tmp_path), Credentials([private.url_with_auth("team", "s3cret")]))
+    with Relay([private.url], fetcher) as relay:
+        (index,) = relay.index_urls
+        page = f"{index}alpha/"
+        guessed = page.replace(relay.base, f"{relay.root}/{'A' * 43}")
+        bare = page.replace(relay.base, relay.root)
+        assert [_as_nobody(u) for u in (bare, guessed, relay.root + "/")] == ["404"] * 3
+        assert _as_nobody(page) == "200"  # the secret, not the account, is what opens it
+    assert private.requests[f"{SIMPLE}alpha/"] == 1  # only the request with the secret went up
+
+
+def test_pip_gets_the_relays_secret_in_its_environment_never_on_its_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex
+) -> None:
+    seen: list[tuple[tuple[str, ...], dict[str, str]]] = []
+    real_popen = subprocess.Popen
+
+    def recording(command: tuple[str, ...], **kw: object) -> subprocess.Popen[str]:
+        env = kw.get("env")
+        assert isinstance(env, dict)
+        seen.append((tuple(command), env))
+        return real_popen(command, **kw)  # type: ignore[call-overload, no-any-return]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subprocess, "Popen", recording)
+        made = bundle(
+            capsys, "make", requirements(tmp_path / "app", "alpha"), "-o", tmp_path / "dist",
+            "--index-url", index.url, "-q",
+        )  # fmt: skip
+    assert made.code == 0, made.err
+    relayed = [(cmd, env) for cmd, env in seen if "--report" in cmd]
+    assert relayed
+    for command, env in relayed:
+        secret_url = env["PIP_INDEX_URL"]
+        assert secret_url.startswith("http://127.0.0.1:") and "/o/0/" in secret_url
+        secret = secret_url.split("/")[3]
+        assert len(secret) >= 40
+        assert not any(secret in arg for arg in command)

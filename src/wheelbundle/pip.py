@@ -38,7 +38,7 @@ _DROPPED_VARIABLES = (
     "PIP_USER",
     "PIP_REQUIRE_VIRTUALENV",
 )
-#: What ``isolated`` drops besides pip's configuration: where to look, and how to get there.
+#: What ``indexes`` drops besides pip's configuration: where to look, and how to get there.
 _NETWORK_VARIABLES = (
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
@@ -103,21 +103,24 @@ class Runner(Protocol):
         args: Sequence[str],
         verbose: bool = False,
         target_file: Path | None = None,
-        isolated: bool = False,
+        indexes: Sequence[str] = (),
     ) -> PipResult: ...
 
 
-def pip_environment(isolated: bool = False) -> dict[str, str]:
+def pip_environment(indexes: Sequence[str] = ()) -> dict[str, str]:
     """The child's environment: the user's pip configuration stays, our hazards go.
 
-    ``isolated``: pip reads no configuration file, no index variable and no proxy, because the
-    command line gives it every index (the relay's, on 127.0.0.1) and nothing else in them
-    mattered.
+    ``indexes`` (the relay's, on 127.0.0.1): pip reads those and no configuration file, no
+    other index variable and no proxy. They go in pip's environment, which only its own user can
+    read, never on its command line, which every local user can: each holds the relay's secret.
     """
-    dropped = (*_DROPPED_VARIABLES, *(_NETWORK_VARIABLES if isolated else ()))
+    dropped = (*_DROPPED_VARIABLES, *(_NETWORK_VARIABLES if indexes else ()))
     env = {k: v for k, v in os.environ.items() if k not in dropped}
-    if isolated:
+    if indexes:
         env["PIP_CONFIG_FILE"] = os.devnull
+        env["PIP_INDEX_URL"], *extra = indexes
+        if extra:
+            env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
         for name in ("no_proxy", "NO_PROXY"):  # the relay is reached directly, whatever proxy
             env[name] = ",".join(filter(None, (env.get(name), "127.0.0.1")))
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
@@ -130,7 +133,7 @@ def run_pip(
     args: Sequence[str],
     verbose: bool = False,
     target_file: Path | None = None,
-    isolated: bool = False,
+    indexes: Sequence[str] = (),
 ) -> PipResult:
     """Run ``python -m pip ARGS`` with this interpreter; raise a PipFailed on a non-zero exit.
 
@@ -146,7 +149,7 @@ def run_pip(
         python = str(json.loads(target_file.read_text(encoding="utf-8"))["python_version"])
     with subprocess.Popen(
         command,
-        env=pip_environment(isolated),
+        env=pip_environment(indexes),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import re
+import secrets
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -113,6 +115,7 @@ class Relay:
         self._asked: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
         self._lock = threading.Lock()
+        self._secret = secrets.token_urlsafe(32)
         for text in requirements:
             self._want(text)
         self._server = _Server(self)
@@ -129,13 +132,21 @@ class Relay:
             self._read_pages_ahead(name)
 
     @property
-    def base(self) -> str:
+    def root(self) -> str:
+        """Where the relay listens; it answers nothing there but below :attr:`base`."""
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def pip_options(self) -> list[str]:
-        """The index options that send pip to the relay instead of the indexes."""
-        first, *extra = self.index_urls
-        return ["--index-url", first, *(arg for url in extra for arg in ("--extra-index-url", url))]
+    @property
+    def base(self) -> str:
+        """The root and this run's secret: any local user may connect to 127.0.0.1, but only
+        the pip given the secret (in its environment, see ``pip.pip_environment``) is served,
+        so a login-protected index is not handed to every account on a shared machine."""
+        return f"{self.root}/{self._secret}"
+
+    def serves(self, path: str) -> bool:
+        """Whether a request for ``path`` carries this run's secret (compared in constant time)."""
+        first = path.lstrip("/").partition("/")[0]
+        return hmac.compare_digest(first.encode(), self._secret.encode())
 
     def mirrored(self, url: str) -> str:
         """The relay's URL for an upstream URL."""
@@ -497,9 +508,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         relay = self.server.relay
-        url = relay.original(relay.base + self.path)
-        if url == relay.base + self.path:
-            self._send_bytes(None, "")
+        url = relay.original(relay.root + self.path)
+        if not relay.serves(self.path) or url == relay.root + self.path:
+            self._send_bytes(None, "")  # not ours to answer: the same as for nothing there
             return
         try:
             if url.endswith(_METADATA):  # PEP 658: small, and pip reads it instead of the wheel

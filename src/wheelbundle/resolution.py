@@ -129,7 +129,7 @@ class Resolver:
         with relay:
             if self.options.verbose:  # pip's own lines will name the relay, not the indexes
                 self.reporter.stage(
-                    f"pip reads {', '.join(bare)} through a relay at {relay.base} that keeps "
+                    f"pip reads {', '.join(bare)} through a relay at {relay.root} that keeps "
                     "every file it downloads"
                 )
             resolution = self._resolve(requirements, target, memo, (), relay)

@@ -124,11 +124,10 @@ def resolve(
             "--report",
             str(report_path),
             *pip_options,
-            *(relay.pip_options() if relay else ()),
             *requirements,
         ]
         try:
-            run(args, verbose, target_file, isolated=relay is not None)
+            run(args, verbose, target_file, indexes=relay.index_urls if relay else ())
         except PipFailed as exc:
             if relay is not None and relay.failure is not None:
                 raise relay.failure from exc  # pip's message would only name the relay
