@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from index import LocalIndex
 from wheelbundle.cache import sha256_file
 
 Hostile = Callable[[tarfile.TarFile], None]
+PAYLOAD_STEPS = Path(__file__).parents[1] / "src/wheelbundle/payload/steps.py"
 
 
 def _file(name: str, data: bytes = b"x", mode: int = 0o644) -> Hostile:
@@ -347,3 +349,203 @@ def test_pip_gets_the_relays_secret_in_its_environment_never_on_its_command_line
         secret = secret_url.split("/")[3]
         assert len(secret) >= 40
         assert not any(secret in arg for arg in command)
+
+
+# A delta bundle's base: nothing unchecked decides what is taken, and --check changes nothing.
+
+
+@pytest.fixture(scope="module")
+def delta(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex) -> tuple[Path, Path]:
+    """app 1.0 (alpha, pip) unpacked as a folder, and app 1.1 (adds epsilon) as a delta from it."""
+    from bundles import make_archive
+
+    folder = tmp_path_factory.mktemp("delta")
+    old = make_archive(folder / "one", index.url, "alpha", args=("--version", "1.0"))
+    new = make_archive(
+        folder / "two",
+        index.url,
+        "alpha",
+        "epsilon",
+        args=("--version", "1.1", "--since", str(old)),
+    )
+    return unpack(old, folder / "old"), new
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _install(
+    offline: RunOffline, top: Path, *args: str | Path, tmp: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"TMPDIR": str(tmp)} if tmp else {})}
+    return offline([top / "install.sh", *args], env=env)
+
+
+def _last(done: subprocess.CompletedProcess[str]) -> str:
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_a_delta_whose_targets_json_names_a_climbing_wheel_is_refused_before_it_is_read(
+    tmp_path: Path, delta: tuple[Path, Path], offline: RunOffline
+) -> None:
+    import json
+
+    base, new = delta
+    top = unpack(new, tmp_path / "server")
+    targets = top / "support/targets.json"
+    data = json.loads(targets.read_text())
+    data["base"]["wheels"].append("../../D-climbed.txt")
+    before = _listing(tmp_path)
+    targets.write_text(json.dumps(data))
+    done = _install(offline, top, "--base", base, tmp_path / "venv")
+    assert done.returncode == 4, done.stderr
+    assert _last(done) == (
+        "error: support/targets.json: checksum mismatch (the bundle was changed or damaged in "
+        "transit)"
+    )
+    # An attacker who could also rewrite SHA256SUMS (an unsigned bundle) gets no further.
+    sums = top / "SHA256SUMS"
+    lines = sums.read_text().splitlines()
+    fixed = [
+        f"{sha256_file(targets)}  support/targets.json" if x.endswith("support/targets.json") else x
+        for x in lines
+    ]
+    sums.write_text("\n".join(fixed) + "\n")
+    done = _install(offline, top, "--base", base, tmp_path / "venv")
+    assert done.returncode == 4, done.stderr
+    assert _last(done) == (
+        "error: support/targets.json: names '../../D-climbed.txt' as a base wheel, which "
+        "SHA256SUMS does not list"
+    )
+    assert _listing(tmp_path) == before
+    assert not (tmp_path.parent / "D-climbed.txt").exists()
+
+
+def test_check_takes_a_deltas_base_into_a_scratch_folder_and_changes_nothing(
+    tmp_path: Path, delta: tuple[Path, Path], offline: RunOffline
+) -> None:
+    base, new = delta
+    top = unpack(new, tmp_path / "server")
+    before = _listing(top)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = _install(offline, top, "--check", "--base", base, tmp_path / "venv", tmp=scratch)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("check passed: app 1.1 ")
+    assert _listing(top) == before
+    assert list(scratch.iterdir()) == []
+    assert not (tmp_path / "venv").exists()
+
+
+def test_a_damaged_base_is_refused_and_leaves_nothing_so_the_right_base_then_installs(
+    tmp_path: Path, delta: tuple[Path, Path], offline: RunOffline
+) -> None:
+    base, new = delta
+    top = unpack(new, tmp_path / "server")
+    damaged = tmp_path / "damaged"
+    shutil.copytree(base, damaged)
+    (wheel,) = (damaged / "wheels").glob("alpha-*.whl")
+    data = wheel.read_bytes()
+    wheel.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    before = _listing(top)
+    done = _install(offline, top, "--base", damaged, tmp_path / "venv")
+    assert done.returncode == 4, done.stderr
+    assert _last(done) == (
+        f"error: --base {damaged}: wheels/{wheel.name} does not match SHA256SUMS; nothing was "
+        "changed"
+    )
+    assert _listing(top) == before
+    done = _install(offline, top, "--base", base, tmp_path / "venv")
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["link-to-dev-zero", "oversized"])
+def test_a_base_wheel_that_is_no_regular_file_or_too_large_is_refused_unread(
+    tmp_path: Path, delta: tuple[Path, Path], offline: RunOffline, kind: str
+) -> None:
+    base, new = delta
+    top = unpack(new, tmp_path / "server")
+    bad = tmp_path / "bad"
+    shutil.copytree(base, bad)
+    (wheel,) = (bad / "wheels").glob("alpha-*.whl")
+    size = wheel.stat().st_size
+    wheel.unlink()
+    if kind == "link-to-dev-zero":
+        wheel.symlink_to("/dev/zero")
+        said = f"wheels/{wheel.name} is not a regular file"
+    else:
+        with wheel.open("wb") as f:
+            f.truncate(1 << 30)  # sparse: a GiB that costs nothing
+        said = f"wheels/{wheel.name} is larger than the {size} bytes expected"
+    done = _install(offline, top, "--base", bad, tmp_path / "venv")
+    assert done.returncode == 4, done.stderr
+    assert _last(done) == f"error: --base {bad}: {said}"
+    assert not list((top / "wheels").glob(".*"))
+
+
+@pytest.mark.parametrize("damage", ["own-wheel", "targets-cut-short"])
+def test_a_deltas_own_damaged_file_is_named_not_blamed_on_the_base(
+    tmp_path: Path, delta: tuple[Path, Path], offline: RunOffline, damage: str
+) -> None:
+    base, new = delta
+    top = unpack(new, tmp_path / "server")
+    if damage == "own-wheel":
+        (damaged,) = (top / "wheels").glob("epsilon-*.whl")
+        damaged.write_bytes(damaged.read_bytes()[:-10])
+        name = f"wheels/{damaged.name}"
+    else:
+        damaged = top / "support/targets.json"
+        damaged.write_bytes(damaged.read_bytes()[:50])
+        name = "support/targets.json"
+    done = _install(offline, top, "--base", base, tmp_path / "venv")
+    assert done.returncode == 4, done.stderr
+    assert _last(done) == (
+        f"error: {name}: checksum mismatch (the bundle was changed or damaged in transit)"
+    )
+
+
+def test_ctrl_c_while_a_base_wheel_is_taken_leaves_no_part_file_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    import runpy
+
+    steps = runpy.run_path(str(PAYLOAD_STEPS))
+
+    class Interrupted(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell():
+                raise KeyboardInterrupt
+            return super().read(4)
+
+    dest = tmp_path / "wheels"
+    dest.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        steps["_put"](
+            "a-1.0-py3-none-any.whl", Interrupted(b"12345678"), ("0" * 64, 8), dest, tmp_path
+        )
+    assert list(dest.iterdir()) == []
+
+
+def test_ctrl_c_while_the_base_is_read_ends_take_base_with_130_and_no_traceback(
+    tmp_path: Path, delta: tuple[Path, Path]
+) -> None:
+    import signal
+    import time
+
+    base, new = delta
+    top = unpack(new, tmp_path / "server")
+    stuck = tmp_path / "stuck"
+    shutil.copytree(base, stuck)
+    for wheel in (stuck / "wheels").glob("*.whl"):
+        wheel.unlink()
+        os.mkfifo(wheel)  # opening it waits for a writer that never comes: a read under way
+    with subprocess.Popen(
+        [sys.executable, "support/steps.py", "take-base", "support/targets.json", stuck, "wheels"],
+        cwd=top, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (130, "")
+    assert not list((top / "wheels").glob(".*"))

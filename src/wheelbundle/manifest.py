@@ -190,8 +190,9 @@ class Manifest:
             "pip_wheel": pip_wheel,
             "targets": [_target_plain(t) for t in self.targets],
         }
-        if self.base is not None:
-            data["base"] = _plain(self.base)
+        if self.base is not None:  # with each wheel's size, which bounds its copy from the base
+            sizes = {p.wheel: p.size for p in self.packages if p.wheel in self.base.wheels}
+            data["base"] = {**_plain(self.base), "sizes": sizes}
         return json.dumps(data, indent=2) + "\n"
 
     def lock_text(self, target: TargetEntry) -> str:

@@ -69,6 +69,7 @@ say() { printf '%s\n' "$*" >&2; }
 die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
 
 MODE=install PY=python3 PY_GIVEN=no VENV='' SIGNERS='' USE_UV=yes BASE='' RUNTIME_DIR='' RUNTIME_FILE=''
+BASE_DIR='' TAKEN=wheels SUMS_CHECKED=no
 set_mode() { [ "$MODE" = install ] || die 2 "choose one of --check, --describe, --rollback"; MODE=$1; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -219,7 +220,7 @@ use_runtime() {
     [ "${actual%% *}" = "$expected" ] ||
         die 4 "$member: checksum mismatch (the bundle was changed or damaged in transit)"
     check_runtime_members "$member"
-    sweep_runtime_scratch
+    sweep_scratch
     RUNTIME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wheelbundle-runtime.$$.XXXXXX") ||
         die 1 "cannot make a scratch folder for the Python runtime in ${TMPDIR:-/tmp}"
     tar -xzof "$member" -C "$RUNTIME_DIR" || die 1 "cannot unpack $member into $RUNTIME_DIR (is the disk full?)"
@@ -310,32 +311,39 @@ check_runtime_unpacked() {
     [ -z "$out" ] || die 4 "$1: ${out#"$RUNTIME_DIR"/} links outside python/; the runtime is not used"
 }
 
-# A run killed outright (kill -9) leaves its scratch folder in $TMPDIR: one whose process is
-# gone is removed by the next run.
-sweep_runtime_scratch() {
-    for old in "${TMPDIR:-/tmp}"/wheelbundle-runtime.*; do
+# A run killed outright (kill -9) leaves its scratch folders in $TMPDIR: those whose process is
+# gone are removed by the next run.
+sweep_scratch() {
+    for old in "${TMPDIR:-/tmp}"/wheelbundle-runtime.* "${TMPDIR:-/tmp}"/wheelbundle-base.*; do
         if [ ! -d "$old" ] || [ ! -O "$old" ]; then continue; fi
-        pid=${old##*/wheelbundle-runtime.} && pid=${pid%%.*}
+        pid=${old#"${TMPDIR:-/tmp}"/wheelbundle-*.} && pid=${pid%%.*}
         case $pid in '' | *[!0-9]*) continue ;; esac
         kill -0 "$pid" 2>/dev/null || rm -rf "$old"
     done
 }
 
 # A delta bundle (bundle make --since) lists every wheel in SHA256SUMS but carries only those
-# its base did not: the others are taken from the base first, then checked with the rest.
+# its base did not. Its own files are checked first (targets.json before it is read), then the
+# others are taken from the base, each bounded by its size and checked against its hash as it
+# is read: into wheels/, or for --check into a scratch folder, so that nothing changes.
 take_base() {
-    if ! grep -q '"base":' support/targets.json 2>/dev/null; then
-        [ -z "$BASE" ] || die 2 "--base $BASE: this is a full bundle; it needs no base"
-        return 0
-    fi
+    if [ -z "$BASE" ] && ! grep -q '"base":' support/targets.json 2>/dev/null; then return 0; fi
     check_python
-    steps take-base support/targets.json "$BASE" || exit $?
+    if [ "$MODE" = check ]; then
+        sweep_scratch
+        BASE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wheelbundle-base.$$.XXXXXX") ||
+            die 1 "cannot make a scratch folder for the base's wheels in ${TMPDIR:-/tmp}"
+        TAKEN=$BASE_DIR
+    fi
+    steps take-base support/targets.json "$BASE" "$TAKEN" || exit $?
+    SUMS_CHECKED=yes
 }
 
 select_target() {
     check_python
     code=0
-    selected=$("$PY" support/probe.py --select support/targets.json ${RUNTIME_FILE:+--runtime "$RUNTIME_FILE"}) || code=$?
+    selected=$("$PY" support/probe.py --select support/targets.json ${RUNTIME_FILE:+--runtime "$RUNTIME_FILE"} \
+        --wheels "$TAKEN") || code=$?
     case $code in
         0) ;;
         3) exit 3 ;; # probe.py said what the bundle needs and what this server has
@@ -351,7 +359,8 @@ select_target() {
     UV_WHEEL=$(printf '%s\n' "$info" | cut -f 4)
     [ -f "$LOCK" ] || die 4 "$LOCK is missing (the bundle is incomplete)"
     for wheel in "$PIP_WHEEL" "$UV_WHEEL"; do
-        [ -z "$wheel" ] || [ -f "wheels/$wheel" ] || die 4 "wheels/$wheel is missing (the bundle is incomplete)"
+        [ -z "$wheel" ] || [ -f "wheels/$wheel" ] || [ -f "$TAKEN/$wheel" ] ||
+            die 4 "wheels/$wheel is missing (the bundle is incomplete)"
     done
 }
 
@@ -383,8 +392,9 @@ if [ "$MODE" = rollback ]; then
     exit 0
 fi
 
-# The scratch copy of a bundled runtime goes at exit, whatever happens before the install.
-trap '[ -z "$RUNTIME_DIR" ] || rm -rf "$RUNTIME_DIR"' EXIT
+# The scratch copies (a bundled runtime, a base's wheels for --check) go at exit, whatever
+# happens before the install.
+trap 'rm -rf ${RUNTIME_DIR:+"$RUNTIME_DIR"} ${BASE_DIR:+"$BASE_DIR"}' EXIT
 trap 'say "interrupted"; exit 130' INT
 trap 'exit 143' TERM
 verify_signature
@@ -394,9 +404,9 @@ if [ "$MODE" = describe ]; then
     "$PY" support/probe.py
     exit $?
 fi
-take_base
 say "checking files against SHA256SUMS"
-check_sums
+take_base
+[ "$SUMS_CHECKED" = yes ] || check_sums
 check_no_extra_wheels
 select_target
 check_venv_dir

@@ -514,12 +514,17 @@ def _load_targets(path: str) -> list[dict[str, Any]]:
     return targets
 
 
-def _pip_wheel(targets_json: str) -> Path | None:
-    """The bundle's pip wheel (``wheels/`` beside ``support/``), named in targets.json."""
+def _pip_wheel(targets_json: str, wheels: str | None = None) -> Path | None:
+    """The bundle's pip wheel (``wheels/`` beside ``support/``, else in ``wheels``: a delta's
+    wheels taken from its base for --check), named in targets.json."""
     with Path(targets_json).open(encoding="utf-8") as f:
         name = json.load(f).get("pip_wheel")
-    wheel = Path(targets_json).resolve().parent.parent / "wheels" / str(name)
-    return wheel if name and wheel.is_file() else None
+    folders = [
+        Path(targets_json).resolve().parent.parent / "wheels",
+        *([Path(wheels)] if wheels else []),
+    ]
+    found = [folder / str(name) for folder in folders if (folder / str(name)).is_file()]
+    return found[0] if name and found else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -532,6 +537,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print TARGET<TAB>LOCK for the first target that fits (exit 3: none)",
     )
     parser.add_argument("--lock-only", action="store_true", help="with --select: print only LOCK")
+    parser.add_argument(
+        "--wheels",
+        metavar="DIR",
+        help="with --select: another folder holding the bundle's wheels (a delta's, from its base)",
+    )
     parser.add_argument(
         "--runtime",
         metavar="FILE",
@@ -547,7 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = _load_targets(args.select)
         if args.runtime:
             targets = [t for t in targets if (t.get("runtime") or {}).get("file") == args.runtime]
-        pip_wheel = _pip_wheel(args.select)
+        pip_wheel = _pip_wheel(args.select, args.wheels)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"error: {args.select}: {exc}", file=sys.stderr)
         return BAD_INPUT

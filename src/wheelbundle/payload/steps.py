@@ -7,7 +7,7 @@
     python3 steps.py pip WHEEL ARG...                run pip from its wheel, never importing distutils
     python3 steps.py compile                         compile this Python's site-packages on every core
     python3 steps.py pip-without-distutils           let this venv's own pip run where distutils is not
-    python3 steps.py take-base TARGETS_JSON BASE     a delta's wheels from its base, into wheels/
+    python3 steps.py take-base TARGETS_JSON BASE DEST  a delta's wheels from its base, into DEST
 
 install.sh runs it from the bundle's folder, after checking the Python is 3.8 or later (so the
 syntax here is 3.8's). Exit status: 0 done, else the step failed and said why on stderr (pip's
@@ -19,8 +19,10 @@ from __future__ import annotations
 import compileall
 import hashlib
 import json
+import os
 import runpy
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -28,9 +30,11 @@ import tarfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, Dict, NoReturn, Tuple
 
 CHUNK = 1 << 20
+Wanted = Dict[str, Tuple[str, int]]
+"""The base wheels to take: each one's sha256 and size, by file name."""
 
 
 def replace(src: str, dst: str) -> None:
@@ -40,15 +44,13 @@ def replace(src: str, dst: str) -> None:
 
 def check_sums() -> None:
     """What ``sha256sum -c --quiet --strict SHA256SUMS`` says of the first bad file, if any."""
-    with Path("SHA256SUMS").open(encoding="utf-8") as sums:
-        for line in sums:
-            digest, _, path = line.rstrip("\n").partition("  ")
-            try:
-                actual = _sha256(Path(path.lstrip("*")))
-            except OSError:
-                sys.exit(path + ": FAILED open or read")
-            if actual != digest.lower():
-                sys.exit(path + ": FAILED")
+    for path, digest in _read_sums().items():
+        try:
+            actual = _sha256(Path(path))
+        except OSError:
+            sys.exit(path + ": FAILED open or read")
+        if actual != digest:
+            sys.exit(path + ": FAILED")
 
 
 def _sha256(path: Path) -> str:
@@ -122,50 +124,111 @@ def _has_distutils() -> bool:
     return True
 
 
-def take_base(targets_json: str, base: str) -> None:
+def take_base(targets_json: str, base: str, dest: str) -> None:
     """A delta bundle's other wheels, from the bundle it was made against (its folder or its
-    .tar.gz), into wheels/. The base must be that very bundle (the sha256 of its SHA256SUMS, which
-    names every file of it); the wheels are then checked with the rest, against this bundle's
-    SHA256SUMS. Exit 4, naming the base, when it is missing or another bundle."""
-    expected = json.loads(Path(targets_json).read_text(encoding="utf-8"))["base"]
+    .tar.gz), into ``dest`` (wheels/, or a scratch folder for --check).
+
+    This bundle's own files are checked against SHA256SUMS first, targets.json before it is
+    read: nothing unchecked decides what is taken. The base must then be that very bundle (the
+    sha256 of its SHA256SUMS, which names every file of it), and each wheel is taken only if it
+    is a regular file of the size targets.json gives and the hash SHA256SUMS gives, read with
+    that bound and written under a temporary name. Exit 4 naming the file, or the base; exit 2
+    for a --base given to a full bundle (whose files are then checked all the same)."""
+    sums = _read_sums()
+    _check_listed(targets_json, sums)
+    data = json.loads(Path(targets_json).read_text(encoding="utf-8"))
+    if "base" not in data:
+        if base:
+            sys.stderr.write(f"error: --base {base}: this is a full bundle; it needs no base\n")
+            sys.exit(2)
+        data["base"] = {"wheels": [], "name": data["name"], "version": data["version"]}
+    expected = data["base"]
+    wheels = expected["wheels"]
+    sizes = expected.get("sizes", {})
+    for wheel in wheels:
+        if "/" in wheel or not wheel.endswith(".whl") or f"wheels/{wheel}" not in sums:
+            _fail(
+                f"{targets_json}: names {wheel!r} as a base wheel, which SHA256SUMS does not list"
+            )
+    taken = {f"wheels/{wheel}" for wheel in wheels}
+    for own in sums:
+        if own not in taken:
+            _check_listed(own, sums)
     label = f"{expected['name']} {expected['version']}"
+    if not wheels:  # a full bundle after all: its files are checked, and that is all
+        return
     if not base:
         _fail(
-            f"this is a delta bundle: it takes {len(expected['wheels'])} wheels from {label}; "
+            f"this is a delta bundle: it takes {len(wheels)} wheels from {label}; "
             "pass --base with that bundle (its folder or its .tar.gz)"
         )
+    wanted = {w: (sums[f"wheels/{w}"], sizes.get(w, MAX_WHEEL)) for w in wheels}
     path = Path(base)
     try:
         if path.is_dir():
-            _take_from_folder(path, expected, label)
+            _take_from_folder(path, expected, label, wanted, Path(dest))
         elif path.is_file():
-            _take_from_archive(path, expected, label)
+            _take_from_archive(path, expected, label, wanted, Path(dest))
         else:
             _fail(f"--base {base}: no such folder or file; it should be {label}")
     except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         _fail(f"--base {base}: cannot read it ({exc}); it should be {label}")
 
 
-def _take_from_folder(folder: Path, expected: dict[str, Any], label: str) -> None:
+#: A base wheel targets.json gives no size for (a delta made before sizes were recorded) is
+#: read no further than this.
+MAX_WHEEL = 1 << 31
+
+
+def _read_sums() -> dict[str, str]:
+    sums = {}
+    for line in Path("SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, _, path = line.partition("  ")
+        sums[path.lstrip("*")] = digest.lower()
+    return sums
+
+
+def _check_listed(path: str, sums: dict[str, str]) -> None:
+    """One of this bundle's own files, as check_sums checks it, with install.sh's words."""
+    if path not in sums:
+        _fail(f"{path} is not listed in SHA256SUMS (the bundle is incomplete)")
+    try:
+        actual = _sha256(Path(path))
+    except OSError:
+        _fail(f"{path}: missing or unreadable (the bundle is incomplete)")
+    if actual != sums[path]:
+        _fail(f"{path}: checksum mismatch (the bundle was changed or damaged in transit)")
+
+
+def _take_from_folder(
+    folder: Path, expected: dict[str, Any], label: str, wanted: Wanted, dest: Path
+) -> None:
     _check_identity((folder / "SHA256SUMS").read_bytes(), folder, expected, label)
-    for wheel in expected["wheels"]:
-        with (folder / "wheels" / wheel).open("rb") as src:
-            _put(wheel, src)
+    for wheel, bound in wanted.items():
+        source = folder / "wheels" / wheel
+        with source.open("rb") as src:
+            if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+                _fail(f"--base {folder}: wheels/{wheel} is not a regular file")
+            _put(wheel, src, bound, dest, folder)
 
 
-def _take_from_archive(archive: Path, expected: dict[str, Any], label: str) -> None:
+def _take_from_archive(
+    archive: Path, expected: dict[str, Any], label: str, wanted: Wanted, dest: Path
+) -> None:
     with tarfile.open(archive) as tar:
-        members = {m.name: m for m in tar.getmembers() if m.isfile()}
+        members = {m.name: m for m in tar.getmembers()}
         tops = {name.split("/")[0] for name in members}
-        sums = members.get(f"{min(tops)}/SHA256SUMS") if len(tops) == 1 else None
-        stream = tar.extractfile(sums) if sums else None
-        _check_identity(stream.read() if stream else b"", archive, expected, label)
-        for wheel in expected["wheels"]:
-            member = members.get(f"{min(tops)}/wheels/{wheel}")
-            found = tar.extractfile(member) if member else None
-            if found is None:
-                _fail(f"--base {archive}: wheels/{wheel} is missing from it")
-            _put(wheel, found)
+        top = min(tops) if len(tops) == 1 else ""
+        sums = members.get(f"{top}/SHA256SUMS")
+        stream = tar.extractfile(sums) if sums and sums.isfile() else None
+        _check_identity(stream.read(1 << 20) if stream else b"", archive, expected, label)
+        for wheel, bound in wanted.items():
+            member = members.get(f"{top}/wheels/{wheel}")
+            if member is None or not member.isfile():
+                _fail(f"--base {archive}: wheels/{wheel} is missing from it, or not a file")
+            found = tar.extractfile(member)
+            assert found is not None  # a regular file
+            _put(wheel, found, bound, dest, archive)
 
 
 def _check_identity(sums: bytes, base: Path, expected: dict[str, Any], label: str) -> None:
@@ -176,15 +239,29 @@ def _check_identity(sums: bytes, base: Path, expected: dict[str, Any], label: st
         )
 
 
-def _put(wheel: str, src: IO[bytes]) -> None:
-    """Into wheels/ under a temporary name, then renamed: never a partial wheel."""
-    final = Path("wheels") / wheel
-    if final.exists():
+def _put(wheel: str, src: IO[bytes], bound: tuple[str, int], dest: Path, base: Path) -> None:
+    """Into ``dest`` under a temporary name, read no further than its size and renamed only
+    once its hash matched: never a partial or foreign wheel. One there already is kept only
+    when it is the right one (a run that was stopped may have left another)."""
+    digest, size = bound
+    final = dest / wheel
+    if final.is_file() and _sha256(final) == digest:
         return
     part = final.with_name(f".{wheel}.part")
-    with part.open("wb") as out:
-        shutil.copyfileobj(src, out, CHUNK)
-    part.replace(final)
+    sha, seen = hashlib.sha256(), 0
+    try:
+        with part.open("wb") as out:
+            while block := src.read(min(CHUNK, size + 1 - seen)):
+                seen += len(block)
+                if seen > size:
+                    _fail(f"--base {base}: wheels/{wheel} is larger than the {size} bytes expected")
+                sha.update(block)
+                out.write(block)
+        if sha.hexdigest() != digest:
+            _fail(f"--base {base}: wheels/{wheel} does not match SHA256SUMS; nothing was changed")
+        part.replace(final)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _fail(message: str) -> NoReturn:
@@ -208,11 +285,14 @@ def main(argv: list[str]) -> None:
         compile_site_packages()
     elif step == "pip-without-distutils" and not args:
         pip_without_distutils()
-    elif step == "take-base" and len(args) == 2:
-        take_base(args[0], args[1])
+    elif step == "take-base" and len(args) == 3:
+        take_base(args[0], args[1], args[2])
     else:
         sys.exit("usage: steps.py STEP ARGS, where STEP is one of those its docstring lists")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C: what was under way was removed; install.sh says so
+        sys.exit(130)
