@@ -549,3 +549,114 @@ def test_ctrl_c_while_the_base_is_read_ends_take_base_with_130_and_no_traceback(
         _, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (130, "")
     assert not list((top / "wheels").glob(".*"))
+
+
+# bundle index: checked whole before anything is published; writers take turns.
+
+
+@pytest.fixture(scope="module")
+def index_bundles(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex) -> tuple[Path, Path]:
+    from bundles import make_archive
+
+    folder = tmp_path_factory.mktemp("index-bundles")
+    return (
+        make_archive(folder / "one", index.url, "alpha"),
+        make_archive(folder / "two", index.url, "beta==1.0"),
+    )
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("foreign", ["wheel-without-metadata", "not-a-wheel"])
+def test_bundle_index_refuses_a_foreign_file_before_adding_anything(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    index_bundles: tuple[Path, Path],
+    foreign: str,
+) -> None:
+    first, second = index_bundles
+    out = tmp_path / "site"
+    assert bundle(capsys, "index", out, first).code == 0
+    stray = out / "files" / "stray-1.0-py3-none-any.whl"
+    if foreign == "wheel-without-metadata":
+        (wheel,) = (out / "files").glob("alpha-*.whl")
+        stray.write_bytes(wheel.read_bytes())
+    else:
+        stray.write_bytes(b"not a zip at all")
+        (out / "files" / f"{stray.name}.metadata").write_bytes(b"Name: stray\n")
+        stray = out / "files" / "bad name.whl"
+        stray.write_bytes(b"")
+    before = _tree(out)
+    refused = bundle(capsys, "index", out, second)
+    assert refused.code == 1, refused.err
+    assert _error_line(refused.err).startswith(f"error: {stray}: not a wheel this index holds (")
+    assert _error_line(refused.err).endswith("; nothing was changed")
+    assert _tree(out) == before
+
+
+def test_bundle_index_refuses_a_clash_in_one_run_before_adding_anything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index_bundles: tuple[Path, Path]
+) -> None:
+    first, second = index_bundles
+    out = tmp_path / "site"
+    assert bundle(capsys, "index", out, first).code == 0
+    (alpha,) = (out / "files").glob("alpha-*.whl")
+    alpha.write_bytes(alpha.read_bytes() + b"\0")
+    (alpha.parent / f"{alpha.name}.metadata").touch()
+    before = _tree(out)
+    refused = bundle(capsys, "index", out, second, first)  # beta would be new; alpha clashes
+    assert refused.code == 1
+    assert f"{alpha.name} differs from the file of that name already in" in refused.err
+    assert _tree(out) == before
+
+
+def test_bundle_index_waits_for_another_writer_and_keeps_every_file_both_added(
+    tmp_path: Path, index_bundles: tuple[Path, Path]
+) -> None:
+    import fcntl
+    import json
+    import time
+
+    out = tmp_path / "site"
+    out.mkdir()
+    env = {**os.environ, "PIP_CONFIG_FILE": "/dev/null"}
+    command: list[str | Path] = [sys.executable, "-m", "wheelbundle", "index", out]
+    with (out / ".wheelbundle-index.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        runs = [
+            subprocess.Popen([*command, a], env=env, stderr=subprocess.PIPE) for a in index_bundles
+        ]
+        time.sleep(2)
+        assert [run.poll() for run in runs] == [None, None]  # both wait for the lock
+        assert not (out / "files").exists() or not list((out / "files").glob("*.whl"))
+    for run in runs:
+        assert run.wait(timeout=120) == 0, run.stderr.read() if run.stderr else ""
+        if run.stderr:
+            run.stderr.close()
+    listing = {p["name"] for p in json.loads((out / "simple/index.json").read_text())["projects"]}
+    assert {"alpha", "beta"} <= listing
+    betas = json.loads((out / "simple/beta/index.json").read_text())["files"]
+    assert {f["filename"] for f in betas} == {
+        "beta-1.0-py3-none-any.whl",
+        "beta-2.0-py3-none-any.whl",
+    }
+
+
+def test_bundle_index_removes_what_a_killed_run_left(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index_bundles: tuple[Path, Path]
+) -> None:
+    first, second = index_bundles
+    out = tmp_path / "site"
+    assert bundle(capsys, "index", out, first).code == 0
+    staging = out / "files" / ".adding-k1ll3d"
+    staging.mkdir()
+    (staging / "beta-1.0-py3-none-any.whl").write_bytes(b"half")
+    page = out / "simple" / "alpha" / ".index.html.k1ll3d.part"
+    page.write_bytes(b"<html")
+    assert bundle(capsys, "index", out, second).code == 0
+    assert not staging.exists() and not page.exists()
+    assert not [p for p in out.rglob(".*") if p.name != ".wheelbundle-index.lock"]

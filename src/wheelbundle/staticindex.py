@@ -9,20 +9,24 @@ writes is what any static web server (or ``file://``) can serve to pip:
     OUTDIR/simple/PROJECT/index.html each project's files with their sha256, Requires-Python and
                                      metadata hash; index.json the same in PEP 691 JSON
 
-Adding a later bundle to the same folder adds its wheels and rewrites the pages. Every file
-appears by an atomic rename, wheels before the pages that name them, so pip reading the index
-meanwhile sees the old pages or the new ones, each complete. A wheel already there under the
-same name must have the same bytes.
+Adding a later bundle to the same folder adds its wheels and rewrites the pages. Everything is
+checked and staged first, then every file appears by an atomic rename, wheels before the pages
+that name them, so pip reading the index meanwhile sees the old pages or the new ones, each
+complete, and a failed run adds nothing. A wheel already there under the same name must have
+the same bytes. Writers take turns on a lock file (``.wheelbundle-index.lock``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import html
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -34,6 +38,7 @@ from wheelbundle.archive import BundleArchive
 from wheelbundle.cache import sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.layout import wheel_member
+from wheelbundle.manifest import Manifest
 from wheelbundle.verify import verify_bundle
 from wheelbundle.wheelcheck import metadata_bytes
 
@@ -61,51 +66,88 @@ class _File:
 def index_bundles(
     outdir: Path, archives: Sequence[Path], allowed_signers: Path | None = None
 ) -> Indexed:
-    """Verify every bundle first (nothing is written if one fails), then add their wheels."""
+    """Verify every bundle, then, holding the folder's lock, stage every new wheel with its
+    metadata and read every page's facts before anything is published: an error leaves the
+    index as it was. Concurrent runs take turns, so that none drops a file another added."""
     manifests = [verify_bundle(a, allowed_signers).manifest for a in archives]
+    outdir.mkdir(parents=True, exist_ok=True)
     files = outdir / "files"
-    files.mkdir(parents=True, exist_ok=True)
-    added = 0
-    for archive, manifest in zip(archives, manifests, strict=True):
-        carried = set(manifest.base.wheels) if manifest.base else set()
-        with BundleArchive(archive) as bundle:
-            for package in manifest.packages:
-                if package.wheel in carried and not (files / package.wheel).exists():
-                    assert manifest.base is not None
+    with _locked(outdir):
+        files.mkdir(exist_ok=True)
+        _sweep(outdir)
+        with tempfile.TemporaryDirectory(dir=files, prefix=".adding-") as tmp:
+            staged: dict[str, Path] = {}
+            for archive, manifest in zip(archives, manifests, strict=True):
+                _stage_bundle(archive, manifest, files, Path(tmp), staged)
+            pages = _files([*sorted(files.glob("*.whl")), *staged.values()])
+            for wheel in sorted(staged.values()):  # each wheel's metadata before the wheel
+                (wheel.parent / f"{wheel.name}{_METADATA}").replace(
+                    files / f"{wheel.name}{_METADATA}"
+                )
+                wheel.replace(files / wheel.name)
+            projects = _write_pages(outdir, pages)
+    return Indexed(simple=outdir / "simple", added=len(staged), projects=projects)
+
+
+def _stage_bundle(
+    archive: Path, manifest: Manifest, files: Path, tmp: Path, staged: dict[str, Path]
+) -> None:
+    """Copy the bundle's wheels that the index lacks into ``tmp``, each with its metadata."""
+    carried = set(manifest.base.wheels) if manifest.base else set()
+    with BundleArchive(archive) as bundle:
+        for package in manifest.packages:
+            wheel = package.wheel
+            here = staged.get(wheel) or (files / wheel if (files / wheel).exists() else None)
+            if here is None and wheel in carried:
+                assert manifest.base is not None
+                raise BundleError(
+                    f"{archive} is a delta bundle and {wheel} is in its base, "
+                    f"{manifest.base.name} {manifest.base.version}: index that bundle first"
+                )
+            if here is not None:
+                if sha256_file(here) != package.sha256:
                     raise BundleError(
-                        f"{archive} is a delta bundle and {package.wheel} is in its base, "
-                        f"{manifest.base.name} {manifest.base.version}: index that bundle first"
+                        f"{archive}: {wheel} differs from the file of that name already in "
+                        f"{files}; an index holds one file per name, and nothing was changed"
                     )
-                added += _add_wheel(bundle, package.wheel, package.sha256, files, archive)
-    projects = _write_pages(outdir, _files(files))
-    return Indexed(simple=outdir / "simple", added=added, projects=projects)
+                continue
+            copied = bundle.copy_to(wheel_member(wheel), tmp)  # the bytes its sums promise
+            _atomic_write(tmp / f"{wheel}{_METADATA}", metadata_bytes(copied))
+            staged[wheel] = copied
 
 
-def _add_wheel(bundle: BundleArchive, wheel: str, sha256: str, files: Path, archive: Path) -> int:
-    """1 when the wheel is new here, 0 when the same file is here already."""
-    final = files / wheel
-    if final.exists():
-        if sha256_file(final) != sha256:
-            raise BundleError(
-                f"{archive}: {wheel} differs from the file of that name already in {files}; "
-                "an index holds one file per name"
-            )
-        return 0
-    with tempfile.TemporaryDirectory(dir=files, prefix=".adding-") as tmp:
-        copied = bundle.copy_to(wheel_member(wheel), Path(tmp))
-        metadata = files / f"{wheel}{_METADATA}"
-        _atomic_write(metadata, metadata_bytes(copied))
-        copied.replace(final)  # the bundle was verified: these are the bytes its sums promise
-    return 1
+@contextmanager
+def _locked(outdir: Path) -> Iterator[None]:
+    """The folder's writer lock: held by one run at a time, and let go by the kernel when
+    that run ends, however it ends."""
+    with (outdir / ".wheelbundle-index.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
-def _files(folder: Path) -> dict[str, list[_File]]:
-    """Every wheel in ``folder`` with what its project page says of it, by project."""
+def _sweep(outdir: Path) -> None:
+    """What a killed run left: its staging folders and half-written pages. Only called with the
+    lock held, so no live run is writing them."""
+    for leftover in (outdir / "files").glob(".adding-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for part in (outdir / "simple").glob("**/.*.part"):
+        part.unlink(missing_ok=True)
+
+
+def _files(wheels: Iterable[Path]) -> dict[str, list[_File]]:
+    """What each project page says of each wheel (its metadata beside it), by project; a wheel
+    without readable metadata beside it is not one this command wrote, and stops the run."""
     found: dict[str, list[_File]] = {}
-    for wheel in sorted(folder.glob("*.whl")):
-        metadata = (folder / f"{wheel.name}{_METADATA}").read_bytes()
+    for wheel in sorted(wheels, key=lambda w: w.name):
+        try:
+            metadata = (wheel.parent / f"{wheel.name}{_METADATA}").read_bytes()
+            name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+        except (OSError, ValueError) as exc:
+            raise BundleError(
+                f"{wheel}: not a wheel this index holds ({exc}); remove it, or index into "
+                "another folder; nothing was changed"
+            ) from exc
         headers = HeaderParser().parsestr(metadata.decode("utf-8", "replace"))
-        name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
         found.setdefault(name, []).append(
             _File(
                 filename=wheel.name,
