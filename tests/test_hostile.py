@@ -8,15 +8,20 @@ would make it, and asserts the one-line error, the exit code and that nothing wa
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
+import threading
+import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -660,3 +665,123 @@ def test_bundle_index_removes_what_a_killed_run_left(
     assert bundle(capsys, "index", out, second).code == 0
     assert not staging.exists() and not page.exists()
     assert not [p for p in out.rglob(".*") if p.name != ".wheelbundle-index.lock"]
+
+
+# Answers served to us: a deadline per request, bounded bodies, bounded inflation.
+
+
+class _Answer:
+    """A server on 127.0.0.1 whose every answer ``respond(handler)`` writes itself."""
+
+    def __init__(self, respond: Callable[[BaseHTTPRequestHandler], None]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with contextlib.suppress(OSError):
+                    respond(self)
+
+            do_POST = do_HEAD = do_GET
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def __enter__(self) -> _Answer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _trickle(handler: BaseHTTPRequestHandler) -> None:
+    """A byte every half second, headers and all: never silent long enough for a timeout."""
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n" + b"x" * 100
+    )
+    for byte in answer:
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+        time.sleep(0.5)
+
+
+def _endless(handler: BaseHTTPRequestHandler) -> None:
+    """A 3 GB answer to anything: zeros, for as long as the client reads."""
+    if handler.command == "POST":
+        handler.rfile.read(int(handler.headers["Content-Length"]))
+    status = 500 if handler.command == "POST" else 200
+    handler.send_response(status)
+    handler.send_header("Content-Length", str(3 << 30))
+    handler.end_headers()
+    chunk = bytes(1 << 20)
+    for _ in range(3 << 10):
+        handler.wfile.write(chunk)
+
+
+def test_publish_to_an_index_that_trickles_fails_at_its_deadline_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+    index_bundles: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wheelbundle import fetch
+
+    monkeypatch.setattr(fetch, "TIMEOUT", 2.0)  # the deadline for headers, as 60 s would be
+    with _Answer(_trickle) as slow:
+        started = time.monotonic()
+        stopped = bundle(capsys, "publish", index_bundles[0], "--to", slow.url)
+        took = time.monotonic() - started
+    assert stopped.code == 1
+    assert _error_line(stopped.err) == (
+        f"error: {slow.url}+simple/ answered too slowly: it was given 2 s (at least 8 KiB/s); "
+        "the index or the network is stalled"
+    )
+    assert took < 15  # the deadline, not a byte every half second for ever
+
+
+def test_publish_reads_no_more_of_an_endless_answer_than_it_needs(
+    capsys: pytest.CaptureFixture[str],
+    index_bundles: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wheelbundle import fetch
+
+    monkeypatch.setattr(fetch, "MAX_DOCUMENT", 4 << 20)  # the same rule at 256 MB, smaller
+    with _Answer(_endless) as endless:
+        stopped = bundle(capsys, "publish", index_bundles[0], "--to", endless.url)
+    assert stopped.code == 1
+    assert _error_line(stopped.err) == (
+        f"error: {endless.url}+simple/ answered with more than 4 MB; not read"
+    )
+
+
+def test_a_gzip_bomb_for_a_page_is_refused_at_the_bound_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bomb = gzip.compress(bytes(300 << 20), compresslevel=9)  # 300 MB of zeros in 300 kB
+
+    def bombing(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(bomb)))
+        handler.end_headers()
+        handler.wfile.write(bomb)
+
+    with _Answer(bombing) as server:
+        made = bundle(
+            capsys, "make", requirements(tmp_path / "app", "alpha"), "-o", tmp_path / "dist",
+            "--index-url", f"{server.url}simple/", "-q",
+        )  # fmt: skip
+    assert made.code == 1
+    line = _error_line(made.err)  # alpha's page, or pip's, read ahead at the same time
+    assert re.fullmatch(
+        rf"error: {re.escape(server.url)}simple/(alpha|pip)/ sent {len(bomb)} compressed bytes "
+        r"that inflate past 256 MB; not read \(a compression bomb\?\)",
+        line,
+    ), line
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())

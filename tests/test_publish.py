@@ -206,3 +206,40 @@ def test_an_upload_url_with_no_simple_index_beside_it_asks_for_simple_url(
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_ctrl_c_after_two_uploads_says_which_are_on_the_index(
+    capsys: pytest.CaptureFixture[str],
+    empty_index: Index,
+    index: LocalIndex,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import _thread
+
+    from wheelbundle import publish
+
+    archive = make_archive(tmp_path / "app", index.url, "alpha")
+    wheels = [p.wheel for p in read_manifest(archive).packages]
+    upload = publish._Index.upload
+    sent: list[str] = []
+
+    def interrupted_after_two(self: publish._Index, path: Path, wheel: publish._Wheel) -> None:
+        upload(self, path, wheel)
+        sent.append(wheel.filename)
+        if len(sent) == 2:
+            _thread.interrupt_main()  # the Ctrl-C a terminal sends, between two uploads
+
+    monkeypatch.setattr(publish._Index, "upload", interrupted_after_two)
+    stopped = bundle(capsys, "publish", archive, "--to", empty_index.credentials)
+    assert stopped.code == 130
+    # The second was on the index when the Ctrl-C came, but publish had not heard back yet.
+    assert stopped.err.strip().splitlines()[-1] == (
+        f"error: interrupted; 1 of {len(wheels)} wheels were uploaded to {empty_index.simple} "
+        f"before it ({sent[0]}), and {sent[1]} was being sent (the index may hold it); publish "
+        "again to send the rest: files the index holds are skipped"
+    )
+    monkeypatch.setattr(publish._Index, "upload", upload)
+    again = bundle(capsys, "publish", archive, "--to", empty_index.credentials)
+    assert again.code == 0, again.err
+    assert f"{len(wheels)} wheels, {len(wheels) - 2} uploaded, 2 already there" in again.err

@@ -22,7 +22,7 @@ from wheelbundle.cache import Cache, default_cache_dir
 from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.diff import diff_bundles, diff_json, diff_text
-from wheelbundle.errors import BuildFailed, BundleError, PipFailed
+from wheelbundle.errors import BuildFailed, BundleError, PipFailed, what_was_done
 from wheelbundle.layout import FORMATS
 from wheelbundle.make import make_bundle
 from wheelbundle.manifest import Manifest
@@ -533,7 +533,7 @@ def _errors(verbose: bool) -> Iterator[list[int]]:
         yield status
     except KeyboardInterrupt as exc:
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        print(f"error: {how}; nothing was written", file=sys.stderr)
+        print(f"error: {how}; {what_was_done(exc) or 'nothing was written'}", file=sys.stderr)
         status.append(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     except OSError as exc:  # the machine's fault, not ours: full disk, no permission, …
         where = f": {exc.filename}" if exc.filename else ""

@@ -60,6 +60,14 @@ class FetchFailed(BundleError):
     """A file could not be downloaded."""
 
 
+class Stalled(FetchFailed):
+    """A server answered so slowly that its request ran past its deadline."""
+
+
+class TooLarge(FetchFailed):
+    """A server's answer is larger than any real one (a page of gigabytes, a compression bomb)."""
+
+
 class AccessRefused(FetchFailed):
     """An index answered 401 or 403: the credentials for it are missing or wrong.
 
@@ -83,3 +91,16 @@ class VerifyFailed(BundleError):
     """A bundle is damaged, tampered with or unsafe; names the first bad member."""
 
     exit_code = 3
+
+
+def done_before(interrupt: BaseException, done: str) -> BaseException:
+    """``interrupt`` (Ctrl-C, SIGTERM) marked with what had been done outside this machine
+    before it, which nothing can take back: the CLI says that instead of "nothing was written"."""
+    interrupt.wheelbundle_done = done  # type: ignore[attr-defined]
+    return interrupt
+
+
+def what_was_done(interrupt: BaseException) -> str | None:
+    """What :func:`done_before` marked ``interrupt`` with, if anything."""
+    done = getattr(interrupt, "wheelbundle_done", None)
+    return done if isinstance(done, str) else None

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
 import hashlib
 import http.client
 import os
 import socket
 import ssl
 import threading
+import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
@@ -28,11 +28,22 @@ from urllib.request import getproxies, proxy_bypass
 
 from wheelbundle.cache import CHUNK, Cache, naming, sha256_file
 from wheelbundle.credentials import Credentials, Location, redact, refused_message
-from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
+from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch, Stalled, TooLarge
 from wheelbundle.pipconfig import pip_settings
 
 RETRIES = 3
 TIMEOUT = 60.0
+"""Seconds a socket may wait for one read, and a request for its answer's headers."""
+MIN_RATE = 8 << 10
+"""Bytes a second below which an answer counts as stalled: a server that sends a byte every few
+seconds never trips the socket's timeout, which is per read, so each request has a deadline."""
+UNSIZED_SECONDS = 1800.0
+"""The deadline for an answer's body of no stated length, beyond TIMEOUT."""
+MAX_DOCUMENT = 256 << 20
+"""The largest page or document read whole, compressed or not (PyPI's largest are tens of MB):
+a 3 MB answer that inflates to gigabytes is refused at this size, not read into memory."""
+MAX_ANSWER = 64 << 10
+"""What is read of an answer we only look at (an error page, a redirect, an upload's reply)."""
 
 _T = TypeVar("_T")
 Done = Callable[[], None]
@@ -148,6 +159,39 @@ class _Connections(threading.local):
 
     def __init__(self) -> None:
         self.open: dict[tuple[str, str, int | None], _Route] = {}
+        self.watchdog: _Watchdog | None = None
+        """The deadline of the request this thread is making, if any."""
+
+
+class _Watchdog:
+    """Ends a request that runs past its deadline by shutting down its connection's socket."""
+
+    def __init__(self, seconds: float):
+        self.conn: http.client.HTTPConnection | None = None
+        self.allowed = 0.0
+        self.fired = False
+        self._started = time.monotonic()
+        self._timer: threading.Timer | None = None
+        self.extend(seconds)
+
+    def extend(self, seconds: float) -> None:
+        """The request may go on ``seconds`` from now."""
+        self.cancel()
+        self.allowed = time.monotonic() - self._started + seconds
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self.conn.sock if self.conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class Fetcher:
@@ -271,6 +315,10 @@ class Fetcher:
         return self.cache.add_file(source, actual)
 
     def _from_http(self, download: Download, tee: Tee | None = None) -> Path:
+        with self._watched(download.url) as watchdog:
+            return self._download(download, tee, watchdog)
+
+    def _download(self, download: Download, tee: Tee | None, watchdog: _Watchdog) -> Path:
         try:
             response, url, sent = self._get(download.url)
         except FetchFailed as exc:
@@ -284,6 +332,7 @@ class Fetcher:
                 f"could not download {download.label}: HTTP {response.status} from {redact(url)}"
             )
         length = response.getheader("Content-Length")
+        watchdog.extend(_body_seconds(length))
         if tee is not None and length is not None and length.isdigit():
             tee.begin(int(length))
             return self._store(download, response, tee)
@@ -299,6 +348,8 @@ class Fetcher:
         """
         for _ in range(5):
             route = self._route(url)
+            if self._local.watchdog is not None:
+                self._local.watchdog.conn = route.conn
             parts = urlsplit(url)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             headers = {"User-Agent": "wheelbundle", "Accept": accept, "Accept-Encoding": encoding}
@@ -313,11 +364,11 @@ class Fetcher:
                 raise FetchFailed(f"could not read {redact(url)}: stopped")
             response = route.conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
-                response.read()
+                self._drain(response, url)
                 url = urljoin(url, response.getheader("Location", ""))
                 continue
             if response.status != 200:
-                response.read()
+                self._drain(response, url)
                 if response.status >= 500:
                     raise OSError(f"HTTP {response.status}")
             return response, url, auth is not None
@@ -343,9 +394,12 @@ class Fetcher:
             headers["Authorization"] = auth
         target = url.partition("#")[0] if route.absolute else (parts.path or "/")
         try:
-            route.conn.request("POST", target, body=body, headers={**headers, **route.headers})
-            response = route.conn.getresponse()
-            return response.status, response.read()
+            with self._watched(url, TIMEOUT + length / MIN_RATE) as watchdog:
+                watchdog.conn = route.conn
+                route.conn.request("POST", target, body=body, headers={**headers, **route.headers})
+                watchdog.extend(TIMEOUT)
+                response = route.conn.getresponse()
+                return response.status, self._drain(response, url)
         except (OSError, http.client.HTTPException) as exc:
             self._drop_connection(url)
             raise FetchFailed(f"could not send to {redact(url)}: {exc}") from exc
@@ -364,7 +418,7 @@ class Fetcher:
                 except (OSError, http.client.HTTPException, FetchFailed):
                     self._drop_connection(url)
                     continue
-                response.read()
+                self._drain(response, url)
                 if response.status in (401, 403):
                     raise AccessRefused(self.refused(where, response.status, sent))
         finally:
@@ -382,13 +436,12 @@ class Fetcher:
         """
 
         def attempt() -> tuple[http.client.HTTPResponse, str, bool, bytes]:
-            response, final, sent = self._get(url, accept=accept, encoding="gzip")
-            body = response.read()
+            with self._watched(url) as watchdog:
+                response, final, sent = self._get(url, accept=accept, encoding="gzip")
+                watchdog.extend(_body_seconds(response.getheader("Content-Length")))
+                body = self._bounded(response, final)
             if response.getheader("Content-Encoding", "").lower() == "gzip":
-                try:
-                    body = gzip.decompress(body)
-                except (EOFError, zlib.error) as exc:
-                    raise OSError(f"a damaged compressed answer ({exc})") from exc
+                body = _inflated(body, final)
             return response, final, sent, body
 
         response, url, sent, body = self._retrying(attempt, url, f"could not read {redact(url)}")
@@ -422,6 +475,44 @@ class Fetcher:
                 out.close()
             _check(download, digest.hexdigest())
             return self.cache.adopt(tmp, digest.hexdigest(), download.filename)
+
+    @contextlib.contextmanager
+    def _watched(self, url: str, seconds: float | None = None) -> Iterator[_Watchdog]:
+        """A deadline over one request made in the block: headers within ``seconds`` (TIMEOUT
+        unless given; the block extends it for the body). One that fired is a Stalled error,
+        never retried."""
+        watchdog = _Watchdog(TIMEOUT if seconds is None else seconds)
+        self._local.watchdog = watchdog
+        try:
+            yield watchdog
+        except (OSError, http.client.HTTPException) as exc:
+            if not watchdog.fired:
+                raise
+            self._drop_connection(url)
+            raise Stalled(
+                f"{redact(url)} answered too slowly: it was given {watchdog.allowed:.0f} s "
+                f"(at least {MIN_RATE >> 10} KiB/s); the index or the network is stalled"
+            ) from exc
+        finally:
+            watchdog.cancel()
+            self._local.watchdog = None
+
+    def _bounded(self, response: http.client.HTTPResponse, url: str) -> bytes:
+        """A document's bytes, refused past MAX_DOCUMENT (its connection then ends)."""
+        body = response.read(MAX_DOCUMENT + 1)
+        if len(body) > MAX_DOCUMENT:
+            self._drop_connection(url)
+            raise TooLarge(
+                f"{redact(url)} answered with more than {MAX_DOCUMENT >> 20} MB; not read"
+            )
+        return body
+
+    def _drain(self, response: http.client.HTTPResponse, url: str) -> bytes:
+        """The start of an answer we only glance at; a longer one ends its connection."""
+        body = response.read(MAX_ANSWER)
+        if not response.isclosed():
+            self._drop_connection(url)
+        return body
 
     def _route(self, url: str) -> _Route:
         parts = urlsplit(url)
@@ -476,6 +567,30 @@ class Fetcher:
         route = self._local.open.pop((parts.scheme, parts.hostname or "", parts.port), None)
         if route is not None:
             route.conn.close()
+
+
+def _body_seconds(length: str | None) -> float:
+    """How long an answer's body may take: at MIN_RATE for its stated length."""
+    if length is not None and length.isdigit():
+        return TIMEOUT + int(length) / MIN_RATE
+    return TIMEOUT + UNSIZED_SECONDS
+
+
+def _inflated(body: bytes, url: str) -> bytes:
+    """A gzip-encoded answer inflated, no further than MAX_DOCUMENT."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, MAX_DOCUMENT + 1)
+    except zlib.error as exc:
+        raise OSError(f"a damaged compressed answer ({exc})") from exc
+    if len(data) > MAX_DOCUMENT:
+        raise TooLarge(
+            f"{redact(url)} sent {len(body)} compressed bytes that inflate past "
+            f"{MAX_DOCUMENT >> 20} MB; not read (a compression bomb?)"
+        )
+    if not inflater.eof:
+        raise OSError("a damaged compressed answer (it ends too soon)")
+    return data
 
 
 def _wait_waking(futures: Sequence[Future[Path]]) -> None:

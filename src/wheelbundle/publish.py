@@ -25,7 +25,14 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from wheelbundle.archive import BundleArchive
 from wheelbundle.cache import CHUNK, Cache, default_cache_dir
 from wheelbundle.credentials import Credentials, Location, redact
-from wheelbundle.errors import AccessRefused, BundleError, FetchFailed
+from wheelbundle.errors import (
+    AccessRefused,
+    BundleError,
+    FetchFailed,
+    Stalled,
+    TooLarge,
+    done_before,
+)
 from wheelbundle.fetch import Fetcher, pip_network
 from wheelbundle.layout import wheel_member
 from wheelbundle.manifest import Manifest
@@ -111,17 +118,37 @@ def publish_bundles(
 
 
 def _upload(index: _Index, wheels: Sequence[_Wheel], report: Reporter) -> None:
+    """Each wheel in turn; a Ctrl-C says which were uploaded by then (the index keeps them)."""
     bar = report.bar("uploading", sum(w.size for w in wheels), "B")
+    sent: list[str] = []
+    sending: str | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="wheelbundle-publish-") as tmp:
             for wheel in wheels:
                 with BundleArchive(wheel.archive) as bundle:
                     path = bundle.copy_to(wheel_member(wheel.filename), Path(tmp))
+                sending = wheel.filename
                 index.upload(path, wheel)
+                sent.append(wheel.filename)
+                sending = None
                 path.unlink()
                 bar.advance(wheel.size)
+    except KeyboardInterrupt as exc:
+        if sent or sending:
+            raise done_before(exc, _uploaded_before(sent, sending, len(wheels), index)) from None
+        raise
     finally:
         bar.close()
+
+
+def _uploaded_before(sent: Sequence[str], sending: str | None, total: int, index: _Index) -> str:
+    shown = ", ".join(sent[:3]) + (f" and {len(sent) - 3} more" if len(sent) > 3 else "")
+    done = f"{len(sent)} of {total} wheels were uploaded to {index.simple} before it" + (
+        f" ({shown})" if sent else ""
+    )
+    if sending:
+        done += f", and {sending} was being sent (the index may hold it)"
+    return f"{done}; publish again to send the rest: files the index holds are skipped"
 
 
 def _refuse_missing_base(
@@ -199,7 +226,7 @@ class _Index:
             try:
                 if self._fetcher.read(url, accept="text/html") is not None:
                     return url
-            except AccessRefused:
+            except (AccessRefused, Stalled, TooLarge):
                 raise
             except FetchFailed:  # a redirect loop, a server error: not the simple index
                 continue
