@@ -785,3 +785,88 @@ def test_a_gzip_bomb_for_a_page_is_refused_at_the_bound_in_one_line(
         line,
     ), line
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+
+
+# A damaged cache: every cached item is checked on use and remade when bad.
+
+
+def _damage(wheel: Path) -> None:
+    data = wheel.read_bytes()
+    wheel.write_bytes(data[: len(data) // 2])  # a copy cut short
+
+
+@pytest.mark.parametrize("how", ["cut-short", "flipped-bit"])
+def test_a_damaged_cached_build_is_built_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex, how: str
+) -> None:
+    cache = tmp_path / "cache"
+    req = requirements(tmp_path / "app", "gamma")
+    args = (
+        "make",
+        req,
+        "-o",
+        tmp_path / "dist",
+        "--index-url",
+        index.url,
+        "-q",
+        "--cache-dir",
+        cache,
+    )
+    first = bundle(capsys, *args)
+    assert first.code == 0, first.err
+    (built,) = (cache / "builds").glob("*/*/gamma-*.whl")
+    if how == "cut-short":
+        _damage(built)
+    else:
+        import zipfile
+
+        with zipfile.ZipFile(built) as zf:  # a member's bytes changed, the zip still whole
+            members = {i.filename: zf.read(i) for i in zf.infolist()}
+        with zipfile.ZipFile(built, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data + b"#" if name.endswith(".py") else data)
+    again = bundle(capsys, *args)
+    assert again.code == 0, again.err
+    (rebuilt,) = (cache / "builds").glob("*/*/gamma-*.whl")
+    from wheelbundle.wheelcheck import check_wheel
+
+    check_wheel(rebuilt, "gamma")  # whole again: made anew, not the damaged one
+    assert bundle(capsys, "verify", again.archive).code == 0
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="the extension is compiled with gcc")
+@pytest.mark.parametrize("which", ["builds", "repairs"])
+def test_a_damaged_cached_c_build_or_repair_is_made_again(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    make_index: Callable[..., LocalIndex],
+    monkeypatch: pytest.MonkeyPatch,
+    which: str,
+) -> None:
+    from packages import make_linked_extension_sdist, pip_wheel
+
+    folder, library = tmp_path / "files", tmp_path / "buildlibs"
+    sdist = make_linked_extension_sdist(folder, library, "wbnative", "1.0")
+    pip = pip_wheel(folder)
+    assert pip is not None
+    native = make_index(sdist, pip)
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(library))
+    cache = tmp_path / "cache"
+    req = requirements(tmp_path / "app", "wbnative")
+    args = (
+        "make",
+        req,
+        "-o",
+        tmp_path / "dist",
+        "--index-url",
+        native.url,
+        "-q",
+        "--cache-dir",
+        cache,
+    )
+    assert bundle(capsys, *args).code == 0
+    (kept,) = (cache / which).glob("*/*/wbnative-*.whl")
+    _damage(kept)
+    again = bundle(capsys, *args)
+    assert again.code == 0, again.err
+    assert bundle(capsys, "verify", again.archive).code == 0

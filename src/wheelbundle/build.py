@@ -24,6 +24,7 @@ from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.errors import BuildFailed, PipFailed
 from wheelbundle.pip import Runner, run_pip
 from wheelbundle.resolve import Pin
+from wheelbundle.wheelcheck import kept_wheel
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,9 @@ def _build_cached(
     run: Runner,
 ) -> Path:
     key = build_key(job.pin, pip_options)
-    if key is not None:
-        folder = cache.build_dir(key)
-        if folder.is_dir() and (found := sorted(folder.glob("*.whl"))):
-            return found[0]
+    label = f"{job.pin.name}=={job.pin.version} (built, in the cache)"
+    if key is not None and (found := kept_wheel(cache.build_dir(key), label)):
+        return found
     (cache.root / "builds").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache.root / "builds", prefix=".building-") as tmp:
         out = Path(tmp) / "out"

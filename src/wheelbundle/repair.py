@@ -30,6 +30,7 @@ from packaging.utils import parse_wheel_filename
 from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.manifest import GraftedLibrary
+from wheelbundle.wheelcheck import kept_wheel
 
 #: auditwheel's name for a grafted copy: a hash before the first dot (``libpq-1a2b3c4d.so.5.15``
 #: for ``libpq.so.5.15``, ``liblber-2-64f183c1.5.so.0`` for ``liblber-2.5.so.0``).
@@ -60,10 +61,10 @@ def repair(wheel: Path, label: str, cache: Cache) -> Repaired:
     version = _auditwheel_version(label)
     key = hashlib.sha256(f"{sha256_file(wheel)}\nauditwheel {version}".encode()).hexdigest()
     folder = cache.repair_dir(key)
-    if not (found := sorted(folder.glob("*.whl"))):
+    if (found := kept_wheel(folder, f"{label} (repaired, in the cache)")) is None:
         _run_auditwheel(wheel, label, cache, folder)
-        found = sorted(folder.glob("*.whl"))
-    return _describe(found[0])
+        found = sorted(folder.glob("*.whl"))[0]
+    return _describe(found)
 
 
 def _auditwheel_version(label: str) -> str:

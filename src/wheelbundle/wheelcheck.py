@@ -9,6 +9,7 @@ import base64
 import csv
 import hashlib
 import io
+import shutil
 import zipfile
 import zlib
 from email.message import Message
@@ -52,6 +53,23 @@ def metadata_bytes(wheel: Path) -> bytes:
             return zf.read(_inflatable(zf.getinfo(name), wheel.name))
     except (zipfile.BadZipFile, OSError, ValueError, zlib.error) as exc:
         raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
+
+
+def kept_wheel(folder: Path, label: str) -> Path | None:
+    """The one wheel a cache folder keeps (a build, a repair), checked on every use as a
+    download is: one damaged on disk since (a flipped bit, a copy cut short) is removed with its
+    folder, to be made again, and never packed."""
+    wheels = sorted(folder.glob("*.whl")) if folder.is_dir() else []
+    if len(wheels) == 1:
+        try:
+            check_wheel(wheels[0], label)
+        except (VerifyFailed, ValueError):  # ValueError: a file name that is no wheel's
+            pass
+        else:
+            return wheels[0]
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def check_wheel(path: Path, label: str) -> None:
