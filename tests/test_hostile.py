@@ -870,3 +870,30 @@ def test_a_damaged_cached_c_build_or_repair_is_made_again(
     again = bundle(capsys, *args)
     assert again.code == 0, again.err
     assert bundle(capsys, "verify", again.archive).code == 0
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink"])
+def test_a_base_archive_whose_wheel_is_a_link_is_refused_unread(
+    tmp_path: Path, delta: tuple[Path, Path], offline: RunOffline, kind: str
+) -> None:
+    base, new = delta
+    top = unpack(new, tmp_path / "server")
+    (wheel,) = (base / "wheels").glob("alpha-*.whl")
+    member = f"{base.name}/wheels/{wheel.name}"
+    archive = tmp_path / f"{base.name}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(base.rglob("*")):
+            name = f"{base.name}/{path.relative_to(base)}"
+            if name == member:
+                info = tarfile.TarInfo(name)
+                info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+                info.linkname = "/etc/passwd" if kind == "symlink" else f"{base.name}/SHA256SUMS"
+                tar.addfile(info)
+            else:
+                tar.add(path, name, recursive=False)
+    done = _install(offline, top, "--base", archive, tmp_path / "venv")
+    assert done.returncode == 4, done.stderr
+    assert _last(done) == (
+        f"error: --base {archive}: wheels/{wheel.name} is missing from it, or not a file"
+    )
+    assert not list((top / "wheels").glob(".*")) and not (tmp_path / "venv").exists()

@@ -144,6 +144,11 @@ def entry(
     return info
 
 
+def setuid(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mode = 0o4755
+    return info
+
+
 @pytest.mark.parametrize(
     ("entries", "message"),
     [
@@ -158,6 +163,7 @@ def entry(
             "links and special files",
         ),
         ([entry("b-1/SHA256SUMS"), entry("b-1/dev", tarfile.CHRTYPE)], "links and special files"),
+        ([entry("b-1/SHA256SUMS"), setuid(entry("b-1/install.sh"))], "a setuid or setgid file"),
         ([entry("b-1/SHA256SUMS"), entry("b-1/SHA256SUMS")], "listed twice"),
         ([entry("a-1/SHA256SUMS"), entry("b-1/SHA256SUMS")], "exactly one top folder"),
     ],

@@ -1,7 +1,8 @@
 """Reading a bundle archive from anywhere, safely.
 
 Nothing in an archive is trusted: a member that is absolute, climbs out with ``..``, is a link or
-a device, is listed twice or sits outside the one top folder makes the whole archive refused.
+a device, is setuid or setgid, is listed twice or sits outside the one top folder makes the whole
+archive refused.
 Files are read as streams or copied one at a time into a folder the caller owns; nothing is ever
 extracted by name into the file system.
 """
@@ -23,6 +24,7 @@ from typing import IO
 
 from wheelbundle.cache import CHUNK
 from wheelbundle.errors import VerifyFailed
+from wheelbundle.members import PRIVILEGED
 
 _TAR_END = 2 * tarfile.BLOCKSIZE
 """A tar archive ends with two zero blocks; an archive cut short lacks them."""
@@ -147,6 +149,8 @@ def _check_structure(
             continue
         if not m.isfile():
             raise VerifyFailed(f"{m.name}: links and special files are not allowed in a bundle")
+        if m.mode & PRIVILEGED:  # tar run by root would make it so on the server
+            raise VerifyFailed(f"{m.name}: a setuid or setgid file is not allowed in a bundle")
         if len(p.parts) < 2:
             raise VerifyFailed(f"{m.name}: file outside the top folder")
         files[str(PurePosixPath(*p.parts[1:]))] = m

@@ -22,7 +22,7 @@ MAX_TOTAL = 4 << 30
 #: The one top folder of a python-build-standalone ``install_only`` archive.
 RUNTIME_TOP = "python"
 #: setuid and setgid: a file unpacked by root on the server would keep them.
-_PRIVILEGED = 0o6000
+PRIVILEGED = 0o6000
 
 
 def refusal(member: tarfile.TarInfo, top: str, files: set[str]) -> str | None:
@@ -40,7 +40,7 @@ def refusal(member: tarfile.TarInfo, top: str, files: set[str]) -> str | None:
         return "a path that climbs out with .."
     if parts[0] != top:
         return f"outside {top}/"
-    if member.mode & _PRIVILEGED:
+    if member.mode & PRIVILEGED:
         return "a setuid or setgid file"
     if member.size > MAX_MEMBER:
         return f"{member.size} bytes, more than any real file ({MAX_MEMBER} at most)"
