@@ -414,11 +414,12 @@ class Fetcher:
         try:
             for url in urls:
                 try:
-                    response, where, sent = self._get(url, method="HEAD")
+                    with self._watched(url):
+                        response, where, sent = self._get(url, method="HEAD")
+                        self._drain(response, url)
                 except (OSError, http.client.HTTPException, FetchFailed):
                     self._drop_connection(url)
                     continue
-                self._drain(response, url)
                 if response.status in (401, 403):
                     raise AccessRefused(self.refused(where, response.status, sent))
         finally:
