@@ -762,7 +762,7 @@ def test_publish_reads_no_more_of_an_endless_answer_than_it_needs(
 def test_a_gzip_bomb_for_a_page_is_refused_at_the_bound_in_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    bomb = gzip.compress(bytes(300 << 20), compresslevel=9)  # 300 MB of zeros in 300 kB
+    bomb = gzip.compress(bytes(100 << 20), compresslevel=9)  # 100 MB of zeros in 100 kB
 
     def bombing(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -781,7 +781,7 @@ def test_a_gzip_bomb_for_a_page_is_refused_at_the_bound_in_one_line(
     line = _error_line(made.err)  # alpha's page, or pip's, read ahead at the same time
     assert re.fullmatch(
         rf"error: {re.escape(server.url)}simple/(alpha|pip)/ sent {len(bomb)} compressed bytes "
-        r"that inflate past 256 MB; not read \(a compression bomb\?\)",
+        r"that inflate past 64 MB; not read \(a compression bomb\?\)",
         line,
     ), line
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())

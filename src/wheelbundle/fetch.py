@@ -39,9 +39,10 @@ MIN_RATE = 8 << 10
 seconds never trips the socket's timeout, which is per read, so each request has a deadline."""
 UNSIZED_SECONDS = 1800.0
 """The deadline for an answer's body of no stated length, beyond TIMEOUT."""
-MAX_DOCUMENT = 256 << 20
-"""The largest page or document read whole, compressed or not (PyPI's largest are tens of MB):
-a 3 MB answer that inflates to gigabytes is refused at this size, not read into memory."""
+MAX_DOCUMENT = 64 << 20
+"""The largest page or document read whole, compressed or not (PyPI's largest, for projects
+with nightly wheels, run to about 20 MB): a 3 MB answer that inflates to gigabytes is refused at
+this size, not read into memory."""
 MAX_ANSWER = 64 << 10
 """What is read of an answer we only look at (an error page, a redirect, an upload's reply)."""
 
@@ -580,8 +581,11 @@ def _body_seconds(length: str | None) -> float:
 def _inflated(body: bytes, url: str) -> bytes:
     """A gzip-encoded answer inflated, no further than MAX_DOCUMENT."""
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, MAX_DOCUMENT + 1)
+    data, left = bytearray(), body
+    try:  # in pieces, so that memory grows with what is kept, and stops at the bound
+        while left and len(data) <= MAX_DOCUMENT:
+            data += inflater.decompress(left, CHUNK)
+            left = inflater.unconsumed_tail
     except zlib.error as exc:
         raise OSError(f"a damaged compressed answer ({exc})") from exc
     if len(data) > MAX_DOCUMENT:
@@ -591,7 +595,7 @@ def _inflated(body: bytes, url: str) -> bytes:
         )
     if not inflater.eof:
         raise OSError("a damaged compressed answer (it ends too soon)")
-    return data
+    return bytes(data)
 
 
 def _wait_waking(futures: Sequence[Future[Path]]) -> None:
