@@ -24,6 +24,7 @@ from wheelbundle.layout import CREATED_FORMAT, lock_name
 from wheelbundle.manifest import InputFile, Manifest, Package, TargetEntry
 from wheelbundle.options import MakeOptions
 from wheelbundle.repair import Repaired
+from wheelbundle.reqfile import requirement_args
 from wheelbundle.resolution import Resolved
 from wheelbundle.resolve import Pin, decisions
 from wheelbundle.sbom import license_from, wheel_license
@@ -80,8 +81,7 @@ def describe(
 
 def _requirement_texts(inputs: Inputs) -> list[str]:
     """Every requirement the inputs state themselves: lines of requirements files, groups."""
-    stated = inputs.requirements.requirements()
-    return [*stated, *(arg for arg in inputs.pip_args if not arg.startswith("-"))]
+    return [*inputs.requirements.requirements(), *requirement_args(inputs.pip_args)]
 
 
 def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> TargetEntry:

@@ -19,7 +19,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from wheelbundle.hashes import GivenHashes
@@ -120,20 +119,10 @@ def files_on_page(
     """
     found = {}
     for link in links_with_sha256(page, page_url, sha256s):
-        if link.sha256 and _fits_python(link.requires_python, target):
+        if link.sha256 and target.meets_requires_python(link.requires_python):
             with suppress(ValueError):  # not a URL (a broken IPv6 host): pip passes it over too
                 found[link.url] = link.sha256
     return found
-
-
-def _fits_python(requires_python: str | None, target: Target) -> bool:
-    """Whether the target's Python meets a file's ``data-requires-python`` (an invalid one is
-    ignored, as pip ignores it)."""
-    try:
-        specifier = SpecifierSet(requires_python or "")
-    except InvalidSpecifier:
-        return True
-    return specifier.contains(target.python_full_version, prereleases=True)
 
 
 def best_wheel(files: Mapping[str, str], target: Target) -> tuple[str, str] | None:

@@ -29,7 +29,6 @@ and checks its hash at the end.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -41,7 +40,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from email.message import Message
 from email.parser import HeaderParser
-from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
@@ -50,8 +48,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import parse_tag
+from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -341,14 +338,11 @@ def likely_choice(
             versions.append((version, text))  # pre-release only if a specifier names one
     if not versions:  # pip then allows pre-releases
         versions = [(v, t) for v, t in _parsed(by_version) if wanted.contains(v, prereleases=True)]
-    fits = functools.lru_cache(maxsize=None)(
-        partial(_python_fits, python=target.python_full_version)
-    )
     for _, text in sorted(versions, reverse=True):
         ranked = [
             (target.rank(f.filename) if f.filename.endswith(".whl") else len(target.tags), f)
             for f in by_version[text]
-            if fits(f.requires_python)
+            if target.meets_requires_python(f.requires_python)
         ]
         usable = [(rank, f) for rank, f in ranked if rank is not None]
         if usable:
@@ -364,37 +358,15 @@ def _for_target(page: str, target: Target) -> str:
     """
     try:
         data = json.loads(page)
-        files = data["files"]
-        accepted = target.accepted_tags
-        fits = functools.cache(partial(_python_fits, python=target.python_full_version))
         data["files"] = [
             f
-            for f in files
-            if fits(f.get("requires-python"))
-            and (not f["filename"].endswith(".whl") or _tags_fit(f["filename"], accepted))
+            for f in data["files"]
+            if target.meets_requires_python(f.get("requires-python"))
+            and (not f["filename"].endswith(".whl") or target.accepts(f["filename"]))
         ]
     except (ValueError, KeyError, TypeError, AttributeError):
         return page  # not a page we can read: pip gets it as it is
     return json.dumps(data)
-
-
-def _tags_fit(filename: str, accepted: frozenset[str]) -> bool:
-    """Whether any of a wheel's tags is one the target accepts (False for a bad name)."""
-    try:
-        tags = parse_tag("-".join(filename.removesuffix(".whl").split("-")[-3:]))
-    except ValueError:
-        return False
-    return any(str(tag) in accepted for tag in tags)
-
-
-def _rank(filename: str, target: Target) -> int | None:
-    """A wheel's place in the target's preference (None: unfit); an sdist after every wheel."""
-    if not filename.endswith(".whl"):
-        return len(target.tags)
-    try:
-        return target.rank(filename)
-    except (InvalidWheelFilename, InvalidVersion):
-        return None
 
 
 def _version_text(filename: str) -> str:
@@ -411,15 +383,6 @@ def _parsed(by_version: Mapping[str, object]) -> Iterator[tuple[Version, str]]:
             yield Version(text), text
         except InvalidVersion:
             continue
-
-
-def _python_fits(requires_python: str | None, python: str) -> bool:
-    if not requires_python:
-        return True
-    try:
-        return SpecifierSet(requires_python).contains(python, prereleases=True)
-    except InvalidSpecifier:
-        return False  # pip skips such a file too
 
 
 def _project(filename: str) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import locale
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +30,37 @@ _BOMS = (
 _CODING = re.compile(rb"coding[:=]\s*([-\w.]+)")
 _CONSTRAINT = ("-c", "--constraint")
 _NESTED = ("-r", "--requirement", *_CONSTRAINT)
+#: The options with a value that stand in the pip arguments the stages build.
+_VALUED = (*_NESTED, "-e", "--editable", "--only-binary", "--no-binary")
 
 
 def requirement_files(pip_args: Iterable[str]) -> list[Path]:
     """The files given as ``-r FILE`` in pip arguments."""
     args = list(pip_args)
     return [Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg == "-r"]
+
+
+def requirement_args(pip_args: Iterable[str]) -> list[str]:
+    """The requirements among pip arguments: not an option, nor an option's value (``FILE``
+    in ``-r FILE``, ``:all:`` in ``--only-binary :all:``)."""
+    found, value_next = [], False
+    for arg in pip_args:
+        if not value_next and not arg.startswith("-"):
+            found.append(arg)
+        value_next = not value_next and arg in _VALUED
+    return found
+
+
+def asked_for(pip_args: Sequence[str], files: RequirementFiles) -> list[str]:
+    """What pip is asked for by ``pip_args``: its requirement arguments, and where they name
+    requirements files (``-r``), those files' requirement lines (``files``, read once; their
+    constraints limit versions, they ask for nothing)."""
+    named = bool(requirement_files(pip_args))
+    lines = [line for line in files.lines if named and not line.constraint]
+    return [
+        *(text for line in lines if (text := line.requirement()[0])),
+        *requirement_args(pip_args),
+    ]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from wheelbundle.pip import Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.pylock import locked_pins
 from wheelbundle.relay import Relay
-from wheelbundle.reqfile import RequirementFiles
+from wheelbundle.reqfile import RequirementFiles, asked_for
 from wheelbundle.resolve import Pin, Resolution, remembered, resolve, unmet
 from wheelbundle.target import Target
 
@@ -123,8 +123,9 @@ class Resolver:
         if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
             return self._resolve(requirements, target, memo, self.options.pip_index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
+        asked = asked_for(requirements, self.requirements)  # their pages are read at once
         relay = Relay(
-            bare, self.fetcher(), jobs=self.options.jobs, target=target, requirements=requirements
+            bare, self.fetcher(), jobs=self.options.jobs, target=target, requirements=asked
         )
         with relay:
             if self.options.verbose:  # pip's own lines will name the relay, not the indexes

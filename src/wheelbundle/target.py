@@ -12,13 +12,15 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 from packaging import tags
 from packaging.markers import default_environment
-from packaging.utils import parse_wheel_filename
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion
 
 from wheelbundle.errors import UsageError
 
@@ -72,15 +74,20 @@ class Target:
         return self.rank(wheel_filename) is not None
 
     def rank(self, wheel_filename: str) -> int | None:
-        """Position of the wheel's best tag in this target's preference list, None if unusable."""
-        _, _, _, wheel_tags = parse_wheel_filename(wheel_filename)
+        """Position of the wheel's best tag in this target's preference list; None if unusable,
+        a file name that is no wheel's included (pip passes such a file over)."""
+        try:
+            _, _, _, wheel_tags = parse_wheel_filename(wheel_filename)
+        except (InvalidWheelFilename, InvalidVersion):
+            return None
         positions = [self._positions.get(str(t)) for t in wheel_tags]
         found = [p for p in positions if p is not None]
         return min(found) if found else None
 
-    @cached_property
-    def accepted_tags(self) -> frozenset[str]:
-        return frozenset(self.tags)
+    def meets_requires_python(self, requires_python: str | None) -> bool:
+        """Whether this target's Python meets a file's Requires-Python. An invalid one is
+        ignored, as pip's finder ignores it (it logs "Ignoring invalid Requires-Python")."""
+        return _meets(requires_python or "", self.python_full_version)
 
     @cached_property
     def _positions(self) -> dict[str, int]:
@@ -274,3 +281,12 @@ def _modern(plat: str) -> str:
     """``manylinux2014_aarch64`` is ``manylinux_2_17_aarch64`` by its PEP 600 name."""
     legacy, _, arch = plat.partition("_")
     return f"{_LEGACY_MANYLINUX[legacy]}_{arch}" if legacy in _LEGACY_MANYLINUX else plat
+
+
+@lru_cache(maxsize=4096)
+def _meets(requires_python: str, python: str) -> bool:
+    """Cached: a page lists the same few specifiers on thousands of files (botocore: 20,000)."""
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True
