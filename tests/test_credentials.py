@@ -22,7 +22,7 @@ from wheelbundle.credentials import (
 )
 from wheelbundle.errors import PipAccessRefused
 from wheelbundle.pip import classify_failure
-from wheelbundle.reqfile import RequirementFiles, read_requirements
+from wheelbundle.reqfile import read_requirements
 
 USER = "builder"
 PASSWORD = "Pw-7f3kq9Zt-distinctive"
@@ -95,7 +95,7 @@ def test_every_place_pip_reads_urls_from_is_searched(
     )
     credentials = pip_credentials(
         ["--index-url", "https://alice:pw1@cli.example.com/simple/"],
-        read_requirements([main]),
+        [line.text for line in read_requirements([main]).lines],
         pip_config=lambda: "global.index-url='https://henry:pw8@conf.example.com/simple/'\n",
         environ={"PIP_EXTRA_INDEX_URL": "https://ivy:pw9@env.example.com/simple/"},
     )
@@ -121,7 +121,7 @@ def test_pip_configuration_is_asked_once_and_only_when_the_given_urls_do_not_ans
 
     credentials = pip_credentials(
         ["--index-url", "https://alice:pw1@pkgs.example.com/simple/"],
-        RequirementFiles(),
+        [],
         pip_config,
         environ={},
     )

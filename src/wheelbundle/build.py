@@ -22,8 +22,8 @@ from packaging.utils import parse_wheel_filename
 
 from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.errors import BuildFailed, PipFailed
+from wheelbundle.pins import Pin
 from wheelbundle.pip import Runner, run_pip
-from wheelbundle.resolve import Pin
 from wheelbundle.wheelcheck import kept_wheel
 
 

@@ -18,11 +18,11 @@ from wheelbundle.cache import Cache
 from wheelbundle.errors import BundleError
 from wheelbundle.hashes import GivenHashes, check_files
 from wheelbundle.options import MakeOptions
+from wheelbundle.pins import Pin
 from wheelbundle.pip import Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.repair import Repaired, needs_repair, repair
 from wheelbundle.resolution import Resolved, Resolver, download_of
-from wheelbundle.resolve import Pin
 from wheelbundle.target import host_target
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from wheelbundle.pipconfig import config_settings
-from wheelbundle.reqfile import RequirementFiles
 
 #: pip options (and their ``pip config`` keys) whose values are places to look for distributions.
 LOCATION_OPTIONS = {
@@ -174,19 +173,20 @@ def _netrc_login(entries: netrc.netrc | None, url: str) -> Login | None:
 
 def pip_credentials(
     pip_options: Sequence[str],
-    requirements: RequirementFiles,
+    requirement_lines: Iterable[str],
     pip_config: Callable[[], str],
     environ: Mapping[str, str] | None = None,
 ) -> Credentials:
     """The credentials of everything pip will read for this bundle.
 
-    ``pip_options`` are the index options given on our command line; ``pip_config`` returns the
-    output of ``pip config list`` (only called if needed, see :class:`Credentials`).
+    ``pip_options`` are the index options given on our command line, ``requirement_lines`` the
+    logical lines of the requirements files (and the files they include); ``pip_config`` returns
+    the output of ``pip config list`` (only called if needed, see :class:`Credentials`).
     """
     env = os.environ if environ is None else environ
     given = [
         *option_values(pip_options),
-        *_requirement_file_urls(requirements),
+        *_requirement_file_urls(requirement_lines),
         *(url for name in _ENVIRONMENT for url in env.get(name, "").split()),
     ]
     if env.get("PIP_CONFIG_FILE") == os.devnull:  # pip reads no file: nothing to ask it
@@ -205,13 +205,13 @@ def option_values(words: Sequence[str], options: Iterable[str] = LOCATION_OPTION
             yield words[i + 1]
 
 
-def _requirement_file_urls(requirements: RequirementFiles) -> Iterator[str]:
-    """Locations in requirements files and the files they include: options and direct URLs."""
-    for line in requirements.lines:
+def _requirement_file_urls(lines: Iterable[str]) -> Iterator[str]:
+    """Locations in requirements files' lines: options and direct URLs."""
+    for line in lines:
         try:
-            words = shlex.split(line.text)
+            words = shlex.split(line)
         except ValueError:
-            words = line.text.split()
+            words = line.split()
         yield from option_values(words)
         for word in words:  # a direct reference: name @ https://user:pw@host/…
             if m := _USERINFO.search(word):

@@ -23,10 +23,11 @@ from wheelbundle.inputs import Inputs
 from wheelbundle.layout import CREATED_FORMAT, lock_name
 from wheelbundle.manifest import InputFile, Manifest, Package, TargetEntry
 from wheelbundle.options import MakeOptions
+from wheelbundle.pins import Pin
 from wheelbundle.repair import Repaired
 from wheelbundle.reqfile import requirement_args
 from wheelbundle.resolution import Resolved
-from wheelbundle.resolve import Pin, decisions
+from wheelbundle.resolve import decisions
 from wheelbundle.sbom import license_from, wheel_license
 from wheelbundle.target import Target
 

@@ -22,9 +22,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from wheelbundle.hashes import GivenHashes
+from wheelbundle.pins import Pin
 from wheelbundle.pipconfig import pip_settings
 from wheelbundle.reqfile import RequirementFiles, included_file
-from wheelbundle.resolve import Pin
 from wheelbundle.simple import links_with_sha256
 from wheelbundle.target import Target
 from wheelbundle.wheelcheck import wheel_metadata

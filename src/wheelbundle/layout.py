@@ -73,3 +73,16 @@ def epoch_of(manifest: Manifest) -> int:
     """The bundle's one timestamp, back from its manifest."""
     created = datetime.strptime(manifest.created, CREATED_FORMAT)
     return int(created.replace(tzinfo=timezone.utc).timestamp())
+
+
+def runtimes_text(manifest: Manifest) -> str:
+    """``support/runtimes.txt``, for a bundle with a runtime: one line per target, ``TARGET
+    MACHINE GLIBC PYTHON MEMBER``, what install.sh checks with uname and getconf before it has
+    a Python; ``-`` in each column for a target that uses the server's Python."""
+    return "".join(
+        f"{t.name} {t.runtime.machine} {t.runtime.glibc} {t.runtime.python} "
+        f"{runtime_member(t.runtime.file)}\n"
+        if t.runtime is not None
+        else f"{t.name} - - - -\n"
+        for t in manifest.targets
+    )

@@ -39,6 +39,7 @@ from wheelbundle.layout import (
     epoch_of,
     pylock_name,
     runtime_member,
+    runtimes_text,
     wheel_member,
 )
 from wheelbundle.manifest import Manifest, pip_wheel_of, sha256sums
@@ -107,19 +108,6 @@ def bundle_members(
     if sign_key is not None:
         members.append(Member(SIGNATURE, data=sign(sums, sign_key)))
     return members
-
-
-def runtimes_text(manifest: Manifest) -> str:
-    """``support/runtimes.txt``, for a bundle with a runtime: one line per target, ``TARGET
-    MACHINE GLIBC PYTHON MEMBER``, what install.sh checks with uname and getconf before it has
-    a Python; ``-`` in each column for a target that uses the server's Python."""
-    return "".join(
-        f"{t.name} {t.runtime.machine} {t.runtime.glibc} {t.runtime.python} "
-        f"{runtime_member(t.runtime.file)}\n"
-        if t.runtime is not None
-        else f"{t.name} - - - -\n"
-        for t in manifest.targets
-    )
 
 
 def write_archive(

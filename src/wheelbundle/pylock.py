@@ -38,7 +38,7 @@ from packaging.version import Version
 from wheelbundle.errors import UsageError
 from wheelbundle.layout import wheel_member
 from wheelbundle.manifest import Manifest, TargetEntry
-from wheelbundle.resolve import Pin
+from wheelbundle.pins import Pin
 from wheelbundle.target import Target
 
 if sys.version_info >= (3, 11):

@@ -29,12 +29,13 @@ from wheelbundle.hashes import GivenHashes
 from wheelbundle.inputs import Inputs
 from wheelbundle.memo import MAX_AGE, resolution_key
 from wheelbundle.options import MakeOptions
+from wheelbundle.pins import Pin, Resolution
 from wheelbundle.pip import Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.pylock import locked_pins
 from wheelbundle.relay import Relay
 from wheelbundle.reqfile import RequirementFiles, asked_for
-from wheelbundle.resolve import Pin, Resolution, remembered, resolve, unmet
+from wheelbundle.resolve import remembered, resolve, unmet
 from wheelbundle.target import Target
 
 
@@ -106,7 +107,8 @@ class Resolver:
         """pip's configuration is asked for at most once, and only when needed."""
         pip_config = functools.cache(lambda: run(["config", "list"]).output)
         network = functools.cache(lambda: pip_network(pip_config, options.trusted_hosts))
-        credentials = pip_credentials(options.pip_index_options(), inputs.requirements, pip_config)
+        lines = [line.text for line in inputs.requirements.lines]
+        credentials = pip_credentials(options.pip_index_options(), lines, pip_config)
         return cls(
             options, inputs.requirements, cache, credentials, pip_config, network, run, reporter
         )

@@ -20,11 +20,11 @@ from wheelbundle.layout import (
     WHEELS,
     pylock_name,
     runtime_member,
+    runtimes_text,
     wheel_member,
 )
 from wheelbundle.manifest import Manifest, parse_sha256sums
 from wheelbundle.members import RUNTIME_TOP, check_stream
-from wheelbundle.pack import runtimes_text
 from wheelbundle.pylock import pylock_wheels
 from wheelbundle.sign import require_allowed_signers, verify
 from wheelbundle.wheelcheck import check_wheel
