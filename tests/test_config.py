@@ -9,8 +9,8 @@ from bundles import bundle, requirements
 from index import LocalIndex
 from packages import pure_bundle_tag
 
-from wheelbundle.config import BundleConfig, load_config
 from wheelbundle.errors import UsageError
+from wheelbundle.inputs.config import BundleConfig, load_config
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

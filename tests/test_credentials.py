@@ -13,16 +13,16 @@ from bundles import Outcome, bundle, requirements, secrets_found
 from conftest import MakeIndex
 from index import LocalIndex
 
-from wheelbundle.credentials import (
+from wheelbundle.errors import PipAccessRefused
+from wheelbundle.inputs.reqfile import read_requirements
+from wheelbundle.net.credentials import (
     Credentials,
     Login,
     config_locations,
     pip_credentials,
     redact,
 )
-from wheelbundle.errors import PipAccessRefused
-from wheelbundle.pip import classify_failure
-from wheelbundle.reqfile import read_requirements
+from wheelbundle.pip.runner import classify_failure
 
 USER = "builder"
 PASSWORD = "Pw-7f3kq9Zt-distinctive"

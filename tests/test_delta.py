@@ -11,7 +11,7 @@ import pytest
 from bundles import bundle, make_archive, member_names, unpack
 from index import LocalIndex
 
-from wheelbundle.layout import read_manifest
+from wheelbundle.format.layout import read_manifest
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from devpi import REQUIRED_VARIABLE, DevpiServer, server_executable
 from index import LocalIndex
 from packages import make_sdist, make_wheel
 
-from wheelbundle.manifest import Manifest
+from wheelbundle.format.manifest import Manifest
 
 USER = "acme"
 PASSWORD = "devpi-Pw-5r8Lq2x"

@@ -11,8 +11,8 @@ from bundles import bundle, make_archive
 from index import LocalIndex
 from packages import make_wheel
 
-from wheelbundle.layout import read_manifest
-from wheelbundle.manifest import Manifest
+from wheelbundle.format.layout import read_manifest
+from wheelbundle.format.manifest import Manifest
 
 
 def _index_folder(tmp: Path, packages_dir: Path, epsilon: Path) -> Path:

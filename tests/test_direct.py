@@ -12,7 +12,7 @@ from bundles import Outcome, bundle, requirements, unpack
 from index import LocalIndex
 from packages import make_project, sha256_hex
 
-from wheelbundle.manifest import Manifest
+from wheelbundle.format.manifest import Manifest
 
 
 def git_repo(folder: Path, name: str, version: str, tag: str, **options: Any) -> str:

@@ -19,10 +19,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from wheelbundle.cache import Cache, sha256_file
-from wheelbundle.hashes import given_hashes
-from wheelbundle.manifest import Manifest
-from wheelbundle.pylock import read_pylock
-from wheelbundle.reqfile import read_requirements
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.inputs.hashes import given_hashes
+from wheelbundle.inputs.reqfile import read_requirements
+from wheelbundle.resolve.pylock import read_pylock
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

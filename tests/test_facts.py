@@ -13,9 +13,9 @@ from conftest import MakeIndex
 from packages import make_wheel
 from packaging.specifiers import SpecifierSet
 
-from wheelbundle.relay import _for_target, likely_choice
-from wheelbundle.reqfile import asked_for, read_requirements, requirement_args
-from wheelbundle.simple import PageFile
+from wheelbundle.inputs.reqfile import asked_for, read_requirements, requirement_args
+from wheelbundle.net.simple import PageFile
+from wheelbundle.resolve.relay import _for_target, likely_choice
 from wheelbundle.target import parse_target
 
 TARGET = parse_target("cp311-manylinux_2_28_x86_64")

@@ -33,20 +33,20 @@ from hypothesis import strategies as st
 from index import LocalIndex
 from packages import make_wheel
 
-from wheelbundle.archive import BundleArchive
+from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import STALE_SECONDS, Cache
-from wheelbundle.config import load_config
 from wheelbundle.errors import BundleError, UsageError, VerifyFailed
-from wheelbundle.find import best_wheel, files_on_page
-from wheelbundle.hashes import given_hashes
-from wheelbundle.inputs import read_inputs
-from wheelbundle.manifest import Manifest, parse_sha256sums
-from wheelbundle.pylock import read_pylock
-from wheelbundle.reqfile import read_requirements
-from wheelbundle.resolve import remembered
+from wheelbundle.format.archive import BundleArchive
+from wheelbundle.format.manifest import Manifest, parse_sha256sums
+from wheelbundle.format.wheelcheck import check_wheel, wheel_metadata
+from wheelbundle.inputs.config import load_config
+from wheelbundle.inputs.hashes import given_hashes
+from wheelbundle.inputs.reqfile import read_requirements
+from wheelbundle.inputs.sources import read_inputs
+from wheelbundle.resolve.dry_run import remembered
+from wheelbundle.resolve.find import best_wheel, files_on_page
+from wheelbundle.resolve.pylock import read_pylock
 from wheelbundle.target import parse_target
-from wheelbundle.verify import verify_bundle
-from wheelbundle.wheelcheck import check_wheel, wheel_metadata
 
 FUZZ = settings(
     max_examples=150,
@@ -500,8 +500,8 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
 from pathlib import Path
 from wheelbundle.cache import Cache
-from wheelbundle.credentials import Credentials
-from wheelbundle.fetch import Download, Fetcher
+from wheelbundle.net.credentials import Credentials
+from wheelbundle.net.fetch import Download, Fetcher
 url, cache = sys.argv[1], Path(sys.argv[2])
 downloads = [Download(f"{url}/f{i}.whl", f"f{i}.whl", "0" * 64, f"f{i}") for i in range(3)]
 print("fetching", flush=True)

@@ -12,11 +12,11 @@ from index import LocalIndex
 from packages import make_wheel
 from proxy import ForwardProxy
 
+from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import Cache
-from wheelbundle.credentials import Credentials
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
-from wheelbundle.fetch import Download, Fetcher, Network
-from wheelbundle.verify import verify_bundle
+from wheelbundle.net.credentials import Credentials
+from wheelbundle.net.fetch import Download, Fetcher, Network
 
 
 def download_of(index: LocalIndex, wheel: Path) -> Download:

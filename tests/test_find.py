@@ -10,10 +10,10 @@ from bundles import bundle, requirements, unpack
 from conftest import MakeIndex
 from packages import sha256_hex, wheel_filename
 
-from wheelbundle.find import PYPI, best_wheel, files_on_page, locked_lines, plain_indexes
-from wheelbundle.hashes import given_hashes
-from wheelbundle.manifest import Manifest
-from wheelbundle.reqfile import read_requirements
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.inputs.hashes import given_hashes
+from wheelbundle.inputs.reqfile import read_requirements
+from wheelbundle.resolve.find import PYPI, best_wheel, files_on_page, locked_lines, plain_indexes
 from wheelbundle.target import parse_target
 
 A, B = "a" * 64, "b" * 64

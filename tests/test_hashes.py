@@ -11,10 +11,10 @@ from index import LocalIndex
 from packages import make_wheel, sha256_hex
 
 from wheelbundle.errors import HashMismatch, PipHashMismatch, UsageError
-from wheelbundle.hashes import check_file, given_hashes
-from wheelbundle.manifest import Manifest
-from wheelbundle.pip import classify_failure
-from wheelbundle.reqfile import read_requirements
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.inputs.hashes import check_file, given_hashes
+from wheelbundle.inputs.reqfile import read_requirements
+from wheelbundle.pip.runner import classify_failure
 
 WHEEL = "beta-2.0-py3-none-any.whl"
 

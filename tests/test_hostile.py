@@ -309,9 +309,9 @@ def test_the_relay_serves_a_private_index_only_to_the_pip_given_its_secret(
     tmp_path: Path, make_index: Callable[..., LocalIndex], packages_dir: Path
 ) -> None:
     from wheelbundle.cache import Cache
-    from wheelbundle.credentials import Credentials
-    from wheelbundle.fetch import Fetcher
-    from wheelbundle.relay import Relay
+    from wheelbundle.net.credentials import Credentials
+    from wheelbundle.net.fetch import Fetcher
+    from wheelbundle.resolve.relay import Relay
 
     if not Path("/usr/bin/python3").exists() or not shutil.which("setpriv"):
         pytest.skip("needs /usr/bin/python3 and setpriv (util-linux)")
@@ -728,7 +728,7 @@ def test_publish_to_an_index_that_trickles_fails_at_its_deadline_in_one_line(
     index_bundles: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from wheelbundle import fetch
+    from wheelbundle.net import fetch
 
     monkeypatch.setattr(fetch, "TIMEOUT", 2.0)  # the deadline for headers, as 60 s would be
     with _Answer(_trickle) as slow:
@@ -748,7 +748,7 @@ def test_publish_reads_no_more_of_an_endless_answer_than_it_needs(
     index_bundles: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from wheelbundle import fetch
+    from wheelbundle.net import fetch
 
     monkeypatch.setattr(fetch, "MAX_DOCUMENT", 4 << 20)  # the same rule at 256 MB, smaller
     with _Answer(_endless) as endless:
@@ -828,7 +828,7 @@ def test_a_damaged_cached_build_is_built_again(
     again = bundle(capsys, *args)
     assert again.code == 0, again.err
     (rebuilt,) = (cache / "builds").glob("*/*/gamma-*.whl")
-    from wheelbundle.wheelcheck import check_wheel
+    from wheelbundle.format.wheelcheck import check_wheel
 
     check_wheel(rebuilt, "gamma")  # whole again: made anew, not the damaged one
     assert bundle(capsys, "verify", again.archive).code == 0

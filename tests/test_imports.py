@@ -1,19 +1,11 @@
 """The import rule: data flows one way, so a module imports only its own layer and earlier ones.
 
-Layers, in the order the data takes (see the README's code map):
+The folders are the layers, in the order the data takes (docs/architecture.md says what each
+holds): top-level modules are the base (errors, progress, the cache, the target) and the CLI.
 
-    base     errors, progress, the cache, the target (the server's description), tar members
-    format   the bundle's and pip's formats as values: pins, manifest, layout, archive, wheels
-    tools    the programs and the network underneath: pip, its configuration, fetch, pages
-    inputs   what the user gave: requirements files, pinned hashes, bundle.yaml, options
-    resolve  every road to pip's answer: memo, lock finders, pylock, the relay
-    collect  every file into the wheelhouse: download, build, repair, the runtime
-    bundle   the bundle's read-only users and what describes it: sbom, sign, verify, inspect
-    pack     the only writers of archives: make, delta, merge
-    index    inside the gap: bundle index, bundle publish
-    cli      the command line, the only module that prints or exits
+    base -> format -> pip, net -> inputs -> resolve -> collect -> bundle -> pack -> index -> cli
 
-A new module must be given a layer here; one that imports a later layer fails this test.
+A new folder must be given its place here; a module that imports a later layer fails this test.
 """
 
 from __future__ import annotations
@@ -26,57 +18,83 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "wheelbundle"
-LAYERS: dict[str, tuple[str, ...]] = {
-    "base": ("__init__", "errors", "progress", "cache", "target", "members"),
-    "format": ("pins", "manifest", "layout", "archive", "wheelcheck"),
-    "tools": ("pipconfig", "credentials", "pip", "_pip_as_target", "simple", "fetch"),
-    "inputs": ("reqfile", "hashes", "config", "options", "inputs"),
-    "resolve": ("memo", "find", "pylock", "relay", "resolve", "resolution"),
-    "collect": ("build", "repair", "runtime", "collect"),
-    "bundle": ("sbom", "sign", "verify", "summary", "diff", "describe"),
-    "pack": ("pack", "delta", "merge", "make"),
-    "index": ("staticindex", "publish"),
-    "cli": ("cli", "__main__"),
-}
-ORDER = {module: n for n, modules in enumerate(LAYERS.values()) for module in modules}
-LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
+LAYERS = (
+    "base",
+    "format",
+    "tools",
+    "inputs",
+    "resolve",
+    "collect",
+    "bundle",
+    "pack",
+    "index",
+    "cli",
+)
+FOLDERS = {"pip": "tools", "net": "tools"}
+"""Folders that share a layer: pip and the network, underneath every stage, use each other."""
+TOP = {"cli": "cli", "__main__": "cli"}
+"""Top-level modules that are not the base."""
+
+
+def layer_of(module: str) -> str:
+    """``format.manifest`` -> format; ``cli`` -> cli; ``errors`` -> base."""
+    head, _, rest = module.partition(".")
+    if rest or head in FOLDERS or head in LAYERS:
+        return FOLDERS.get(head, head)
+    return TOP.get(head, "base")
 
 
 def imported(source: str) -> set[str]:
-    """The wheelbundle modules a module's source imports, by their short name."""
+    """The wheelbundle modules (or packages) a module's source imports, below ``wheelbundle.``."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module:
             parts = node.module.split(".")
-            if parts[0] == "wheelbundle":
-                if len(parts) > 1:
-                    found.add(parts[1])
-                else:  # from wheelbundle import X: a module, or a name of __init__
-                    found |= {a.name if a.name in ORDER else "__init__" for a in node.names}
+            if parts[0] != "wheelbundle":
+                continue
+            if len(parts) > 1:
+                found.add(".".join(parts[1:]))
+            else:  # from wheelbundle import X: a top-level module, a folder, or __init__'s name
+                found |= {
+                    a.name
+                    if (SRC / a.name).exists() or (SRC / f"{a.name}.py").exists()
+                    else "__init__"
+                    for a in node.names
+                }
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == "wheelbundle" and len(parts) > 1:
-                    found.add(parts[1])
+                    found.add(".".join(parts[1:]))
     return found
 
 
 def backward_imports(sources: dict[str, str]) -> list[str]:
     """``module (layer) imports other (later layer)``, for every import against the flow."""
+    order = {layer: n for n, layer in enumerate(LAYERS)}
     return [
-        f"{module} ({LAYER_OF[module]}) imports {other} ({LAYER_OF[other]})"
+        f"{module} ({layer_of(module)}) imports {other} ({layer_of(other)})"
         for module, source in sorted(sources.items())
         for other in sorted(imported(source))
-        if ORDER[other] > ORDER[module]
+        if order[layer_of(other)] > order[layer_of(module)]
     ]
 
 
 def _sources() -> dict[str, str]:
-    return {path.stem: path.read_text() for path in SRC.glob("*.py")}
+    """Every module's source by its dotted name below wheelbundle (``resolve.relay``)."""
+    return {
+        ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(
+            ".__init__"
+        ): path.read_text()
+        for path in SRC.rglob("*.py")
+        if "payload" not in path.parts
+    }
 
 
-def test_every_module_has_a_layer() -> None:
-    assert sorted(_sources()) == sorted(ORDER)
+def test_every_folder_has_a_layer() -> None:
+    folders = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    assert folders <= {*LAYERS, *FOLDERS}
+    assert {layer_of(m) for m in _sources()} <= set(LAYERS)
 
 
 def test_no_module_imports_a_later_layer_or_the_cli() -> None:
@@ -85,14 +103,14 @@ def test_no_module_imports_a_later_layer_or_the_cli() -> None:
 
 def test_a_planted_backward_import_is_caught() -> None:
     sources = _sources()
-    sources["verify"] += (
-        "\nfrom wheelbundle.pack import write_archive\nfrom wheelbundle import cli\n"
+    sources["bundle.verify"] += (
+        "\nfrom wheelbundle.pack.write import write_archive\nfrom wheelbundle import cli\n"
     )
-    sources["fetch"] += "\nimport wheelbundle.relay\n"
+    sources["net.fetch"] += "\nimport wheelbundle.resolve.relay\n"
     assert backward_imports(sources) == [
-        "fetch (tools) imports relay (resolve)",
-        "verify (bundle) imports cli (cli)",
-        "verify (bundle) imports pack (pack)",
+        "bundle.verify (bundle) imports cli (cli)",
+        "bundle.verify (bundle) imports pack.write (pack)",
+        "net.fetch (tools) imports resolve.relay (resolve)",
     ]
 
 
@@ -100,11 +118,11 @@ def test_a_planted_backward_import_is_caught() -> None:
     ("module", "kept_out"),
     [
         (
-            "verify",
-            ("relay", "fetch", "pip", "resolve", "resolution", "pack", "make", "http.server"),
+            "bundle.verify",
+            ("resolve.relay", "resolve.dry_run", "net", "pip", "pack", "http.client"),
         ),
-        ("summary", ("relay", "fetch", "pip", "pack", "http.server")),
-        ("diff", ("relay", "fetch", "pip", "pack", "http.server")),
+        ("bundle.inspect", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
+        ("bundle.diff", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
     ],
 )
 def test_reading_a_bundle_loads_no_network_pip_or_packing_code(
@@ -113,5 +131,7 @@ def test_reading_a_bundle_loads_no_network_pip_or_packing_code(
     probe = f"import sys, wheelbundle.{module}; print(' '.join(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = set(done.stdout.split())
-    names = {name if "." in name else f"wheelbundle.{name}" for name in kept_out}
-    assert names & loaded == set()
+    stdlib = {name for name in kept_out if name.startswith("http.")}
+    ours = {f"wheelbundle.{name}" for name in kept_out} - {f"wheelbundle.{n}" for n in stdlib}
+    assert stdlib & loaded == set()
+    assert {m for m in loaded if any(m == o or m.startswith(f"{o}.") for o in ours)} == set()

@@ -11,7 +11,7 @@ from conftest import RunOffline
 from index import LocalIndex
 from packages import make_project
 
-from wheelbundle.manifest import Manifest
+from wheelbundle.format.manifest import Manifest
 
 GROUPS = """
 [dependency-groups]

@@ -15,7 +15,7 @@ from packages import pip_wheel_name, pure_bundle_tag
 from pythons import INSTALLABLE_VERSIONS, find_python
 
 import wheelbundle
-from wheelbundle.manifest import Manifest
+from wheelbundle.format.manifest import Manifest
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from wheelbundle.manifest import InputFile, Manifest, Package, TargetEntry
+from wheelbundle.format.manifest import InputFile, Manifest, Package, TargetEntry
 
 
 def manifest() -> Manifest:

@@ -12,8 +12,8 @@ from bundles import bundle, requirements
 from index import LocalIndex
 from packages import pip_wheel_name
 
-from wheelbundle.memo import MAX_AGE, resolution_key
-from wheelbundle.reqfile import RequirementFiles, read_requirements
+from wheelbundle.inputs.reqfile import RequirementFiles, read_requirements
+from wheelbundle.resolve.memo import MAX_AGE, resolution_key
 from wheelbundle.target import host_target
 
 PIP_WHEEL = pip_wheel_name()

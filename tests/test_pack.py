@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelbundle.pack import Member, write_archive
+from wheelbundle.pack.write import Member, write_archive
 
 
 def members(tmp_path: Path) -> list[Member]:

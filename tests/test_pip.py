@@ -12,7 +12,7 @@ from index import LocalIndex
 from packages import make_wheel
 
 from wheelbundle.errors import BuildFailed, IndexUnreachable, PipFailed, ResolutionFailed
-from wheelbundle.pip import classify_failure, run_pip
+from wheelbundle.pip.runner import classify_failure, run_pip
 
 
 def dry_run(index_url: str, *requirements: str) -> None:

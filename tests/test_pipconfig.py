@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelbundle.pipconfig import config_files, pip_settings
+from wheelbundle.pip.config import config_files, pip_settings
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the Linux places")

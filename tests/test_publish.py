@@ -23,8 +23,8 @@ from index import LocalIndex
 from packages import make_wheel
 from pypiserver import PypiServer
 
-from wheelbundle.layout import read_manifest
-from wheelbundle.simple import links
+from wheelbundle.format.layout import read_manifest
+from wheelbundle.net.simple import links
 
 USER = "ops"
 PASSWORD = "publish-Pw-7Qm2v"
@@ -217,7 +217,7 @@ def test_ctrl_c_after_two_uploads_says_which_are_on_the_index(
 ) -> None:
     import _thread
 
-    from wheelbundle import publish
+    from wheelbundle.index import publish
 
     archive = make_archive(tmp_path / "app", index.url, "alpha")
     wheels = [p.wheel for p in read_manifest(archive).packages]

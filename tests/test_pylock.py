@@ -17,8 +17,8 @@ from packaging.markers import default_environment
 from packaging.pylock import Pylock
 from packaging.tags import sys_tags
 
-from wheelbundle.manifest import Manifest
-from wheelbundle.pylock import toml_text
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.resolve.pylock import toml_text
 
 if sys.version_info >= (3, 11):
     import tomllib

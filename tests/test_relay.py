@@ -25,11 +25,11 @@ from packaging.specifiers import SpecifierSet
 from proxy import ForwardProxy
 
 from wheelbundle.cache import Cache
-from wheelbundle.credentials import Credentials
-from wheelbundle.fetch import Document, Fetcher
-from wheelbundle.manifest import Manifest
-from wheelbundle.relay import PIP_ACCEPT, Relay, likely_choice
-from wheelbundle.simple import PageFile
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.net.credentials import Credentials
+from wheelbundle.net.fetch import Document, Fetcher
+from wheelbundle.net.simple import PageFile
+from wheelbundle.resolve.relay import PIP_ACCEPT, Relay, likely_choice
 from wheelbundle.target import parse_target
 
 APP = ("alpha", "gamma", "delta[fast]", "zeta")

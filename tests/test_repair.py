@@ -18,8 +18,8 @@ import pytest
 from bundles import bundle, requirements, unpack
 from packages import make_linked_extension_sdist, pip_wheel
 
-from wheelbundle.manifest import Manifest
-from wheelbundle.repair import needs_repair
+from wheelbundle.collect.repair import needs_repair
+from wheelbundle.format.manifest import Manifest
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or shutil.which("gcc") is None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from index import LocalIndex
 
-from wheelbundle.resolve import decisions, resolve
+from wheelbundle.resolve.dry_run import decisions, resolve
 
 
 def test_every_dependency_is_pinned_to_a_file_and_its_published_hash(

@@ -25,7 +25,7 @@ from test_staticindex import _served
 from test_verify import read_member, rewrite
 
 from wheelbundle.cache import sha256_file
-from wheelbundle.layout import read_manifest
+from wheelbundle.format.layout import read_manifest
 
 
 def make_with_runtime(

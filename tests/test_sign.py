@@ -19,9 +19,9 @@ from index import LocalIndex
 from packages import pure_bundle_tag
 from test_verify import flip_one_byte, read_member, rewrite
 
+from wheelbundle.bundle.sign import sign
 from wheelbundle.errors import BundleError
-from wheelbundle.layout import SIGNATURE
-from wheelbundle.sign import sign
+from wheelbundle.format.layout import SIGNATURE
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wheelbundle.simple import links, links_with_sha256, sha256s_by_filename
+from wheelbundle.net.simple import links, links_with_sha256, sha256s_by_filename
 
 PAGE_URL = "https://pypi.example.com/simple/demo/"
 A = "a" * 64

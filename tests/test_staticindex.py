@@ -18,7 +18,7 @@ from bundles import bundle, make_archive
 from index import LocalIndex
 from test_verify import flip_one_byte, read_member, rewrite
 
-from wheelbundle.simple import links
+from wheelbundle.net.simple import links
 
 
 @pytest.fixture

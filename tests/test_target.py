@@ -18,8 +18,8 @@ from packages import make_sdist, make_wheel, native_tag, pip_wheel
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
-from wheelbundle._pip_as_target import missing_internals, unsupported_pip
-from wheelbundle.manifest import Manifest
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.pip.as_target import missing_internals, unsupported_pip
 from wheelbundle.target import expand_platform, host_target, parse_target
 
 PLATFORMS = {
@@ -444,7 +444,7 @@ def test_this_pip_has_every_internal_a_foreign_resolution_patches() -> None:
 def test_pip_internals_that_moved_stop_a_foreign_resolution_loudly() -> None:
     code = (
         "import sys; from pip._internal.resolution.resolvelib import factory; "
-        "del factory.get_supported; from wheelbundle._pip_as_target import main; "
+        "del factory.get_supported; from wheelbundle.pip.as_target import main; "
         "sys.exit(main(sys.argv[1:]))"
     )
     done = subprocess.run(

@@ -22,9 +22,9 @@ from packages import make_uv_wheel, make_wheel, native_tag, pure_bundle_tag
 from test_sbom import validate
 from test_verify import read_member, rewrite
 
+from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.errors import VerifyFailed
-from wheelbundle.manifest import Manifest, parse_sha256sums, sha256sums
-from wheelbundle.verify import verify_bundle
+from wheelbundle.format.manifest import Manifest, parse_sha256sums, sha256sums
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

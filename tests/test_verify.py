@@ -13,8 +13,8 @@ from bundles import Outcome, bundle, requirements, unpack, with_member
 from index import LocalIndex
 from packages import pip_wheel_name
 
+from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.errors import VerifyFailed
-from wheelbundle.verify import verify_bundle
 
 PIP_WHEEL = pip_wheel_name()
 """The pip every bundle carries: the fixture index serves this Python's ensurepip's."""
@@ -108,7 +108,7 @@ def test_an_added_file_is_refused(good: Path, tmp_path: Path) -> None:
 
 
 def test_a_wheel_whose_record_lies_is_refused(tmp_path: Path) -> None:
-    from wheelbundle.wheelcheck import check_wheel
+    from wheelbundle.format.wheelcheck import check_wheel
 
     wheel = tmp_path / "liar-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:

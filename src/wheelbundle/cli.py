@@ -18,21 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelbundle import __version__
+from wheelbundle.bundle.diff import diff_bundles, diff_json, diff_text
+from wheelbundle.bundle.inspect import human_size, inspect_bundle, inspect_json
+from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import Cache, default_cache_dir
-from wheelbundle.config import DEFAULT as DEFAULT_CONFIG
-from wheelbundle.config import INSTALLERS, BundleConfig, load_config
-from wheelbundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, what_was_done
-from wheelbundle.layout import FORMATS
-from wheelbundle.make import make_bundle
-from wheelbundle.manifest import Manifest
-from wheelbundle.merge import merge_bundles
-from wheelbundle.options import MakeOptions
+from wheelbundle.format.layout import FORMATS
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.index.publish import publish_bundles
+from wheelbundle.index.static import index_bundles
+from wheelbundle.inputs.config import DEFAULT as DEFAULT_CONFIG
+from wheelbundle.inputs.config import INSTALLERS, BundleConfig, load_config
+from wheelbundle.inputs.options import MakeOptions
+from wheelbundle.pack.make import make_bundle
+from wheelbundle.pack.merge import merge_bundles
 from wheelbundle.progress import Bar, Silent
-from wheelbundle.publish import publish_bundles
-from wheelbundle.staticindex import index_bundles
-from wheelbundle.summary import human_size, inspect_bundle, inspect_json
-from wheelbundle.verify import verify_bundle
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -1,0 +1,1 @@
+"""Every file into the wheelhouse: downloads, builds, repairs, the Python runtime."""

@@ -1,0 +1,1 @@
+"""Inside the gap: bundle index and bundle publish."""

@@ -1,0 +1,1 @@
+"""What the user gave: requirements files, pinned hashes, bundle.yaml, the options."""

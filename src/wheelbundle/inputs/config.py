@@ -1,0 +1,144 @@
+"""``bundle.yaml``: a project's bundle as one repeatable command (``bundle make`` with no argument).
+
+Every key mirrors a ``bundle make`` option; the command line overrides the file. Paths in the
+file are relative to the file. Errors name the key and its line, so a typo is found at once:
+``bundle.yaml line 3: unknown key 'nmae'``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wheelbundle.errors import UsageError
+from wheelbundle.format.layout import FORMATS
+
+DEFAULT = Path("bundle.yaml")
+INSTALLERS = ("pip", "uv")
+
+_STRINGS = ("name", "version", "index_url", "format", "output", "sign_key", "installer")
+KEYS = (
+    *("name", "version", "inputs", "extras", "groups", "targets"),
+    *("index_url", "extra_index_urls", "find_links", "trusted_hosts"),
+    *("format", "output", "sign_key", "installer"),
+)
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """What ``bundle.yaml`` asks for; paths already made relative to the working folder."""
+
+    path: Path
+    name: str | None = None
+    version: str | None = None
+    inputs: tuple[str, ...] = ()
+    """Requirements files, ``pyproject.toml`` files, project folders or a ``pylock.toml``."""
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    """Shorthands, or ``bundle probe`` JSON files."""
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    format: str | None = None
+    output: Path | None = None
+    """The folder the archive goes into (``-o``)."""
+    sign_key: Path | None = None
+    installer: str | None = None
+    """``pip`` or ``uv``: what install.sh installs with (``--installer``)."""
+
+
+def load_config(path: Path) -> BundleConfig:
+    """Read and check ``path``; any mistake is a UsageError naming the key and its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(
+            f"{path}: no such file; give a requirements file, a pyproject.toml or a project "
+            "folder, or write a bundle.yaml"
+        ) from exc
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UsageError(f"{path}{where}: not valid YAML ({problem})") from exc
+    if root is None:
+        raise UsageError(f"{path}: empty; expected keys such as {', '.join(KEYS[:3])}")
+    if not isinstance(root, yaml.MappingNode):
+        raise UsageError(f"{path} line {root.start_mark.line + 1}: expected 'key: value' lines")
+    base = path.parent
+    values: dict[str, Any] = {}
+    for key_node, value_node in root.value:
+        line = key_node.start_mark.line + 1
+        key = key_node.value
+        if not isinstance(key_node, yaml.ScalarNode) or key not in KEYS:
+            raise UsageError(f"{path} line {line}: unknown key {key!r}")
+        if key in values:
+            raise UsageError(f"{path} line {line}: {key!r} is given twice")
+        try:  # a tag may ask for what safe loading refuses (!!python/name:…) or cannot make
+            value = yaml.SafeLoader(text).construct_object(value_node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise UsageError(f"{path} line {line}: {key}: not a plain value ({problem})") from exc
+        values[key] = _checked(path, line, key, value, base)
+    return BundleConfig(path=path, **values)
+
+
+def _checked(path: Path, line: int, key: str, value: Any, base: Path) -> Any:
+    where = f"{path} line {line}"
+    if key in _STRINGS:
+        if not isinstance(value, str) or not value:
+            hint = f'; quote it: {key}: "{value}"' if isinstance(value, int | float) else ""
+            raise UsageError(f"{where}: {key!r} must be a string, not {_kind(value)}{hint}")
+        if key == "format" and value not in FORMATS:
+            raise UsageError(
+                f"{where}: 'format' must be one of {', '.join(FORMATS)}, not {value!r}"
+            )
+        if key == "installer" and value not in INSTALLERS:
+            raise UsageError(
+                f"{where}: 'installer' must be one of {', '.join(INSTALLERS)}, not {value!r}"
+            )
+        if key in ("output", "sign_key"):
+            return Path(_relative(base, value))
+        return value
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UsageError(f"{where}: {key!r} must be a list of strings, not {_kind(value)}")
+    if key == "inputs":
+        return tuple(_relative(base, v) for v in value)
+    if key == "targets":
+        return tuple(_relative(base, v) if v.endswith(".json") else v for v in value)
+    if key == "find_links":
+        return tuple(v if "://" in v else _relative(base, v) for v in value)
+    return tuple(value)
+
+
+def _relative(base: Path, value: str) -> str:
+    """``value`` from the file's folder, as seen from the working folder."""
+    return os.path.normpath(base / Path(value).expanduser())
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, list):
+        return "a list with other things than strings" if value else "an empty list"
+    if isinstance(value, str):
+        return "a string" if value else "an empty string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return "true/false"
+    return "a number" if isinstance(value, int | float) else f"a {type(value).__name__}"

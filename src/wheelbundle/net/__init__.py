@@ -1,0 +1,1 @@
+"""The network underneath: the fetcher, credentials, and index pages."""

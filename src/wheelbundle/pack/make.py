@@ -1,0 +1,87 @@
+"""``bundle make``: resolve, collect, build, describe and pack, one stage after another.
+
+Each stage lives in its own module; this one only passes frozen data from one to the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelbundle.bundle.describe import describe
+from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
+from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime
+from wheelbundle.collect.wheelhouse import collect
+from wheelbundle.errors import UsageError
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.inputs.hashes import given_hashes
+from wheelbundle.inputs.options import MakeOptions
+from wheelbundle.inputs.sources import read_inputs
+from wheelbundle.pack.delta import against
+from wheelbundle.pack.write import write_bundle
+from wheelbundle.pip.runner import Runner, run_pip
+from wheelbundle.progress import Reporter, Silent
+from wheelbundle.resolve.pylock import read_pylock
+from wheelbundle.resolve.resolver import Resolver, resolve_targets
+from wheelbundle.target import Target, host_target, parse_target
+
+
+@dataclass(frozen=True)
+class MakeResult:
+    archive: Path
+    manifest: Manifest
+
+
+def make_bundle(
+    options: MakeOptions, reporter: Reporter | None = None, run: Runner = run_pip
+) -> MakeResult:
+    reporter = reporter or Silent()
+    inputs = read_inputs(options.inputs, options.extras, options.groups)
+    if options.python_runtime and options.targets:
+        raise UsageError(
+            "--python-runtime sets the target (its Python, its platform): leave out --target"
+        )
+    lock = read_pylock(inputs.lock) if inputs.lock else None
+    given = {} if lock else given_hashes(inputs.requirements)
+    with _cache(options) as cache:
+        resolver = Resolver.create(options, inputs, cache, run, reporter)
+        runtime = _runtime(options, resolver, reporter)
+        targets = _targets(options, runtime)
+        resolved = resolve_targets(resolver, inputs, targets, lock, given)
+        collected = collect(options, resolved, given, resolver, reporter)
+        manifest, wheels = describe(options, inputs, resolved, collected)
+        if runtime is not None:
+            manifest = carrying(manifest, runtime)
+        if options.since is not None:
+            manifest, wheels = against(options.since, manifest, wheels)
+        reporter.stage(f"packing {len(manifest.packages)} wheels")
+        runtimes = {runtime.runtime.file: runtime.path} if runtime else {}
+        archive = write_bundle(
+            options.outdir, manifest, wheels, options.sign_key, runtimes, options.archive_format
+        )
+        return MakeResult(archive=archive, manifest=manifest)
+
+
+def _runtime(options: MakeOptions, resolver: Resolver, reporter: Reporter) -> RuntimeFile | None:
+    if not options.python_runtime:
+        return None
+    reporter.stage("reading the Python runtime")
+    with resolver.fetcher() as fetcher:
+        return obtain_runtime(options.python_runtime, fetcher)
+
+
+def _targets(options: MakeOptions, runtime: RuntimeFile | None) -> list[Target]:
+    if runtime is not None:
+        return [runtime.target()]
+    return [parse_target(spec) for spec in options.targets] or [host_target()]
+
+
+@contextmanager
+def _cache(options: MakeOptions) -> Iterator[Cache]:
+    if options.use_cache:
+        yield Cache(options.cache_dir or default_cache_dir())
+    else:
+        with scratch_cache() as cache:
+            yield cache

@@ -1,0 +1,535 @@
+"""A loopback relay between pip and the indexes, so that no file is downloaded twice.
+
+Where an index serves no PEP 658 metadata, pip's resolver downloads whole wheels to read their
+dependencies, into a temporary folder it deletes when it exits; the bundle would then download
+them all again. So pip is pointed at this relay instead of the indexes. The relay mirrors each
+origin (scheme, host and port) the indexes link to under a path of its own, ``/o/N/``: a page
+keeps its relative links as they are, and its absolute ones change origin only, which is one
+string replacement per origin rather than a parse of every link (PyPI's pages for a web stack
+hold 54,000 links; the searches look for ``href="`` literally, as every index writes it, which
+is 30 times faster than allowing for spaces). A file pip asks for is downloaded by our fetcher into the content-addressed
+cache (checked against the hash on the page, over kept-alive connections, with retries) and
+served to pip from there, so the collect stage, and the next resolution, find it cached.
+
+What pip downloads is still decided by what the index serves: on a page that offers metadata pip
+asks for ``FILE.metadata``, which the relay passes through, and downloads no wheel at all. pip
+itself sees only the relay, so it needs no credentials: the fetcher logs in upstream.
+
+pip reads one page at a time. Once the relay has a distribution's metadata (the wheel pip asked
+for, or its ``.metadata``) it knows which pages pip will ask for next, its dependencies', and
+fetches them in parallel meanwhile. From each page it then guesses the file pip will take, as
+pip's finder chooses (the newest version the requirements seen so far allow, not yanked,
+whose Requires-Python the target meets, and of its wheels the one whose tag the target prefers)
+and downloads that too: pip's one-at-a-time downloads become parallel ones. A wrong guess costs
+at most one file per project; the resolution reports the bytes read ahead for nothing.
+
+A file is streamed to pip as it arrives from the index, while the fetcher writes it to the cache
+and checks its hash at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from email.message import Message
+from email.parser import HeaderParser
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from urllib.parse import unquote, urlsplit
+
+from packaging.markers import UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from wheelbundle.errors import BundleError, FetchFailed
+from wheelbundle.format.wheelcheck import wheel_metadata
+from wheelbundle.net.fetch import Document, Download, Fetcher
+from wheelbundle.net.simple import PageFile, page_files, sha256s_by_filename
+from wheelbundle.target import Target
+
+_METADATA = ".metadata"
+#: Every archive pip takes a distribution from; a page's URL never ends so.
+_ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz")
+#: Where a page names a file's URL: an HTML link, or a PEP 691 JSON ``url``.
+_LINK = r"""(?:href=["']|"url":\s*")"""
+_ROOTED = re.compile(rf"({_LINK})/(?!/)")
+#: What pip asks an index for: PEP 691 JSON first (pip reads it several times faster than
+#: HTML: on the web stack the relay's HTML cost pip 3 s of CPU), HTML as a fallback.
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01"
+)
+
+
+class Relay:
+    """Serve ``indexes`` to pip on 127.0.0.1, keeping every file pip downloads in the cache.
+
+    A request the relay cannot serve (refused upstream, a file whose bytes do not match the
+    index's hash) is answered with an error pip does not retry, and the first such error is kept
+    in :attr:`failure`: pip's own message would only name the relay.
+    """
+
+    def __init__(
+        self,
+        indexes: Sequence[str],
+        fetcher: Fetcher,
+        jobs: int = 8,
+        target: Target | None = None,
+        requirements: Sequence[str] = (),
+    ):
+        self.fetcher = fetcher
+        self._target = target
+        self._wanted: dict[str, SpecifierSet] = {}
+        """What the requirements seen so far allow of each project, by canonical name."""
+        self._guessed: set[str] = set()
+        self._files_ahead: dict[str, Future[Path]] = {}
+        """Files read ahead of pip's asking, by upstream URL."""
+        self.failure: BundleError | None = None
+        self._indexes = [url.rstrip("/") + "/" for url in indexes]
+        self._origins: list[str] = []
+        self._hashes: dict[str, dict[str, str]] = {}
+        """Each project's files' sha256 (by file name) on the pages served for it: all that is
+        kept of a page (PyPI's run to megabytes)."""
+        self._ahead: dict[str, Future[tuple[str, bytes | None, str]]] = {}
+        """Pages read ahead of pip's asking and not yet asked for, by upstream URL."""
+        self._asked: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        self._lock = threading.Lock()
+        self._secret = secrets.token_urlsafe(32)
+        for text in requirements:
+            self._want(text)
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        self.index_urls = [self.mirrored(url) for url in self._indexes]
+        self._unmirrored = re.compile(
+            rf"""{_LINK}(?!{re.escape(self.base)}/)(https?://[^/"'\s]+)/"""
+        )
+        """An absolute link the relay has not mirrored yet; its group is the link's origin."""
+        for name in list(self._wanted):  # the requirements' own pages: pip asks for them first
+            self._read_pages_ahead(name)
+
+    @property
+    def root(self) -> str:
+        """Where the relay listens; it answers nothing there but below :attr:`base`."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def base(self) -> str:
+        """The root and this run's secret: any local user may connect to 127.0.0.1, but only
+        the pip given the secret (in its environment, see ``pip.pip_environment``) is served,
+        so a login-protected index is not handed to every account on a shared machine."""
+        return f"{self.root}/{self._secret}"
+
+    def serves(self, path: str) -> bool:
+        """Whether a request for ``path`` carries this run's secret (compared in constant time)."""
+        first = path.lstrip("/").partition("/")[0]
+        return hmac.compare_digest(first.encode(), self._secret.encode())
+
+    def mirrored(self, url: str) -> str:
+        """The relay's URL for an upstream URL."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            if origin not in self._origins:
+                self._origins.append(origin)
+            number = self._origins.index(origin)
+        return f"{self.base}/o/{number}{url[len(origin) :]}"
+
+    def original(self, url: str) -> str:
+        """The upstream URL behind one of the relay's URLs; any other URL as it is."""
+        prefix = f"{self.base}/o/"
+        if not url.startswith(prefix):
+            return url
+        number, _, rest = url[len(prefix) :].partition("/")
+        return f"{self._origins[int(number)]}/{rest}"
+
+    def close(self, finish_files: bool = True) -> None:
+        """Stop serving. Files being read ahead are finished first (the bundle needs most of
+        them) unless ``finish_files`` is false, as when the resolution failed."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        with self._lock:
+            files = list(self._files_ahead.values())
+        if finish_files:
+            wait(files)
+        self._pool.shutdown(wait=False, cancel_futures=True)  # pages pip never asked for
+        self.fetcher.stop()  # and those being read ahead still
+
+    def files_read_ahead(self) -> dict[str, int]:
+        """Every file read ahead and now in the cache: its size, by upstream URL."""
+        with self._lock:
+            done = {url: f for url, f in self._files_ahead.items() if f.done()}
+        return {
+            url: f.result().stat().st_size
+            for url, f in done.items()
+            if not f.cancelled() and f.exception() is None
+        }
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close(finish_files=exc is None)
+
+    def page(self, url: str, accept: str = PIP_ACCEPT) -> tuple[str, bytes | None, str]:
+        """A page's final upstream URL, its text with absolute links mirrored (None: no page),
+        and its content type: PEP 691 JSON when the index chose it from ``accept``, else HTML
+        (whatever type the index gave, as the relay always served pages).
+
+        When the index redirected, the final URL differs from the one asked for, and pip must
+        be redirected too, so that its relative links resolve as upstream.
+        """
+        with self._lock:
+            ahead = self._ahead.pop(url, None)
+            self._asked.add(url)
+        return ahead.result() if ahead else self._prepared(url, accept)
+
+    def _prepared(self, url: str, accept: str) -> tuple[str, bytes | None, str]:
+        """A page read and made ready for pip (see :meth:`page`); its likely file read ahead."""
+        found = self.fetcher.read(url, accept)
+        if found is None:
+            return url, None, ""
+        self._read_file_ahead(found)
+        final, text = found.url, found.text
+        project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
+        is_json = found.content_type == "application/vnd.pypi.simple.v1+json"
+        if is_json and self._target is not None:
+            text = _for_target(text, self._target)
+        hashes = sha256s_by_filename(text)  # of the files pip will see
+        with self._lock:
+            self._hashes.setdefault(project, {}).update(hashes)
+        while link := self._unmirrored.search(text):  # once per origin the page links to
+            text = text.replace(f"{link[1]}/", self.mirrored(f"{link[1]}/"))
+        if _ROOTED.search(text):  # href="/files/…": on the page's own origin
+            root = urlsplit(self.mirrored(final)).path.removesuffix(urlsplit(final).path)
+            text = _ROOTED.sub(rf"\g<1>{root}/", text)
+        return final, text.encode(), found.content_type if is_json else "text/html"
+
+    def download(self, url: str) -> Download:
+        """What to fetch for a file, with the hash the page pip found it on gave it."""
+        name = PurePosixPath(urlsplit(url).path).name
+        return Download(url=url, filename=unquote(name), sha256=self._hash(name), label=name)
+
+    def read_ahead(self, metadata: Message) -> None:
+        """Start reading the pages of the dependencies in ``metadata`` that pip has not asked
+        for and the target needs (see :meth:`_applies`)."""
+        for text in metadata.get_all("Requires-Dist") or ():
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if not self._applies(requirement):
+                continue
+            self._want(text)
+            self._read_pages_ahead(requirement.name)
+
+    def _read_pages_ahead(self, name: str) -> None:
+        """Start reading the project's page on every index, unless read or asked for."""
+        for index in self._indexes:
+            url = f"{index}{canonicalize_name(name)}/"
+            with self._lock:
+                if url not in self._ahead and url not in self._asked:
+                    self._ahead[url] = self._pool.submit(self._prepared, url, PIP_ACCEPT)
+
+    def _applies(self, requirement: Requirement) -> bool:
+        """Whether the target needs this dependency: not for an extra (pip rarely needs
+        those), and not when its marker is false on the target (a Windows-only one on Linux)."""
+        marker = requirement.marker
+        if marker is None:
+            return True
+        if "extra" in str(marker):
+            return False
+        if self._target is None:
+            return True
+        try:
+            return marker.evaluate({**self._target.markers, "extra": ""})
+        except UndefinedEnvironmentName:  # a target described without it: read it anyway
+            return True
+
+    def wait_for_file(self, url: str) -> None:
+        """If ``url`` is being read ahead, wait until it is in the cache (or failed)."""
+        with self._lock:
+            ahead = self._files_ahead.get(url)
+        if ahead is not None:
+            wait([ahead])
+
+    def _want(self, text: str) -> None:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            return
+        name = canonicalize_name(requirement.name)
+        with self._lock:
+            self._wanted[name] = self._wanted.get(name, SpecifierSet()) & requirement.specifier
+
+    def _read_file_ahead(self, page: Document) -> None:
+        """Start downloading the file pip will most likely take from this project page."""
+        if self._target is None:
+            return
+        project = canonicalize_name(PurePosixPath(urlsplit(page.url).path).name)
+        with self._lock:
+            if project in self._guessed:
+                return
+            self._guessed.add(project)
+            wanted = self._wanted.get(project, SpecifierSet())
+        best = likely_choice(page_files(page.text, page.url), wanted, self._target)
+        if best is None:
+            return
+        download = Download(best.url, unquote(best.filename), best.sha256, best.filename)
+        with self._lock:
+            if best.url not in self._files_ahead:
+                self._files_ahead[best.url] = self._pool.submit(self.fetcher.fetch, download)
+
+    def _hash(self, name: str) -> str | None:
+        """The sha256 its project's page gives the file ``name``."""
+        filename = unquote(name)
+        with self._lock:
+            return self._hashes.get(_project(filename) or "", {}).get(filename)
+
+
+def likely_choice(
+    files: Sequence[PageFile], wanted: SpecifierSet, target: Target
+) -> PageFile | None:
+    """The wheel pip's finder would take for ``target``: the newest version ``wanted`` allows
+    (a pre-release only when nothing else fits or ``wanted`` names one), not yanked, whose
+    Requires-Python the target meets, and of that version the wheel whose tag ranks best.
+    None when the newest such version has no fitting wheel (pip would take its sdist).
+
+    Pages list thousands of files (botocore's: 20,000), so versions are parsed once each and
+    files are looked at closely only for the newest versions, until one fits.
+    """
+    by_version: dict[str, list[PageFile]] = {}
+    for file in files:
+        if not file.yanked:
+            by_version.setdefault(_version_text(file.filename), []).append(file)
+    versions = []
+    for text in by_version:
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            continue
+        if wanted.contains(version, prereleases=bool(wanted.prereleases)):  # as pip: a
+            versions.append((version, text))  # pre-release only if a specifier names one
+    if not versions:  # pip then allows pre-releases
+        versions = [(v, t) for v, t in _parsed(by_version) if wanted.contains(v, prereleases=True)]
+    for _, text in sorted(versions, reverse=True):
+        ranked = [
+            (target.rank(f.filename) if f.filename.endswith(".whl") else len(target.tags), f)
+            for f in by_version[text]
+            if target.meets_requires_python(f.requires_python)
+        ]
+        usable = [(rank, f) for rank, f in ranked if rank is not None]
+        if usable:
+            best = min(usable, key=lambda pair: pair[0])[1]
+            return best if best.filename.endswith(".whl") else None
+    return None
+
+
+def _for_target(page: str, target: Target) -> str:
+    """A PEP 691 page without the files pip would pass over for ``target``: wheels whose tags
+    it does not accept, and files whose Requires-Python it does not meet. pip parses every file
+    on a page before choosing; on the web stack's 44 pages that was most of its time.
+    """
+    try:
+        data = json.loads(page)
+        data["files"] = [
+            f
+            for f in data["files"]
+            if target.meets_requires_python(f.get("requires-python"))
+            and (not f["filename"].endswith(".whl") or target.accepts(f["filename"]))
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return page  # not a page we can read: pip gets it as it is
+    return json.dumps(data)
+
+
+def _version_text(filename: str) -> str:
+    """The version part of a wheel's or an sdist's file name, unparsed."""
+    if filename.endswith(".whl"):
+        return filename.split("-")[1]
+    stem = next((filename[: -len(e)] for e in _ARCHIVES if filename.endswith(e)), filename)
+    return stem.rpartition("-")[2]
+
+
+def _parsed(by_version: Mapping[str, object]) -> Iterator[tuple[Version, str]]:
+    for text in by_version:
+        try:
+            yield Version(text), text
+        except InvalidVersion:
+            continue
+
+
+def _project(filename: str) -> str | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[0]
+        return parse_sdist_filename(filename)[0]
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, relay: Relay):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.relay = relay
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Not to stderr: pip hung up (its business), or the relay broke (kept as the failure)."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError) and self.relay.failure is None:
+            self.relay.failure = FetchFailed(f"the relay between pip and the index failed: {exc!r}")
+
+
+class _ToPip:
+    """A file's bytes handed to pip as they arrive from upstream, while the fetcher caches them.
+
+    The last piece is held back until the whole file has matched its hash: a file that fails
+    it reaches pip cut short, and pip fails rather than using it. A retried download starts
+    again at its first byte: what pip already has is skipped, after checking it is the same.
+    """
+
+    def __init__(self, handler: _Handler):
+        self.handler = handler
+        self.length: int | None = None
+        self._taken = 0
+        self._taken_hash = hashlib.sha256()
+        self._pending = b""
+        self._seen = 0
+        self._seen_hash = hashlib.sha256()
+        self._gone = False
+
+    def begin(self, length: int) -> None:
+        if self.length is None:
+            self.length = length
+            self.handler._headers(HTTPStatus.OK, "application/octet-stream", length)
+        elif length != self.length:
+            raise FetchFailed(f"the index served {length} bytes, then {self.length}, for one file")
+        self._seen, self._seen_hash = 0, hashlib.sha256()
+
+    def write(self, chunk: bytes) -> None:
+        if self._seen < self._taken:  # a retry, over bytes pip already has
+            again, chunk = chunk[: self._taken - self._seen], chunk[self._taken - self._seen :]
+            self._seen += len(again)
+            self._seen_hash.update(again)
+            if self._seen == self._taken and self._seen_hash.digest() != self._taken_hash.digest():
+                raise FetchFailed("the index served other bytes when the download was retried")
+        if not chunk:
+            return
+        self._send(self._pending)
+        self._pending = chunk
+        self._taken += len(chunk)
+        self._seen += len(chunk)
+        self._taken_hash.update(chunk)
+
+    def finish(self) -> None:
+        """The file matched its hash: pip gets its last bytes."""
+        self._send(self._pending)
+        self._pending = b""
+
+    def _send(self, data: bytes) -> None:
+        if data and not self._gone:
+            try:
+                self.handler.wfile.write(data)
+            except OSError:  # pip hung up: the file is still cached for the collect stage
+                self._gone = True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """``/o/N/PATH``: PATH at the Nth origin, a page, a file, or a file's metadata."""
+
+    protocol_version = "HTTP/1.1"  # pip keeps its connection to the relay alive
+    disable_nagle_algorithm = True  # else each body waits ~40 ms for the ACK of its headers
+    server: _Server
+
+    def do_GET(self) -> None:
+        relay = self.server.relay
+        url = relay.original(relay.root + self.path)
+        if not relay.serves(self.path) or url == relay.root + self.path:
+            self._send_bytes(None, "")  # not ours to answer: the same as for nothing there
+            return
+        try:
+            if url.endswith(_METADATA):  # PEP 658: small, and pip reads it instead of the wheel
+                found = relay.fetcher.read(url)
+                if found:
+                    relay.read_ahead(HeaderParser().parsestr(found.text))
+                self._send_bytes(found.body if found else None, "application/octet-stream")
+            elif urlsplit(url).path.endswith(_ARCHIVES):
+                relay.wait_for_file(url)  # read ahead: then it is a cache hit
+                to_pip = _ToPip(self)
+                try:
+                    path = relay.fetcher.fetch(relay.download(url), to_pip)
+                except BundleError:
+                    if to_pip.length is None:
+                        raise
+                    self.close_connection = True  # pip has part of it: it must not get the rest
+                    raise
+                if to_pip.length is None:  # a cached file, or a server that gave no length
+                    with path.open("rb") as f:
+                        self._headers(
+                            HTTPStatus.OK, "application/octet-stream", path.stat().st_size
+                        )
+                        self.connection.sendfile(f)
+                else:
+                    to_pip.finish()
+                if path.suffix == ".whl":
+                    relay.read_ahead(wheel_metadata(path))
+            else:
+                final, page, kind = relay.page(url, self.headers.get("Accept", PIP_ACCEPT))
+                if final != url:
+                    self._headers(HTTPStatus.FOUND, "text/plain", 0, relay.mirrored(final))
+                else:
+                    self._send_bytes(page, f"{kind}; charset=utf-8")
+        except BundleError as exc:
+            if relay.failure is None:
+                relay.failure = exc
+            if not self.close_connection:
+                self._send_bytes(str(exc).encode(), "text/plain", HTTPStatus.FAILED_DEPENDENCY)
+
+    def _send_bytes(
+        self, body: bytes | None, content_type: str, status: HTTPStatus = HTTPStatus.OK
+    ) -> None:
+        if body is None:
+            status, body, content_type = HTTPStatus.NOT_FOUND, b"not found", "text/plain"
+        self._headers(status, content_type, len(body))
+        self.wfile.write(body)
+
+    def _headers(
+        self, status: HTTPStatus, content_type: str, length: int, location: str | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """pip's requests are not the user's business."""

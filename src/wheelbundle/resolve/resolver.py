@@ -1,0 +1,280 @@
+"""The resolution stage: for each target, the exact files pip would install there.
+
+One entry point, :func:`resolve_targets`. Each target gets pip's answer by the quickest road
+that still is pip's answer: a pylock.toml's own selection; a stored resolution of the very same
+inputs (``memo``); a complete hash-pinned lock's files found by their hashes on the index pages
+(``find``); else pip itself, reading the indexes through a relay that keeps every file it
+downloads (``relay``), its JSON report read by ``resolve``. Every bundle carries pip, so pip's
+own wheel is resolved for each target too, and uv's with ``--installer uv``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from importlib.metadata import version
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from packaging.pylock import Pylock
+
+from wheelbundle.cache import Cache
+from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
+from wheelbundle.format.pins import Pin, Resolution
+from wheelbundle.inputs.hashes import GivenHashes
+from wheelbundle.inputs.options import MakeOptions
+from wheelbundle.inputs.reqfile import RequirementFiles, asked_for
+from wheelbundle.inputs.sources import Inputs
+from wheelbundle.net.credentials import Credentials, Location, pip_credentials
+from wheelbundle.net.fetch import Download, Fetcher, Network, pip_network
+from wheelbundle.pip.runner import Runner
+from wheelbundle.progress import Reporter
+from wheelbundle.resolve.dry_run import remembered, resolve, unmet
+from wheelbundle.resolve.find import find_locked, locked_lines, plain_indexes
+from wheelbundle.resolve.memo import MAX_AGE, resolution_key
+from wheelbundle.resolve.pylock import locked_pins
+from wheelbundle.resolve.relay import Relay
+from wheelbundle.target import Target
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What pip chose for one target."""
+
+    target: Target
+    resolution: Resolution
+    uv: Pin | None = None
+    """``--installer uv``: the uv wheel install.sh installs with; never in the venv or the lock."""
+
+
+def resolve_targets(
+    resolver: Resolver,
+    inputs: Inputs,
+    targets: Sequence[Target],
+    lock: Pylock | None,
+    given: Mapping[str, GivenHashes],
+) -> list[Resolved]:
+    """One resolution per target, in order: a pylock.toml's selection, else pip's answer."""
+    reporter, credentials = resolver.reporter, resolver.credentials
+    resolved = []
+    for target in targets:
+        where = target.label or target.display
+        if lock is not None and inputs.lock is not None:
+            reporter.stage(f"selecting from {inputs.lock} for {where}")
+            pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
+            locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
+            resolution = _with_pip(resolver, locked, target)
+        else:
+            reporter.stage(f"resolving for {where} with pip")
+            try:
+                resolution = _resolve(resolver, inputs, target, given)
+            except ResolutionFailed:
+                # pip passes over an index that refuses it in silence, then finds nothing.
+                with resolver.fetcher() as fetcher:
+                    fetcher.check_access(credentials.http_locations())
+                raise
+            _check_extras(inputs, resolution)
+        uv = _resolve_uv(resolver, target) if resolver.options.installer == "uv" else None
+        resolved.append(Resolved(target, resolution, uv))
+    return resolved
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """How this run asks pip for a resolution: reused when nothing changed, else through a relay.
+
+    pip reads the indexes through a :class:`Relay` whenever nothing but the indexes decides what
+    it finds (see ``find.plain_indexes``) and they are HTTP: then every file pip downloads while
+    resolving lands in the cache, and is not downloaded again. Otherwise pip reads them itself.
+    """
+
+    options: MakeOptions
+    requirements: RequirementFiles
+    """The inputs' requirements files, read once: every resolution here asks for them."""
+    cache: Cache
+    credentials: Credentials
+    pip_config: Callable[[], str]
+    network: Callable[[], Network]
+    run: Runner
+    reporter: Reporter
+
+    @classmethod
+    def create(
+        cls, options: MakeOptions, inputs: Inputs, cache: Cache, run: Runner, reporter: Reporter
+    ) -> Resolver:
+        """pip's configuration is asked for at most once, and only when needed."""
+        pip_config = functools.cache(lambda: run(["config", "list"]).output)
+        network = functools.cache(lambda: pip_network(pip_config, options.trusted_hosts))
+        lines = [line.text for line in inputs.requirements.lines]
+        credentials = pip_credentials(options.pip_index_options(), lines, pip_config)
+        return cls(
+            options, inputs.requirements, cache, credentials, pip_config, network, run, reporter
+        )
+
+    def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
+        key = resolution_key(
+            requirements, self.requirements, self.options.pip_index_options(), target
+        )
+        memo = self.cache.resolution(key) if key else None
+        max_age = 0 if self.options.refresh else MAX_AGE
+        if memo is not None and (kept := remembered(memo, max_age)):
+            return kept
+        indexes = self.plain_indexes()
+        if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
+            return self._resolve(requirements, target, memo, self.options.pip_index_options())
+        bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
+        asked = asked_for(requirements, self.requirements)  # their pages are read at once
+        relay = Relay(
+            bare, self.fetcher(), jobs=self.options.jobs, target=target, requirements=asked
+        )
+        with relay:
+            if self.options.verbose:  # pip's own lines will name the relay, not the indexes
+                self.reporter.stage(
+                    f"pip reads {', '.join(bare)} through a relay at {relay.root} that keeps "
+                    "every file it downloads"
+                )
+            resolution = self._resolve(requirements, target, memo, (), relay)
+        self._report_read_ahead(relay, resolution)
+        return resolution
+
+    def _report_read_ahead(self, relay: Relay, resolution: Resolution) -> None:
+        """How many files the relay read ahead, and the bytes of those the bundle will not use."""
+        ahead = relay.files_read_ahead()
+        if not ahead:
+            return
+        pinned = {pin.url.partition("#")[0] for pin in resolution.pins}
+        unused = [size for url, size in ahead.items() if url not in pinned]
+        self.reporter.stage(
+            f"read {len(ahead)} files ahead of pip; {len(unused)} not needed "
+            f"({sum(unused) / 1e6:.1f} MB)"
+        )
+
+    def fetcher(self) -> Fetcher:
+        """A fetcher that logs in, checks certificates and goes through proxies as pip does."""
+        return Fetcher(self.cache, self.credentials, jobs=self.options.jobs, network=self.network)
+
+    def plain_indexes(self) -> list[str] | None:
+        """The indexes pip would read, when nothing else decides what it finds there."""
+        return plain_indexes(
+            self.options.index_url,
+            self.options.extra_index_urls,
+            bool(self.options.find_links),
+            self.requirements,
+            os.environ,
+            self.pip_config,
+        )
+
+    def _resolve(
+        self,
+        requirements: Sequence[str],
+        target: Target,
+        memo: Path | None,
+        pip_options: Sequence[str],
+        relay: Relay | None = None,
+    ) -> Resolution:
+        return resolve(
+            requirements,
+            pip_options,
+            target=target,
+            verbose=self.options.verbose,
+            run=self.run,
+            memo=memo,
+            relay=relay,
+        )
+
+
+def _resolve(
+    resolver: Resolver, inputs: Inputs, target: Target, given: Mapping[str, GivenHashes]
+) -> Resolution:
+    """The inputs plus pip itself, which every bundle carries.
+
+    Hash-pinned requirements files are a complete lock (pip's hash-checking mode accepts
+    nothing less), so they are not resolved: each pinned file is found by its hash on the
+    index pages, or, where that cannot be settled, by pip with ``--no-deps``; the lock is then
+    checked to hold every dependency. Hash-checking mode refuses our unpinned "pip": it is
+    resolved on its own (unless the inputs pin it themselves).
+    """
+    if not given:
+        return resolver([*inputs.pip_args, "pip"], target)
+    if inputs.projects:
+        return _with_pip(resolver, resolver(inputs.pip_args, target), target)
+    pins = _find_locked(resolver, inputs, given, target)
+    if pins is not None:
+        resolution = Resolution(pins, pip_version=version("pip"), environment=target.markers)
+    else:
+        resolution = resolver(["--no-deps", *inputs.pip_args], target)
+    if missing := unmet(resolution.pins, {**resolution.environment}):
+        raise BundleError(
+            f"the hash-pinned requirements are not a complete lock: {'; '.join(missing)}; "
+            "regenerate them with every dependency (pip-compile --generate-hashes, uv export)"
+        )
+    return _with_pip(resolver, resolution, target)
+
+
+def _find_locked(
+    resolver: Resolver, inputs: Inputs, given: Mapping[str, GivenHashes], target: Target
+) -> tuple[Pin, ...] | None:
+    """A complete lock's files found by their hashes, without pip; None where pip must find them."""
+    lines = locked_lines(given, target.markers)
+    indexes = lines and resolver.plain_indexes()
+    if not lines or not indexes:
+        return None
+    bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
+    with resolver.fetcher() as fetcher:
+        return find_locked(
+            lines,
+            bare,
+            target,
+            fetcher.read_page,
+            lambda pins: fetcher.fetch_all([download_of(p) for p in pins]),
+            jobs=resolver.options.jobs,
+        )
+
+
+def _with_pip(resolver: Resolver, resolution: Resolution, target: Target) -> Resolution:
+    """``resolution`` plus pip's own wheel for the target, when it does not hold one already."""
+    if any(p.name == "pip" for p in resolution.pins):
+        return resolution
+    own = resolver(["pip"], target).pins
+    return replace(resolution, pins=tuple(sorted((*resolution.pins, *own), key=lambda p: p.name)))
+
+
+def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
+    """pip only warns about an extra no project has; a bundle would silently lack it.
+
+    Extras are asked of every project input; each must be known to at least one of them.
+    """
+    projects = {p.as_uri() for p in inputs.projects}
+    pins = [p for p in resolution.pins if p.kind == "dir" and p.url in projects]
+    known = sorted({e for pin in pins for e in pin.provides_extra})
+    for extra in inputs.extras:
+        if extra not in known:
+            owner = pins[0].name if len(pins) == 1 else "none of the projects"
+            raise UsageError(
+                f"{owner} has no extra {extra!r} (extras there: {', '.join(known) or 'none'})"
+            )
+
+
+def _resolve_uv(resolver: Resolver, target: Target) -> Pin:
+    """The target's uv wheel, resolved on its own: a tool for installing, not part of the app.
+
+    Only a wheel will do: uv's sdist needs a Rust compiler.
+    """
+    try:
+        resolution = resolver(["--only-binary", ":all:", "uv"], target)
+    except ResolutionFailed as exc:
+        raise exc.reworded(
+            ResolutionFailed,
+            f"--installer uv: no uv wheel for {target.label or target.display} on the index; "
+            "point --index-url/--find-links at uv's wheels, or bundle with --installer pip",
+        ) from exc
+    return next(p for p in resolution.pins if p.name == "uv")
+
+
+def download_of(pin: Pin) -> Download:
+    """What to fetch for a pin: its file, and the hash the index gave for it."""
+    return Download(
+        url=pin.url, filename=pin.filename, sha256=pin.sha256, label=f"{pin.name}=={pin.version}"
+    )
