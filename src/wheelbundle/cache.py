@@ -57,6 +57,22 @@ def naming(path: Path) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A file that appears at ``path`` whole or not at all: written under a temporary name beside
+    it (``.NAME.XXXXXXXX.part``) and renamed over it in one rename(2) when the block ends; removed
+    if the block fails. ``mode`` is its permission bits (mkstemp's would be 0600)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        Path(tmp).chmod(mode)
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def sweep_stale(folder: Path, pattern: str) -> None:
     """Remove the temporary files (``pattern``) in ``folder`` that a killed run left behind.
 

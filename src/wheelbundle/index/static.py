@@ -22,7 +22,6 @@ import fcntl
 import hashlib
 import html
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,7 +34,7 @@ from typing import Any
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelbundle.bundle.verify import verify_bundle
-from wheelbundle.cache import sha256_file
+from wheelbundle.cache import atomic_file, sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import wheel_member
@@ -221,12 +220,5 @@ def _json(data: dict[str, Any]) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as out:
+        out.write(data)

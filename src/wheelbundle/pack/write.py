@@ -18,7 +18,6 @@ import hashlib
 import io
 import os
 import tarfile
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from wheelbundle.bundle.sbom import sbom_json
 from wheelbundle.bundle.sign import sign
-from wheelbundle.cache import naming, sweep_stale
+from wheelbundle.cache import atomic_file, naming, sweep_stale
 from wheelbundle.format.layout import (
     FORMATS,
     INSTALL_SH,
@@ -116,22 +115,13 @@ def write_archive(
     """Write ``destination`` atomically: either the whole archive appears, or nothing does."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(destination.parent, ".*.tar.gz.*.part")  # left by a make killed outright
-    fd, tmp = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-    )
-    try:
-        Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes it 0600; an archive is for sharing
-        with (
-            naming(destination),
-            os.fdopen(fd, "wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-        ):
-            _add_tree(tar, top, members, mtime)
-        Path(tmp).replace(destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        naming(destination),
+        atomic_file(destination, 0o666 & ~_umask()) as raw,  # an archive is for sharing
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        _add_tree(tar, top, members, mtime)
     return destination
 
 

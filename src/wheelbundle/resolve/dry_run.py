@@ -7,7 +7,6 @@ and read its report into frozen pins (``pins``). Nothing is installed anywhere.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 import time
@@ -18,6 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from wheelbundle.cache import atomic_file
 from wheelbundle.errors import PipFailed
 from wheelbundle.format.pins import Pin, Resolution, parse_report
 from wheelbundle.pip.runner import Runner, run_pip
@@ -84,9 +84,8 @@ def resolve(
     resolution = parse_report(report)
     if memo is not None:
         memo.parent.mkdir(parents=True, exist_ok=True)
-        partial = memo.with_name(f".{memo.name}.{os.getpid()}.part")
-        partial.write_text(json.dumps(report), encoding="utf-8")
-        partial.replace(memo)
+        with atomic_file(memo) as out:
+            out.write(json.dumps(report).encode())
     return resolution
 
 
