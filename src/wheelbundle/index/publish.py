@@ -10,7 +10,6 @@ otherwise replace it silently). After each upload the page must list the file wi
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 import tempfile
@@ -37,9 +36,8 @@ from wheelbundle.format.layout import wheel_member
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.wheelcheck import wheel_metadata
 from wheelbundle.net.credentials import Credentials, Location, redact
-from wheelbundle.net.fetch import Fetcher, pip_network
+from wheelbundle.net.fetch import Fetcher, pip_wiring
 from wheelbundle.net.simple import PageFile, page_files
-from wheelbundle.pip.runner import run_pip
 from wheelbundle.progress import Reporter, Silent
 
 #: Where the simple index lives beside an upload URL: devpi, then pypiserver, Nexus, Artifactory.
@@ -98,9 +96,8 @@ def publish_bundles(
     report.stage("verifying")
     manifests = [verify_bundle(a, allowed_signers).manifest for a in archives]
     carried, expected = _wheels(archives, manifests)
-    pip_config = functools.cache(lambda: run_pip(["config", "list"]).output)
     credentials = Credentials([url for url in (to, simple_url) if url])
-    network = functools.cache(lambda: pip_network(pip_config))
+    network = pip_wiring().network
     fetcher = Fetcher(Cache(default_cache_dir()), credentials, network=network, refused=_refused)
     with fetcher:
         index = _Index(fetcher, _upload_url(to), simple_url)

@@ -30,6 +30,7 @@ from wheelbundle.cache import CHUNK, Cache, naming, sha256_file
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch, Stalled, TooLarge
 from wheelbundle.net.credentials import Credentials, Location, redact, refused_message
 from wheelbundle.pip.config import pip_settings
+from wheelbundle.pip.runner import Runner, run_pip
 
 RETRIES = 3
 TIMEOUT = 60.0
@@ -132,6 +133,21 @@ class Network:
             return None
         found = self.proxy or getproxies().get(parts.scheme)
         return urlsplit(found if "://" in found else f"http://{found}") if found else None
+
+
+@dataclass(frozen=True)
+class PipWiring:
+    """pip's configuration and the network it implies, each asked for at most once and only
+    when first needed (``pip config list`` costs a run of pip): what every fetcher of a command
+    follows, so that it reaches the indexes as pip does."""
+
+    pip_config: Callable[[], str]
+    network: Callable[[], Network]
+
+
+def pip_wiring(run: Runner = run_pip, trusted_hosts: Sequence[str] = ()) -> PipWiring:
+    pip_config = functools.cache(lambda: run(["config", "list"]).output)
+    return PipWiring(pip_config, functools.cache(lambda: pip_network(pip_config, trusted_hosts)))
 
 
 def pip_network(pip_config: Callable[[], str], trusted_hosts: Sequence[str] = ()) -> Network:

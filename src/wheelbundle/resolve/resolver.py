@@ -10,7 +10,6 @@ own wheel is resolved for each target too, and uv's with ``--installer uv``.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +27,7 @@ from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.reqfile import RequirementFiles, asked_for
 from wheelbundle.inputs.sources import Inputs
 from wheelbundle.net.credentials import Credentials, Location, pip_credentials
-from wheelbundle.net.fetch import Download, Fetcher, Network, pip_network
+from wheelbundle.net.fetch import Download, Fetcher, Network, pip_wiring
 from wheelbundle.pip.runner import Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.dry_run import remembered, resolve, unmet
@@ -105,12 +104,18 @@ class Resolver:
         cls, options: MakeOptions, inputs: Inputs, cache: Cache, run: Runner, reporter: Reporter
     ) -> Resolver:
         """pip's configuration is asked for at most once, and only when needed."""
-        pip_config = functools.cache(lambda: run(["config", "list"]).output)
-        network = functools.cache(lambda: pip_network(pip_config, options.trusted_hosts))
+        wiring = pip_wiring(run, options.trusted_hosts)
         lines = [line.text for line in inputs.requirements.lines]
-        credentials = pip_credentials(options.pip_index_options(), lines, pip_config)
+        credentials = pip_credentials(options.pip_index_options(), lines, wiring.pip_config)
         return cls(
-            options, inputs.requirements, cache, credentials, pip_config, network, run, reporter
+            options,
+            inputs.requirements,
+            cache,
+            credentials,
+            wiring.pip_config,
+            wiring.network,
+            run,
+            reporter,
         )
 
     def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
