@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 
 from wheelbundle.inputs.reqfile import asked_for, read_requirements, requirement_args
 from wheelbundle.net.simple import PageFile
-from wheelbundle.resolve.relay import _for_target, likely_choice
+from wheelbundle.resolve.choose import for_target, likely_choice
 from wheelbundle.target import parse_target
 
 TARGET = parse_target("cp311-manylinux_2_28_x86_64")
@@ -52,7 +52,7 @@ def test_pip_takes_a_file_whose_requires_python_is_invalid(
     page = json.dumps({"meta": {"api-version": "1.0"}, "name": "oddpy", "files": [
         {"filename": wheel.name, "url": wheel.name, "hashes": {}, "requires-python": INVALID}
     ]})  # fmt: skip
-    assert [f["filename"] for f in json.loads(_for_target(page, TARGET))["files"]] == [wheel.name]
+    assert [f["filename"] for f in json.loads(for_target(page, TARGET))["files"]] == [wheel.name]
 
 
 def test_a_requires_python_the_target_does_not_meet_is_passed_over_everywhere() -> None:
@@ -79,7 +79,7 @@ def test_a_wheels_place_in_the_targets_preference_is_read_one_way(
     page = json.dumps({"meta": {"api-version": "1.0"}, "name": "a", "files": [
         {"filename": filename, "url": filename, "hashes": {}}
     ]})  # fmt: skip
-    kept = [f["filename"] for f in json.loads(_for_target(page, TARGET))["files"]]
+    kept = [f["filename"] for f in json.loads(for_target(page, TARGET))["files"]]
     assert kept == ([filename] if rank is not None else [])
 
 

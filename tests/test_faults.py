@@ -43,8 +43,9 @@ from wheelbundle.inputs.config import load_config
 from wheelbundle.inputs.hashes import given_hashes
 from wheelbundle.inputs.reqfile import read_requirements
 from wheelbundle.inputs.sources import read_inputs
+from wheelbundle.resolve.choose import best_wheel
 from wheelbundle.resolve.dry_run import remembered
-from wheelbundle.resolve.find import best_wheel, files_on_page
+from wheelbundle.resolve.find import files_on_page
 from wheelbundle.resolve.pylock import read_pylock
 from wheelbundle.target import parse_target
 

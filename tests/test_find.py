@@ -13,7 +13,8 @@ from packages import sha256_hex, wheel_filename
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.inputs.hashes import given_hashes
 from wheelbundle.inputs.reqfile import read_requirements
-from wheelbundle.resolve.find import PYPI, best_wheel, files_on_page, locked_lines, plain_indexes
+from wheelbundle.resolve.choose import best_wheel
+from wheelbundle.resolve.find import PYPI, files_on_page, locked_lines, plain_indexes
 from wheelbundle.target import parse_target
 
 A, B = "a" * 64, "b" * 64

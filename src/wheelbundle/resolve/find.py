@@ -16,10 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from wheelbundle.format.pins import Pin
 from wheelbundle.format.wheelcheck import wheel_metadata
@@ -27,6 +26,7 @@ from wheelbundle.inputs.hashes import GivenHashes
 from wheelbundle.inputs.reqfile import RequirementFiles, included_file
 from wheelbundle.net.simple import links_with_sha256
 from wheelbundle.pip.config import pip_settings
+from wheelbundle.resolve.choose import best_wheel
 from wheelbundle.target import Target
 
 PageReader = Callable[[str], tuple[str, str] | None]
@@ -123,23 +123,6 @@ def files_on_page(
             with suppress(ValueError):  # not a URL (a broken IPv6 host): pip passes it over too
                 found[link.url] = link.sha256
     return found
-
-
-def best_wheel(files: Mapping[str, str], target: Target) -> tuple[str, str] | None:
-    """The wheel among ``files`` the target's pip would prefer; None when there is none."""
-    ranked = []
-    for url, digest in files.items():
-        filename = unquote(Path(urlsplit(url).path).name)
-        try:
-            parse_wheel_filename(filename)
-        except InvalidWheelFilename:
-            continue
-        if (rank := target.rank(filename)) is not None:
-            ranked.append((rank, filename, url, digest))
-    if not ranked:
-        return None
-    _, _, url, digest = min(ranked)
-    return url, digest
 
 
 def find_locked(

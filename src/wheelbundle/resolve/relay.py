@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from email.message import Message
 from email.parser import HeaderParser
@@ -56,17 +55,15 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
 
 from wheelbundle.errors import BundleError, FetchFailed
 from wheelbundle.format.wheelcheck import wheel_metadata
 from wheelbundle.net.fetch import Document, Download, Fetcher
-from wheelbundle.net.simple import PageFile, page_files, sha256s_by_filename
+from wheelbundle.net.simple import page_files, sha256s_by_filename
+from wheelbundle.resolve.choose import ARCHIVES, for_target, likely_choice
 from wheelbundle.target import Target
 
 _METADATA = ".metadata"
-#: Every archive pip takes a distribution from; a page's URL never ends so.
-_ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz")
 #: Where a page names a file's URL: an HTML link, or a PEP 691 JSON ``url``.
 _LINK = r"""(?:href=["']|"url":\s*")"""
 _ROOTED = re.compile(rf"({_LINK})/(?!/)")
@@ -220,7 +217,7 @@ class Relay:
         project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
         is_json = found.content_type == "application/vnd.pypi.simple.v1+json"
         if is_json and self._target is not None:
-            text = _for_target(text, self._target)
+            text = for_target(text, self._target)
         hashes = sha256s_by_filename(text)  # of the files pip will see
         with self._lock:
             self._hashes.setdefault(project, {}).update(hashes)
@@ -311,78 +308,6 @@ class Relay:
         filename = unquote(name)
         with self._lock:
             return self._hashes.get(_project(filename) or "", {}).get(filename)
-
-
-def likely_choice(
-    files: Sequence[PageFile], wanted: SpecifierSet, target: Target
-) -> PageFile | None:
-    """The wheel pip's finder would take for ``target``: the newest version ``wanted`` allows
-    (a pre-release only when nothing else fits or ``wanted`` names one), not yanked, whose
-    Requires-Python the target meets, and of that version the wheel whose tag ranks best.
-    None when the newest such version has no fitting wheel (pip would take its sdist).
-
-    Pages list thousands of files (botocore's: 20,000), so versions are parsed once each and
-    files are looked at closely only for the newest versions, until one fits.
-    """
-    by_version: dict[str, list[PageFile]] = {}
-    for file in files:
-        if not file.yanked:
-            by_version.setdefault(_version_text(file.filename), []).append(file)
-    versions = []
-    for text in by_version:
-        try:
-            version = Version(text)
-        except InvalidVersion:
-            continue
-        if wanted.contains(version, prereleases=bool(wanted.prereleases)):  # as pip: a
-            versions.append((version, text))  # pre-release only if a specifier names one
-    if not versions:  # pip then allows pre-releases
-        versions = [(v, t) for v, t in _parsed(by_version) if wanted.contains(v, prereleases=True)]
-    for _, text in sorted(versions, reverse=True):
-        ranked = [
-            (target.rank(f.filename) if f.filename.endswith(".whl") else len(target.tags), f)
-            for f in by_version[text]
-            if target.meets_requires_python(f.requires_python)
-        ]
-        usable = [(rank, f) for rank, f in ranked if rank is not None]
-        if usable:
-            best = min(usable, key=lambda pair: pair[0])[1]
-            return best if best.filename.endswith(".whl") else None
-    return None
-
-
-def _for_target(page: str, target: Target) -> str:
-    """A PEP 691 page without the files pip would pass over for ``target``: wheels whose tags
-    it does not accept, and files whose Requires-Python it does not meet. pip parses every file
-    on a page before choosing; on the web stack's 44 pages that was most of its time.
-    """
-    try:
-        data = json.loads(page)
-        data["files"] = [
-            f
-            for f in data["files"]
-            if target.meets_requires_python(f.get("requires-python"))
-            and (not f["filename"].endswith(".whl") or target.accepts(f["filename"]))
-        ]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return page  # not a page we can read: pip gets it as it is
-    return json.dumps(data)
-
-
-def _version_text(filename: str) -> str:
-    """The version part of a wheel's or an sdist's file name, unparsed."""
-    if filename.endswith(".whl"):
-        return filename.split("-")[1]
-    stem = next((filename[: -len(e)] for e in _ARCHIVES if filename.endswith(e)), filename)
-    return stem.rpartition("-")[2]
-
-
-def _parsed(by_version: Mapping[str, object]) -> Iterator[tuple[Version, str]]:
-    for text in by_version:
-        try:
-            yield Version(text), text
-        except InvalidVersion:
-            continue
 
 
 def _project(filename: str) -> str | None:
@@ -481,7 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if found:
                     relay.read_ahead(HeaderParser().parsestr(found.text))
                 self._send_bytes(found.body if found else None, "application/octet-stream")
-            elif urlsplit(url).path.endswith(_ARCHIVES):
+            elif urlsplit(url).path.endswith(ARCHIVES):
                 relay.wait_for_file(url)  # read ahead: then it is a cache hit
                 to_pip = _ToPip(self)
                 try:
