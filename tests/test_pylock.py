@@ -18,7 +18,7 @@ from packaging.pylock import Pylock
 from packaging.tags import sys_tags
 
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.resolve.pylock import toml_text
+from wheelbundle.format.pylock import toml_text
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -17,7 +17,8 @@ from packages import make_wheel, metadata_text
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from wheelbundle.bundle.sbom import CLASSIFIER_LICENSES, license_of, sbom, sbom_json
+from wheelbundle.bundle.sbom import sbom, sbom_json
+from wheelbundle.format.licenses import CLASSIFIER_LICENSES, license_of
 from wheelbundle.format.manifest import Manifest, parse_sha256sums
 
 SCHEMAS = Path(__file__).parent / "schemas"

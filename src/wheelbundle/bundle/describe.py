@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from wheelbundle import __version__
-from wheelbundle.bundle.sbom import license_from, wheel_license
 from wheelbundle.cache import sha256_file
 from wheelbundle.collect.repair import Repaired
 from wheelbundle.collect.wheelhouse import Collected
 from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.format.layout import CREATED_FORMAT, lock_name
+from wheelbundle.format.licenses import license_from, wheel_license
 from wheelbundle.format.manifest import InputFile, Manifest, Package, TargetEntry
 from wheelbundle.format.pins import Pin
 from wheelbundle.inputs.options import MakeOptions

@@ -26,8 +26,8 @@ from wheelbundle.format.layout import (
 )
 from wheelbundle.format.manifest import Manifest, parse_sha256sums
 from wheelbundle.format.members import RUNTIME_TOP, check_stream
+from wheelbundle.format.pylock import pylock_wheels
 from wheelbundle.format.wheelcheck import check_wheel
-from wheelbundle.resolve.pylock import pylock_wheels
 
 _LOCK_LINE = re.compile(r"^(\S+)==(\S+) --hash=sha256:([0-9a-f]{64})$")
 

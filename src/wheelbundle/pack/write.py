@@ -44,7 +44,7 @@ from wheelbundle.format.layout import (
     wheel_member,
 )
 from wheelbundle.format.manifest import Manifest, pip_wheel_of, sha256sums
-from wheelbundle.resolve.pylock import pylock_text
+from wheelbundle.format.pylock import pylock_text
 
 GZIP_LEVEL = 0
 

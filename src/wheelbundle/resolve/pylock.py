@@ -1,17 +1,14 @@
-"""PEP 751 lock files, both ways: a ``pylock.toml`` as input, and one in every bundle.
+"""A PEP 751 ``pylock.toml`` given as input: a resolution already, so never re-resolved.
 
-A lock file is already a resolution, so an input one is never re-resolved: ``Pylock.select``
-picks, for each target, the packages and the exact files its markers and tags call for, and
-those become the same pins pip's report gives. The bundle's own ``pylock.toml`` describes what
-``install.sh`` installs, each wheel by its path inside the bundle and its hash.
+``Pylock.select`` picks, for each target, the packages and the exact files its markers and tags
+call for, and those become the same pins pip's report gives. The bundle's own ``pylock.toml`` is
+``format.pylock``'s.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +26,10 @@ from packaging.pylock import (
     PylockUnsupportedVersionError,
     PylockValidationError,
 )
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from wheelbundle.errors import UsageError
-from wheelbundle.format.layout import wheel_member
-from wheelbundle.format.manifest import Manifest, TargetEntry
 from wheelbundle.format.pins import Pin
 from wheelbundle.target import Target
 
@@ -45,8 +37,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def read_pylock(path: Path) -> Pylock:
@@ -148,109 +138,6 @@ def _location(dist: PackageArchive | PackageWheel | PackageSdist, lock: Path) ->
 def _file_url(lock: Path, relative: str | None) -> str:
     """A ``path`` of the lock file (relative to the file's folder) as the URL pins carry."""
     return (lock.parent / (relative or "")).resolve().as_uri()
-
-
-def pylock_text(manifest: Manifest, entry: TargetEntry) -> str:
-    """The bundle's lock for one target, PEP 751: every wheel by its path in the bundle."""
-    wheels = set(entry.wheels)
-    packages = [p for p in manifest.packages if p.wheel in wheels]
-    names = {p.name for p in packages}
-    lock = Pylock(
-        lock_version=Version("1.0"),
-        created_by="wheelbundle",
-        requires_python=SpecifierSet(f"=={entry.python_version}.*"),
-        packages=[
-            LockedPackage(
-                name=canonicalize_name(p.name),
-                version=Version(p.version),
-                dependencies=[{"name": n} for n in _dependency_names(p.requires, names)] or None,
-                wheels=[
-                    PackageWheel(
-                        name=p.wheel,
-                        url=p.source_url if p.origin == "index-wheel" else None,
-                        path=wheel_member(p.wheel),
-                        size=p.size,
-                        hashes={"sha256": p.sha256},
-                    )
-                ],
-            )
-            for p in packages
-        ],
-    )
-    lock.validate()
-    return toml_text(lock.to_dict())
-
-
-def pylock_wheels(text: str) -> set[tuple[str, str, str, str]]:
-    """``(name, version, path, sha256)`` of every wheel a bundle's lock file names.
-
-    Raises ValueError when the text is not a valid lock file.
-    """
-    try:
-        lock = Pylock.from_dict(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
-        raise ValueError(str(exc)) from exc
-    return {
-        (p.name, str(p.version), w.path or "", w.hashes.get("sha256", ""))
-        for p in lock.packages
-        for w in p.wheels or ()
-    }
-
-
-def _dependency_names(requires: Iterable[str], present: set[str]) -> list[str]:
-    """The bundled packages among ``Requires-Dist`` (a marker may leave some out)."""
-    names = set()
-    for text in requires:
-        try:
-            name = canonicalize_name(Requirement(text).name)
-        except InvalidRequirement:
-            continue
-        if name in present:
-            names.add(name)
-    return sorted(names)
-
-
-def toml_text(data: Mapping[str, Any]) -> str:
-    """TOML for what a lock file holds: scalars, inline tables, and top-level arrays of tables.
-
-    The standard library reads TOML but does not write it; this is the small part we need.
-    """
-    lines = [f"{_key(k)} = {_value(v)}" for k, v in data.items() if not _is_table_array(v)]
-    for key, value in data.items():
-        if _is_table_array(value):
-            for table in value:
-                lines += ["", f"[[{_key(key)}]]"]
-                lines += [f"{_key(k)} = {_value(v, multiline=True)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _string(key)
-
-
-def _value(value: Any, multiline: bool = False) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        if multiline and value:
-            return "[\n" + "".join(f"    {_value(v)},\n" for v in value) + "]"
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
-
-
-def _string(text: str) -> str:
-    """A TOML basic string: JSON's escapes are TOML's, DEL aside."""
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _tags(target: Target) -> list[Tag]:
