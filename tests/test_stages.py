@@ -58,7 +58,7 @@ def _resolved(
     staged: tuple[MakeOptions, Inputs, Cache], run: CountingPip
 ) -> tuple[Resolver, list[Resolved]]:
     options, inputs, cache = staged
-    resolver = Resolver.create(options, inputs, cache, run, Silent())
+    resolver = Resolver.create(options.pip, inputs, cache, run, Silent())
     return resolver, resolve_targets(resolver, inputs, [host_target()], None, {})
 
 
@@ -91,9 +91,8 @@ def test_resolve_pins_every_distribution_for_the_target_and_remembers_it(
 def test_collect_puts_every_wheel_on_disk_checked_and_builds_the_sdist(
     staged: tuple[MakeOptions, Inputs, Cache],
 ) -> None:
-    options = staged[0]
     resolver, resolved = _resolved(staged, CountingPip())
-    collected = collect(options, resolved, {}, resolver, Silent())
+    collected = collect(resolved, {}, resolver, Silent())
     for pin in resolved[0].resolution.pins:
         wheel = collected.wheel(pin)
         assert wheel.is_file() and wheel.suffix == ".whl"
@@ -108,7 +107,7 @@ def _collected(
     staged: tuple[MakeOptions, Inputs, Cache],
 ) -> tuple[list[Resolved], Collected]:
     resolver, resolved = _resolved(staged, CountingPip())
-    return resolved, collect(staged[0], resolved, {}, resolver, Silent())
+    return resolved, collect(resolved, {}, resolver, Silent())
 
 
 def test_describe_names_each_wheel_its_origin_and_its_hash_in_the_manifest(
@@ -116,7 +115,7 @@ def test_describe_names_each_wheel_its_origin_and_its_hash_in_the_manifest(
 ) -> None:
     options, inputs, _ = staged
     resolved, collected = _collected(staged)
-    manifest, wheels = describe(options, inputs, resolved, collected)
+    manifest, wheels = describe(inputs, resolved, collected, options.name, options.version)
     assert (manifest.name, manifest.version) == ("app", "1.0")
     origins = {p.name: p.origin for p in manifest.packages}
     assert origins == {
@@ -137,7 +136,7 @@ def test_pack_writes_exactly_the_described_bundle_and_it_verifies(
 ) -> None:
     options, inputs, _ = staged
     resolved, collected = _collected(staged)
-    manifest, wheels = describe(options, inputs, resolved, collected)
+    manifest, wheels = describe(inputs, resolved, collected, options.name, options.version)
     archive = write_bundle(options.outdir, manifest, wheels)
     assert list(options.outdir.iterdir()) == [archive]
     top = f"{manifest.top}/"

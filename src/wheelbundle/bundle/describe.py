@@ -24,7 +24,6 @@ from wheelbundle.format.layout import CREATED_FORMAT, lock_name
 from wheelbundle.format.licenses import license_from, wheel_license
 from wheelbundle.format.manifest import InputFile, Manifest, Package, TargetEntry
 from wheelbundle.format.pins import Pin
-from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.reqfile import requirement_args
 from wheelbundle.inputs.sources import Inputs
 from wheelbundle.resolve.dry_run import decisions
@@ -35,7 +34,11 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 def describe(
-    options: MakeOptions, inputs: Inputs, resolved: Sequence[Resolved], collected: Collected
+    inputs: Inputs,
+    resolved: Sequence[Resolved],
+    collected: Collected,
+    name: str | None = None,
+    version: str | None = None,
 ) -> tuple[Manifest, dict[str, Path]]:
     """The manifest, and each of its wheels' files by wheel name."""
     all_pins = [pin for r in resolved for pin in r.resolution.pins]
@@ -66,7 +69,7 @@ def describe(
         )
         entries.append(replace(entry, uv_wheel=add(r.uv)) if r.uv else entry)
     epoch = _source_date_epoch(inputs.files)
-    name, version = _name_and_version(options, inputs, all_pins, epoch)
+    name, version = _name_and_version(name, version, inputs, all_pins, epoch)
     manifest = Manifest(
         name=name,
         version=version,
@@ -126,15 +129,13 @@ def _package(pin: Pin, wheel: Path, repaired: Repaired | None = None) -> Package
 
 
 def _name_and_version(
-    options: MakeOptions, inputs: Inputs, pins: Sequence[Pin], epoch: int
+    name: str | None, version: str | None, inputs: Inputs, pins: Sequence[Pin], epoch: int
 ) -> tuple[str, str]:
     """The options', else the one local project's, else the input folder's name and the date."""
     project_urls = {p.as_uri() for p in inputs.projects}
     project = next((p for p in pins if p.kind == "dir" and p.url in project_urls), None)
-    name = options.name or (
-        project.name if project and len(inputs.projects) == 1 else inputs.default_name
-    )
-    version = options.version or (
+    name = name or (project.name if project and len(inputs.projects) == 1 else inputs.default_name)
+    version = version or (
         project.version
         if project and len(inputs.projects) == 1
         else datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y.%m.%d")

@@ -19,8 +19,6 @@ from wheelbundle.collect.repair import Repaired, needs_repair, repair
 from wheelbundle.errors import BundleError
 from wheelbundle.format.pins import Pin
 from wheelbundle.inputs.hashes import GivenHashes, check_files
-from wheelbundle.inputs.options import MakeOptions
-from wheelbundle.pip.runner import Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.resolver import Resolved, Resolver, download_of
 from wheelbundle.target import host_target
@@ -42,7 +40,6 @@ class Collected:
 
 
 def collect(
-    options: MakeOptions,
     resolved: Sequence[Resolved],
     given: Mapping[str, GivenHashes],
     resolver: Resolver,
@@ -57,7 +54,7 @@ def collect(
         )
     sources = _fetch(resolver, [p for p in all_pins if p.kind == "sdist"], reporter)
     _check_given(all_pins, sources, given)
-    built = _build(options, all_pins, sources, resolver.cache, reporter, resolver.run)
+    built = _build(resolver, all_pins, sources, reporter)
     repairs = _repair(built.wheels, resolver.cache, reporter)
     built = replace(
         built, wheels={k: repairs[w].wheel if w in repairs else w for k, w in built.wheels.items()}
@@ -124,12 +121,7 @@ def _fetch(resolver: Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict[
 
 
 def _build(
-    options: MakeOptions,
-    pins: Sequence[Pin],
-    sources: Mapping[str, Path],
-    cache: Cache,
-    reporter: Reporter,
-    run: Runner,
+    resolver: Resolver, pins: Sequence[Pin], sources: Mapping[str, Path], reporter: Reporter
 ) -> Built:
     """Build every source pin once (several targets may share one); keyed by name and version."""
     unique = {(p.name, p.version): p for p in pins if p.kind != "wheel"}
@@ -141,13 +133,14 @@ def _build(
         return Built(wheels={}, failed={})
     bar = reporter.bar("building wheels", len(jobs), "wheel")
     try:
+        settings = resolver.settings
         return build_all(
             jobs,
-            cache,
-            options.pip_index_options(),
-            parallel=min(options.jobs, os.cpu_count() or 1),
-            verbose=options.verbose,
-            run=run,
+            resolver.cache,
+            settings.index_options(),
+            parallel=min(settings.jobs, os.cpu_count() or 1),
+            verbose=settings.verbose,
+            run=resolver.run,
             done=lambda _pin: bar.advance(1),
         )
     finally:

@@ -1,9 +1,41 @@
-"""What ``bundle make`` was asked for, as one frozen value every stage reads."""
+"""What ``bundle make`` was asked for, as one frozen value the CLI builds; each stage is handed
+only its own part of it (``PipSettings`` for resolving and collecting, the name and version for
+describing), so that its signature says what it depends on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PipSettings:
+    """How pip, and the fetcher that follows it, reads the indexes: what ``resolve`` and
+    ``collect`` are given of the options."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    jobs: int = 8
+    verbose: bool = False
+    refresh: bool = False
+    """Resolve anew even when a stored resolution of the same inputs is fresh."""
+    installer: str = "pip"
+    """``uv``: each target's uv wheel is resolved too."""
+
+    def index_options(self) -> list[str]:
+        """Only what the user set: pip's own configuration fills in the rest."""
+        opts: list[str] = []
+        if self.index_url:
+            opts += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            opts += ["--extra-index-url", url]
+        for link in self.find_links:
+            opts += ["--find-links", link]
+        for host in self.trusted_hosts:
+            opts += ["--trusted-host", host]
+        return opts
 
 
 @dataclass(frozen=True)
@@ -42,15 +74,16 @@ class MakeOptions:
     archive_format: str = "tar.gz"
     """``--format``: the archive's format, and its name's suffix (one of ``layout.FORMATS``)."""
 
-    def pip_index_options(self) -> list[str]:
-        """Only what the user set: pip's own configuration fills in the rest."""
-        opts: list[str] = []
-        if self.index_url:
-            opts += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            opts += ["--extra-index-url", url]
-        for link in self.find_links:
-            opts += ["--find-links", link]
-        for host in self.trusted_hosts:
-            opts += ["--trusted-host", host]
-        return opts
+    @property
+    def pip(self) -> PipSettings:
+        """The part of the options the resolve and collect stages read."""
+        return PipSettings(
+            index_url=self.index_url,
+            extra_index_urls=self.extra_index_urls,
+            find_links=self.find_links,
+            trusted_hosts=self.trusted_hosts,
+            jobs=self.jobs,
+            verbose=self.verbose,
+            refresh=self.refresh,
+            installer=self.installer,
+        )

@@ -46,12 +46,12 @@ def make_bundle(
     lock = read_pylock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(inputs.requirements)
     with _cache(options) as cache:
-        resolver = Resolver.create(options, inputs, cache, run, reporter)
+        resolver = Resolver.create(options.pip, inputs, cache, run, reporter)
         runtime = _runtime(options, resolver, reporter)
         targets = _targets(options, runtime)
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
-        collected = collect(options, resolved, given, resolver, reporter)
-        manifest, wheels = describe(options, inputs, resolved, collected)
+        collected = collect(resolved, given, resolver, reporter)
+        manifest, wheels = describe(inputs, resolved, collected, options.name, options.version)
         if runtime is not None:
             manifest = carrying(manifest, runtime)
         if options.since is not None:

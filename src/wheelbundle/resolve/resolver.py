@@ -23,7 +23,7 @@ from wheelbundle.cache import Cache
 from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
 from wheelbundle.format.pins import Pin, Resolution
 from wheelbundle.inputs.hashes import GivenHashes
-from wheelbundle.inputs.options import MakeOptions
+from wheelbundle.inputs.options import PipSettings
 from wheelbundle.inputs.reqfile import RequirementFiles, asked_for
 from wheelbundle.inputs.sources import Inputs
 from wheelbundle.net.credentials import Credentials, Location, pip_credentials
@@ -75,7 +75,7 @@ def resolve_targets(
                     fetcher.check_access(credentials.http_locations())
                 raise
             _check_extras(inputs, resolution)
-        uv = _resolve_uv(resolver, target) if resolver.options.installer == "uv" else None
+        uv = _resolve_uv(resolver, target) if resolver.settings.installer == "uv" else None
         resolved.append(Resolved(target, resolution, uv))
     return resolved
 
@@ -89,7 +89,7 @@ class Resolver:
     resolving lands in the cache, and is not downloaded again. Otherwise pip reads them itself.
     """
 
-    options: MakeOptions
+    settings: PipSettings
     requirements: RequirementFiles
     """The inputs' requirements files, read once: every resolution here asks for them."""
     cache: Cache
@@ -101,14 +101,14 @@ class Resolver:
 
     @classmethod
     def create(
-        cls, options: MakeOptions, inputs: Inputs, cache: Cache, run: Runner, reporter: Reporter
+        cls, settings: PipSettings, inputs: Inputs, cache: Cache, run: Runner, reporter: Reporter
     ) -> Resolver:
         """pip's configuration is asked for at most once, and only when needed."""
-        wiring = pip_wiring(run, options.trusted_hosts)
+        wiring = pip_wiring(run, settings.trusted_hosts)
         lines = [line.text for line in inputs.requirements.lines]
-        credentials = pip_credentials(options.pip_index_options(), lines, wiring.pip_config)
+        credentials = pip_credentials(settings.index_options(), lines, wiring.pip_config)
         return cls(
-            options,
+            settings,
             inputs.requirements,
             cache,
             credentials,
@@ -119,23 +119,21 @@ class Resolver:
         )
 
     def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
-        key = resolution_key(
-            requirements, self.requirements, self.options.pip_index_options(), target
-        )
+        key = resolution_key(requirements, self.requirements, self.settings.index_options(), target)
         memo = self.cache.resolution(key) if key else None
-        max_age = 0 if self.options.refresh else MAX_AGE
+        max_age = 0 if self.settings.refresh else MAX_AGE
         if memo is not None and (kept := remembered(memo, max_age)):
             return kept
         indexes = self.plain_indexes()
         if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
-            return self._resolve(requirements, target, memo, self.options.pip_index_options())
+            return self._resolve(requirements, target, memo, self.settings.index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
         asked = asked_for(requirements, self.requirements)  # their pages are read at once
         relay = Relay(
-            bare, self.fetcher(), jobs=self.options.jobs, target=target, requirements=asked
+            bare, self.fetcher(), jobs=self.settings.jobs, target=target, requirements=asked
         )
         with relay:
-            if self.options.verbose:  # pip's own lines will name the relay, not the indexes
+            if self.settings.verbose:  # pip's own lines will name the relay, not the indexes
                 self.reporter.stage(
                     f"pip reads {', '.join(bare)} through a relay at {relay.root} that keeps "
                     "every file it downloads"
@@ -158,14 +156,14 @@ class Resolver:
 
     def fetcher(self) -> Fetcher:
         """A fetcher that logs in, checks certificates and goes through proxies as pip does."""
-        return Fetcher(self.cache, self.credentials, jobs=self.options.jobs, network=self.network)
+        return Fetcher(self.cache, self.credentials, jobs=self.settings.jobs, network=self.network)
 
     def plain_indexes(self) -> list[str] | None:
         """The indexes pip would read, when nothing else decides what it finds there."""
         return plain_indexes(
-            self.options.index_url,
-            self.options.extra_index_urls,
-            bool(self.options.find_links),
+            self.settings.index_url,
+            self.settings.extra_index_urls,
+            bool(self.settings.find_links),
             self.requirements,
             os.environ,
             self.pip_config,
@@ -183,7 +181,7 @@ class Resolver:
             requirements,
             pip_options,
             target=target,
-            verbose=self.options.verbose,
+            verbose=self.settings.verbose,
             run=self.run,
             memo=memo,
             relay=relay,
@@ -234,7 +232,7 @@ def _find_locked(
             target,
             fetcher.read_page,
             lambda pins: fetcher.fetch_all([download_of(p) for p in pins]),
-            jobs=resolver.options.jobs,
+            jobs=resolver.settings.jobs,
         )
 
 
