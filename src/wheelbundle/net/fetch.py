@@ -378,6 +378,7 @@ class Fetcher:
                 headers={**headers, **route.headers},
             )
             if self._stopping.is_set():  # stopped while connecting: close() missed this socket
+                self._drop_connection(url)  # so it is closed here, not left to the collector
                 raise FetchFailed(f"could not read {redact(url)}: stopped")
             response = route.conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
