@@ -1,8 +1,9 @@
 """What a tar member from across the gap may be, decided before a byte of it is written.
 
-Every archive a bundle takes in or carries (a Python runtime, a base bundle) came from
-somewhere: a member that climbs out, is absolute, links outside, is a device or a FIFO, carries
-a setuid bit or is larger than any real file would be, is refused with its name. ``install.sh``
+A Python runtime a bundle carries came from somewhere: a member that climbs out, is absolute,
+links outside, is a device or a FIFO, carries a setuid bit or is larger than any real file would
+be, is refused with its name. (A base bundle is never unpacked: its wheels are read by exact
+name, each bounded by its size and hash.) ``install.sh``
 holds runtimes to the same rules on the server (``check_runtime_members``), with sh and awk,
 because the server it serves may have no Python at all.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import IO
 
 #: No file of a runtime comes near this (libpython is tens of megabytes); a member larger is a
@@ -86,10 +87,10 @@ def checked(tar: tarfile.TarFile, top: str, label: str) -> Iterator[tarfile.TarI
             links[member.name] = _joined(member)
         yield member
     for name in sorted(names):
-        if through := _through_link(name, set(links)):
+        if through := _through_link(name, links):
             raise ValueError(f"{label}: member {name!r} is below the symlink {through!r}")
     for name, path in sorted(links.items()):
-        if through := _through_link(path, set(links)):
+        if through := _through_link(path, links):
             raise ValueError(
                 f"{label}: member {name!r} is a symlink through the symlink {through!r}"
             )
@@ -104,7 +105,7 @@ def _joined(member: tarfile.TarInfo) -> str:
     return posixpath.join(posixpath.dirname(member.name), member.linkname)
 
 
-def _through_link(path: str, links: set[str]) -> str | None:
+def _through_link(path: str, links: Container[str]) -> str | None:
     """The first symlink that ``path`` (from the archive's root, ``..`` and all) goes into or
     up out of before its end; None when it runs through none."""
     stack: list[str] = []

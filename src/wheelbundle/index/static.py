@@ -111,7 +111,7 @@ def _stage_bundle(
                     )
                 continue
             copied = bundle.copy_to(wheel_member(wheel), tmp)  # the bytes its sums promise
-            _atomic_write(tmp / f"{wheel}{_METADATA}", metadata_bytes(copied))
+            (tmp / f"{wheel}{_METADATA}").write_bytes(metadata_bytes(copied))  # tmp is ours
             staged[wheel] = copied
 
 

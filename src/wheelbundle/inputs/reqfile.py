@@ -55,12 +55,9 @@ def asked_for(pip_args: Sequence[str], files: RequirementFiles) -> list[str]:
     """What pip is asked for by ``pip_args``: its requirement arguments, and where they name
     requirements files (``-r``), those files' requirement lines (``files``, read once; their
     constraints limit versions, they ask for nothing)."""
-    named = bool(requirement_files(pip_args))
-    lines = [line for line in files.lines if named and not line.constraint]
-    return [
-        *(text for line in lines if (text := line.requirement()[0])),
-        *requirement_args(pip_args),
-    ]
+    lines = files.lines if requirement_files(pip_args) else ()
+    asked = (line.requirement()[0] for line in lines if not line.constraint)
+    return [*filter(None, asked), *requirement_args(pip_args)]
 
 
 @dataclass(frozen=True)

@@ -600,9 +600,12 @@ def _inflated(body: bytes, url: str) -> bytes:
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     data, left = bytearray(), body
     try:  # in pieces, so that memory grows with what is kept, and stops at the bound
-        while left and len(data) <= MAX_DOCUMENT:
-            data += inflater.decompress(left, CHUNK)
+        while not inflater.eof and len(data) <= MAX_DOCUMENT:
+            piece = inflater.decompress(left, CHUNK)  # b"" input flushes what zlib still holds
             left = inflater.unconsumed_tail
+            if not piece and not left:
+                break  # the input ended before the stream did
+            data += piece
     except zlib.error as exc:
         raise OSError(f"a damaged compressed answer ({exc})") from exc
     if len(data) > MAX_DOCUMENT:

@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import IO, Any, Dict, NoReturn, Tuple
 
 CHUNK = 1 << 20
+MAX_WHEEL = 1 << 31
+"""How far a base wheel is read when targets.json gives no size for it (a delta made before
+sizes were recorded)."""
 Wanted = Dict[str, Tuple[str, int]]
 """The base wheels to take: each one's sha256 and size, by file name."""
 
@@ -136,32 +139,29 @@ def take_base(targets_json: str, base: str, dest: str) -> None:
     for a --base given to a full bundle (whose files are then checked all the same)."""
     sums = _read_sums()
     _check_listed(targets_json, sums)
-    data = json.loads(Path(targets_json).read_text(encoding="utf-8"))
-    if "base" not in data:
-        if base:
-            sys.stderr.write(f"error: --base {base}: this is a full bundle; it needs no base\n")
-            sys.exit(2)
-        data["base"] = {"wheels": [], "name": data["name"], "version": data["version"]}
-    expected = data["base"]
-    wheels = expected["wheels"]
-    sizes = expected.get("sizes", {})
+    expected = json.loads(Path(targets_json).read_text(encoding="utf-8")).get("base")
+    if expected is None and base:
+        sys.stderr.write(f"error: --base {base}: this is a full bundle; it needs no base\n")
+        sys.exit(2)
+    wheels = expected["wheels"] if expected else []
     for wheel in wheels:
         if "/" in wheel or not wheel.endswith(".whl") or f"wheels/{wheel}" not in sums:
             _fail(
                 f"{targets_json}: names {wheel!r} as a base wheel, which SHA256SUMS does not list"
             )
-    taken = {f"wheels/{wheel}" for wheel in wheels}
+    checked = {targets_json, *(f"wheels/{wheel}" for wheel in wheels)}
     for own in sums:
-        if own not in taken:
+        if own not in checked:
             _check_listed(own, sums)
-    label = f"{expected['name']} {expected['version']}"
-    if not wheels:  # a full bundle after all: its files are checked, and that is all
+    if expected is None:  # a full bundle: its files are checked, and that is all
         return
+    label = f"{expected['name']} {expected['version']}"
     if not base:
         _fail(
             f"this is a delta bundle: it takes {len(wheels)} wheels from {label}; "
             "pass --base with that bundle (its folder or its .tar.gz)"
         )
+    sizes = expected.get("sizes", {})
     wanted = {w: (sums[f"wheels/{w}"], sizes.get(w, MAX_WHEEL)) for w in wheels}
     path = Path(base)
     try:
@@ -173,11 +173,6 @@ def take_base(targets_json: str, base: str, dest: str) -> None:
             _fail(f"--base {base}: no such folder or file; it should be {label}")
     except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         _fail(f"--base {base}: cannot read it ({exc}); it should be {label}")
-
-
-#: A base wheel targets.json gives no size for (a delta made before sizes were recorded) is
-#: read no further than this.
-MAX_WHEEL = 1 << 31
 
 
 def _read_sums() -> dict[str, str]:

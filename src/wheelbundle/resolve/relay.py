@@ -133,7 +133,7 @@ class Relay:
     @property
     def base(self) -> str:
         """The root and this run's secret: any local user may connect to 127.0.0.1, but only
-        the pip given the secret (in its environment, see ``pip.pip_environment``) is served,
+        the pip given the secret (in its environment, see ``pip.runner.pip_environment``) is served,
         so a login-protected index is not handed to every account on a shared machine."""
         return f"{self.root}/{self._secret}"
 
@@ -396,10 +396,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         relay = self.server.relay
-        url = relay.original(relay.root + self.path)
-        if not relay.serves(self.path) or url == relay.root + self.path:
+        if not relay.serves(self.path):  # the secret first, in constant time
             self._send_bytes(None, "")  # not ours to answer: the same as for nothing there
             return
+        url = relay.original(relay.root + self.path)
         try:
             if url.endswith(_METADATA):  # PEP 658: small, and pip reads it instead of the wheel
                 found = relay.fetcher.read(url)
