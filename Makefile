@@ -15,14 +15,14 @@ EXAMPLE_WHEELS := .cache/example-wheels
 EXAMPLE_STAMP := $(EXAMPLE_WHEELS)/.fetched
 REFERENCE_WHEELS := .cache/reference-wheels
 REFERENCE_STAMP := $(REFERENCE_WHEELS)/.fetched
-# devpi-server and pypiserver for tests/test_devpi.py and tests/test_publish.py, in a virtualenv
+# devpi-server and pypiserver for tests/index/test_devpi.py and tests/index/test_publish.py, in a virtualenv
 # of their own: their dependencies are not ours.
 DEVPI_VENV := .venv-devpi
 DEVPI_STAMP := $(DEVPI_VENV)/.installed
 # The same suite against the newest releases of the tool's dependencies (make test-latest).
 LATEST_VENV := .venv-latest
 # What every test run is told: where the fetched files are, and that devpi must run.
-# Debian root file systems (tests/test_debian.py) are made once into .cache/debian.
+# Debian root file systems (tests/payload/test_debian.py) are made once into .cache/debian.
 TEST_ENV := WHEELBUNDLE_EXAMPLE_WHEELS=$(CURDIR)/$(EXAMPLE_WHEELS) \
 	WHEELBUNDLE_REFERENCE_WHEELS=$(CURDIR)/$(REFERENCE_WHEELS) \
 	WHEELBUNDLE_DEBIAN_CACHE=$(CURDIR)/.cache/debian \

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from index import LocalIndex  # noqa: E402 (the tests' index, found through the path above)
+from support.index import LocalIndex  # noqa: E402 (the tests' index, found through the path above)
 
 NOTHING = tempfile.mkdtemp(prefix="bench-relay-empty-")
 MODES = {"pip reads the index": ["--find-links", NOTHING], "through the relay": []}

@@ -29,11 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pythons import TOOL_VERSIONS, find_python, missing  # noqa: E402
+from support.pythons import TOOL_VERSIONS, find_python, missing  # noqa: E402
 
 PYTEST = ("-m", "pytest", "-p", "no:cacheprovider", "-q")
 #: What depends on pip's own words and internals: its messages, the launcher, the journey.
-OLDEST_PIP_TESTS = ("tests/test_make.py", "tests/test_target.py", "tests/test_pip.py")
+OLDEST_PIP_TESTS = ("tests/journeys/test_make.py", "tests/test_target.py", "tests/pip/test_pip.py")
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from index import LocalIndex
-from packages import (
+from support.fixtures import MakeIndex, RunOffline
+from support.index import LocalIndex
+from support.packages import (
     console_script_module,
     make_sdist,
     make_uv_wheel,
@@ -22,13 +23,7 @@ from packages import (
     native_tag,
     pip_wheel,
 )
-from runtimes import make_runtime
-
-RunOffline = Callable[..., "subprocess.CompletedProcess[str]"]
-"""`run_offline(cmd, **kw)`: `subprocess.run` with the network cut; text output captured."""
-
-MakeIndex = Callable[..., LocalIndex]
-"""`make_index(*files, metadata=True, username=None, password=None)`: a private index."""
+from support.runtimes import RUNTIME_VERSION, make_runtime
 
 
 @pytest.fixture(scope="session")
@@ -107,10 +102,6 @@ def _make_fixture_packages(folder: Path) -> None:
 def uv_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """uv's wheel for this machine, holding the real uv program: made once, 18 MB, read-only."""
     return make_uv_wheel(tmp_path_factory.mktemp("uv-wheel"))
-
-
-#: The Python of the runtime bundles carry in the tests (``--python-runtime``).
-RUNTIME_VERSION = "3.12"
 
 
 @pytest.fixture(scope="session")

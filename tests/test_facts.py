@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from bundles import bundle, requirements
-from conftest import MakeIndex
-from packages import make_wheel
 from packaging.specifiers import SpecifierSet
+from support.bundles import bundle, requirements
+from support.fixtures import MakeIndex
+from support.packages import make_wheel
 
 from wheelbundle.inputs.reqfile import asked_for, read_requirements, requirement_args
 from wheelbundle.net.simple import PageFile

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from index import LocalIndex
-from packages import (
+from packaging.metadata import Metadata
+from packaging.utils import parse_wheel_filename
+from support.index import LocalIndex
+from support.packages import (
     SIMULATED_BUILD_ERROR,
     make_sdist,
     make_wheel,
@@ -31,8 +33,6 @@ from packages import (
     sha256_hex,
     wheel_filename,
 )
-from packaging.metadata import Metadata
-from packaging.utils import parse_wheel_filename
 
 RunOffline = Callable[..., "subprocess.CompletedProcess[str]"]
 MakeIndex = Callable[..., LocalIndex]
@@ -361,7 +361,7 @@ def test_files_added_later_are_served_at_once(make_index: MakeIndex, tmp_path: P
 
 
 def test_index_runs_standalone_and_prints_its_url(packages_dir: Path) -> None:
-    script = Path(__file__).with_name("index.py")
+    script = Path(__file__).parent / "support" / "index.py"
     with subprocess.Popen(
         [sys.executable, script, packages_dir], stdout=subprocess.PIPE, text=True
     ) as server:

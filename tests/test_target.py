@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bundles import Outcome, bundle, requirements, unpack
-from index import LocalIndex
-from packages import make_sdist, make_wheel, native_tag, pip_wheel
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
+from support.bundles import Outcome, bundle, requirements, unpack
+from support.index import LocalIndex
+from support.packages import make_sdist, make_wheel, native_tag, pip_wheel
 
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.pip.as_target import missing_internals, unsupported_pip

@@ -1,0 +1,1 @@
+"""Helpers the tests share: local indexes, real packages, bundles, runtimes, servers."""
