@@ -1,6 +1,6 @@
 """The server a bundle is made for: its Python, the wheel tags it accepts, its marker environment.
 
-A target is described exactly as ``support/probe.py`` describes a real server, so the build side
+A target is described exactly as ``payload/probe.py`` describes a real server, so the build side
 and the server side speak about the same thing.
 """
 
@@ -52,8 +52,8 @@ class Target:
     def python_full_version(self) -> str:
         return self.markers.get("python_full_version", f"{self.python_version}.0")
 
-    def describe(self) -> dict[str, Any]:
-        """The target as ``support/probe.py`` prints a server: what pip is told it runs on."""
+    def probe_json(self) -> dict[str, Any]:
+        """The target as ``payload/probe.py`` prints a server: what pip is told it runs on."""
         return {
             "format": 1,
             "implementation": self.implementation,

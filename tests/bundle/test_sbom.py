@@ -17,8 +17,9 @@ from support.index import LocalIndex
 from support.packages import make_wheel, metadata_text
 
 from wheelbundle.bundle.sbom import sbom, sbom_json
+from wheelbundle.format.checksums import parse_sha256sums
 from wheelbundle.format.licenses import CLASSIFIER_LICENSES, license_of
-from wheelbundle.format.manifest import Manifest, parse_sha256sums
+from wheelbundle.format.manifest import Manifest
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from support.index import LocalIndex
 
 from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.inputs.hashes import given_hashes
+from wheelbundle.inputs.pinned_hashes import given_hashes
 from wheelbundle.inputs.reqfile import read_requirements
 from wheelbundle.resolve.pylock import read_pylock
 

@@ -37,10 +37,12 @@ from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import STALE_SECONDS, Cache
 from wheelbundle.errors import BundleError, UsageError, VerifyFailed
 from wheelbundle.format.archive import BundleArchive
-from wheelbundle.format.manifest import Manifest, parse_sha256sums
-from wheelbundle.format.wheelcheck import check_wheel, wheel_metadata
+from wheelbundle.format.checksums import parse_sha256sums
+from wheelbundle.format.manifest import Manifest
+from wheelbundle.format.wheelcheck import check_wheel
+from wheelbundle.format.wheelfile import wheel_metadata
 from wheelbundle.inputs.config import load_config
-from wheelbundle.inputs.hashes import given_hashes
+from wheelbundle.inputs.pinned_hashes import given_hashes
 from wheelbundle.inputs.reqfile import read_requirements
 from wheelbundle.inputs.sources import read_inputs
 from wheelbundle.resolve.choose import best_wheel

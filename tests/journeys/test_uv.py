@@ -31,7 +31,8 @@ from support.packages import make_uv_wheel, make_wheel, native_tag, pure_bundle_
 
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.errors import VerifyFailed
-from wheelbundle.format.manifest import Manifest, parse_sha256sums, sha256sums
+from wheelbundle.format.checksums import parse_sha256sums, sha256sums
+from wheelbundle.format.manifest import Manifest
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

@@ -11,7 +11,7 @@ from support.fixtures import MakeIndex
 from support.packages import sha256_hex, wheel_filename
 
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.inputs.hashes import given_hashes
+from wheelbundle.inputs.pinned_hashes import given_hashes
 from wheelbundle.inputs.reqfile import read_requirements
 from wheelbundle.resolve.choose import best_wheel
 from wheelbundle.resolve.find import PYPI, files_on_page, locked_lines, plain_indexes

@@ -11,6 +11,7 @@ from pathlib import Path
 from wheelbundle.bundle.sign import require_allowed_signers, verify
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.format.archive import BundleArchive
+from wheelbundle.format.checksums import parse_sha256sums
 from wheelbundle.format.layout import (
     MANIFEST,
     RUNTIMES,
@@ -24,7 +25,7 @@ from wheelbundle.format.layout import (
     runtimes_text,
     wheel_member,
 )
-from wheelbundle.format.manifest import Manifest, parse_sha256sums
+from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.members import RUNTIME_TOP, check_stream
 from wheelbundle.format.pylock import pylock_wheels
 from wheelbundle.format.wheelcheck import check_wheel

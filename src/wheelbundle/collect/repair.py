@@ -64,7 +64,7 @@ def repair(wheel: Path, label: str, cache: Cache) -> Repaired:
     if (found := kept_wheel(folder, f"{label} (repaired, in the cache)")) is None:
         _run_auditwheel(wheel, label, cache, folder)
         found = sorted(folder.glob("*.whl"))[0]
-    return _describe(found)
+    return _repaired(found)
 
 
 def _auditwheel_version(label: str) -> str:
@@ -115,7 +115,7 @@ def _failure(label: str, output: str) -> str:
     )
 
 
-def _describe(wheel: Path) -> Repaired:
+def _repaired(wheel: Path) -> Repaired:
     _, _, _, wheel_tags = parse_wheel_filename(wheel.name)
     platform = min((t.platform for t in wheel_tags), key=_glibc_order)
     with zipfile.ZipFile(wheel) as zf:

@@ -18,7 +18,7 @@ from wheelbundle.collect.build import BuildJob, Built, build_all
 from wheelbundle.collect.repair import Repaired, needs_repair, repair
 from wheelbundle.errors import BundleError
 from wheelbundle.format.pins import Pin
-from wheelbundle.inputs.hashes import GivenHashes, check_files
+from wheelbundle.inputs.pinned_hashes import GivenHashes, check_files
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.resolver import Resolved, Resolver, download_of
 from wheelbundle.target import host_target

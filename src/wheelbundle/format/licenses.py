@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
-from wheelbundle.format.wheelcheck import wheel_metadata
+from wheelbundle.format.wheelfile import wheel_metadata
 
 CLASSIFIER_LICENSES: Mapping[str, str] = {
     "MIT License": "MIT",

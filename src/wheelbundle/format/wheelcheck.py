@@ -1,7 +1,4 @@
-"""Is a wheel what it says it is? Its RECORD must hash every member, its name match its metadata.
-
-Also the one place that reads a wheel's METADATA for the others (licenses, dependencies).
-"""
+"""Is a wheel what it says it is? Its RECORD must hash every member, its name match its metadata."""
 
 from __future__ import annotations
 
@@ -12,7 +9,6 @@ import io
 import shutil
 import zipfile
 import zlib
-from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 
@@ -20,39 +16,8 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from wheelbundle.cache import CHUNK
-from wheelbundle.errors import BundleError, VerifyFailed
-
-#: How much larger than its compressed bytes a member may say it is. Text and code compress
-#: ten- to twentyfold, but a shared library padded with zeros far more (Pillow 13's libXau:
-#: 223 times); deflate cannot exceed 1032 times, which is what a zip bomb of zeros reaches.
-#: Beyond this a member is refused before a byte of it is inflated.
-MAX_RATIO = 1000
-#: A member this large may compress only this much: what would fill a server's disk from a
-#: few megabytes is a bomb even below MAX_RATIO (real members this size are libraries and
-#: data, which compress a few times at most).
-LARGE, LARGE_RATIO = 1 << 30, 50
-_SMALL = 1 << 20
-"""Members up to this size are not held to the ratio: tiny files of repeats are ordinary."""
-
-
-def wheel_metadata(wheel: Path) -> Message:
-    """A wheel's own METADATA (its one top-level ``*.dist-info/METADATA``), as headers."""
-    try:
-        return HeaderParser().parsestr(metadata_bytes(wheel).decode())
-    except UnicodeDecodeError as exc:
-        raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
-
-
-def metadata_bytes(wheel: Path) -> bytes:
-    """A wheel's own METADATA file as it is (what a PEP 658 index serves beside the wheel)."""
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            (name,) = (
-                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-            )
-            return zf.read(_inflatable(zf.getinfo(name), wheel.name))
-    except (zipfile.BadZipFile, OSError, ValueError, zlib.error) as exc:
-        raise BundleError(f"{wheel.name}: cannot read the wheel's METADATA ({exc})") from exc
+from wheelbundle.errors import VerifyFailed
+from wheelbundle.format.wheelfile import inflatable
 
 
 def kept_wheel(folder: Path, label: str) -> Path | None:
@@ -79,9 +44,9 @@ def check_wheel(path: Path, label: str) -> None:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             dist_info = f"{_dist_info_stem(names, label)}.dist-info"
-            record = zf.read(_inflatable(zf.getinfo(f"{dist_info}/RECORD"), label)).decode()
+            record = zf.read(inflatable(zf.getinfo(f"{dist_info}/RECORD"), label)).decode()
             _check_record(zf, names, record, dist_info, label)
-            metadata = _inflatable(zf.getinfo(f"{dist_info}/METADATA"), label)
+            metadata = inflatable(zf.getinfo(f"{dist_info}/METADATA"), label)
             meta = HeaderParser().parsestr(zf.read(metadata).decode())
     except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError, zlib.error) as exc:
         raise VerifyFailed(f"{label}: not a valid wheel ({exc})") from exc
@@ -132,20 +97,9 @@ def _check_record(
             raise VerifyFailed(f"{label}: {member} does not match the hash in its RECORD")
 
 
-def _inflatable(info: zipfile.ZipInfo, label: str) -> zipfile.ZipInfo:
-    """``info``, unless it would inflate far beyond any real file: a zip bomb."""
-    ratio = MAX_RATIO if info.file_size <= LARGE else LARGE_RATIO
-    if info.file_size > _SMALL and info.file_size > ratio * max(info.compress_size, 1):
-        raise VerifyFailed(
-            f"{label}: {info.filename} would inflate {info.compress_size} bytes to "
-            f"{info.file_size} (more than {ratio} times): a zip bomb, not a wheel"
-        )
-    return info
-
-
 def _digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithm: str, label: str) -> bytes:
     """A member's hash, read in chunks (memory stays flat whatever its size), bombs refused."""
-    _inflatable(info, label)
+    inflatable(info, label)
     digest = hashlib.new(algorithm)
     with zf.open(info) as stream:
         while chunk := stream.read(CHUNK):

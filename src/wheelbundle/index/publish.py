@@ -34,7 +34,7 @@ from wheelbundle.errors import (
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import wheel_member
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.format.wheelcheck import wheel_metadata
+from wheelbundle.format.wheelfile import wheel_metadata
 from wheelbundle.net.credentials import Credentials, Location, redact
 from wheelbundle.net.fetch import Fetcher, pip_wiring
 from wheelbundle.net.simple import PageFile, page_files

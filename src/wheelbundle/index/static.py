@@ -39,7 +39,7 @@ from wheelbundle.errors import BundleError
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import wheel_member
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.format.wheelcheck import metadata_bytes
+from wheelbundle.format.wheelfile import metadata_bytes
 
 _METADATA = ".metadata"
 _JSON_API = {"api-version": "1.1"}

@@ -95,6 +95,10 @@ class RequirementFiles:
         """Each requirement line as written, without its options (``--hash``…)."""
         return [text for line in self.lines if (text := line.requirement()[0])]
 
+    def line_holding(self, text: str) -> RequirementLine | None:
+        """The first line holding ``text``: where a requirement pip quotes was written."""
+        return next((line for line in self.lines if text in line.text), None)
+
 
 def read_requirements(files: Iterable[Path]) -> RequirementFiles:
     """``files`` and the files they include, each read once."""

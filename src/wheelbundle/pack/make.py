@@ -16,8 +16,8 @@ from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime
 from wheelbundle.collect.wheelhouse import collect
 from wheelbundle.errors import UsageError
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.inputs.hashes import given_hashes
 from wheelbundle.inputs.options import MakeOptions
+from wheelbundle.inputs.pinned_hashes import given_hashes
 from wheelbundle.inputs.sources import read_inputs
 from wheelbundle.pack.delta import against
 from wheelbundle.pack.write import write_bundle

@@ -26,6 +26,7 @@ from pathlib import Path
 from wheelbundle.bundle.sbom import sbom_json
 from wheelbundle.bundle.sign import sign
 from wheelbundle.cache import atomic_file, naming, sweep_stale
+from wheelbundle.format.checksums import sha256sums
 from wheelbundle.format.layout import (
     FORMATS,
     INSTALL_SH,
@@ -43,7 +44,7 @@ from wheelbundle.format.layout import (
     runtimes_text,
     wheel_member,
 )
-from wheelbundle.format.manifest import Manifest, pip_wheel_of, sha256sums
+from wheelbundle.format.manifest import Manifest, pip_wheel_of
 from wheelbundle.format.pylock import pylock_text
 
 GZIP_LEVEL = 0

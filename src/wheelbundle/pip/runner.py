@@ -74,6 +74,8 @@ _VCS = re.compile(r"Failed to build '?([^'\s]+)'? when ((?:git|hg|svn|bzr) .+)")
 _VCS_STEP = re.compile(r"\u00d7 ((?:git|hg|svn|bzr) .+?) did not run successfully")
 _INVALID = re.compile(r"(Invalid requirement: .+|Could not open requirements file: .+)")
 _FROM_LINE = re.compile(r"\(from line (\d+) of ([^)\n]+)\)")
+#: How every bad requirement line ends: the user fixes a line, in pip's syntax.
+FIX_LINE = "fix that line (pip's requirement syntax)"
 _NETWORK = re.compile(
     r"(Failed to establish a new connection|Max retries exceeded|Name or service not known"
     r"|Connection refused)"
@@ -180,15 +182,13 @@ def classify_failure(
     error has every URL's password hidden, as has the message.
     """
     output = redact(output)
-    kind, message = _diagnose(output, command, python)
+    kind, message = _diagnose(output, python)
     if message is None:
         kind, message = PipFailed, f"pip failed (exit {returncode}): {_last_error_line(output)}"
     return kind(message, command=command, returncode=returncode, output=output)
 
 
-def _diagnose(
-    output: str, command: Sequence[str] = (), python: str | None = None
-) -> tuple[type[PipFailed], str | None]:
+def _diagnose(output: str, python: str | None = None) -> tuple[type[PipFailed], str | None]:
     if m := _HASHES.search(output):
         expected = [m["expected"], *m["more"].split()[1::2]]
         filename = unquote(m["url"].rsplit("/", 1)[-1])
@@ -260,35 +260,18 @@ def _diagnose(
             "or point --index-url/--find-links at where it is published"
         )
     if m := _INVALID.search(output):
-        return ResolutionFailed, _invalid_line(m[1].strip(), output[m.end() :], command)
+        return ResolutionFailed, _invalid_line(m[1].strip(), output[m.end() :])
     return PipFailed, None
 
 
-def _invalid_line(message: str, after: str, command: Sequence[str]) -> str:
-    """A bad requirement's file and line first: as pip names them below its message, else found
-    by its text in the requirements files pip was given."""
+def _invalid_line(message: str, after: str) -> str:
+    """A bad requirement's file and line first, as pip names them near its message. Where pip
+    names none, the resolver, which read the files, places it (``resolver.placed``)."""
     near = "\n".join(after.splitlines()[:3])
     if found := _FROM_LINE.search(message) or _FROM_LINE.search(near):
         message = message.replace(found[0], "").strip()
-        where: str | None = f"{found[2]} line {found[1]}"
-    else:
-        quoted = re.match(r"Invalid requirement: '(.+?)'", message)
-        where = _line_holding(quoted[1], command) if quoted else None
-    return f"{where}: {message}; fix that line (pip's requirement syntax)" if where else message
-
-
-def _line_holding(text: str, command: Sequence[str]) -> str | None:
-    """``FILE line N`` of the first line holding ``text`` in the ``-r`` files of ``command``."""
-    files = [Path(command[i + 1]) for i, arg in enumerate(command[:-1]) if arg == "-r"]
-    for file in files:
-        try:
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for number, line in enumerate(lines, 1):
-            if text in line:
-                return f"{file} line {number}"
-    return None
+        return f"{found[2]} line {found[1]}: {message}; {FIX_LINE}"
+    return message
 
 
 def _conflict_detail(output: str) -> str:

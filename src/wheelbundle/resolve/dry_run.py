@@ -61,7 +61,7 @@ def resolve(
         target_file = None
         if target is not None and target.label is not None:
             target_file = Path(tmp) / "target.json"
-            target_file.write_text(json.dumps(target.describe()), encoding="utf-8")
+            target_file.write_text(json.dumps(target.probe_json()), encoding="utf-8")
         args = [
             "install",
             "--dry-run",

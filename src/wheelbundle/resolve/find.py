@@ -21,8 +21,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from wheelbundle.format.pins import Pin
-from wheelbundle.format.wheelcheck import wheel_metadata
-from wheelbundle.inputs.hashes import GivenHashes
+from wheelbundle.format.wheelfile import wheel_metadata
+from wheelbundle.inputs.pinned_hashes import GivenHashes
 from wheelbundle.inputs.reqfile import RequirementFiles, included_file
 from wheelbundle.net.simple import links_with_sha256
 from wheelbundle.pip.config import pip_settings

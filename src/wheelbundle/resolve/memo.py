@@ -37,7 +37,7 @@ def resolution_key(
 
     ``requirements`` are pip's arguments; ``files`` the requirements files they name, read.
     """
-    parts: list[str] = [__version__, version("pip"), *pip_options, json.dumps(target.describe())]
+    parts: list[str] = [__version__, version("pip"), *pip_options, json.dumps(target.probe_json())]
     lines = files.lines if "-r" in requirements else ()
     if any(_LOCAL.search(ln.text) or "://" in (include_target(ln.text) or "") for ln in lines):
         return None  # pip reads part of them from elsewhere: a folder, a file, a URL

@@ -57,7 +57,7 @@ from packaging.utils import (
 )
 
 from wheelbundle.errors import BundleError, FetchFailed
-from wheelbundle.format.wheelcheck import wheel_metadata
+from wheelbundle.format.wheelfile import wheel_metadata
 from wheelbundle.net.fetch import Document, Download, Fetcher
 from wheelbundle.net.simple import page_files, sha256s_by_filename
 from wheelbundle.resolve.choose import ARCHIVES, for_target, likely_choice

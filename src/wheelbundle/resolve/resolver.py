@@ -11,6 +11,7 @@ own wheel is resolved for each target too, and uv's with ``--installer uv``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import version
@@ -20,15 +21,15 @@ from urllib.parse import urlsplit
 from packaging.pylock import Pylock
 
 from wheelbundle.cache import Cache
-from wheelbundle.errors import BundleError, ResolutionFailed, UsageError
+from wheelbundle.errors import BundleError, PipFailed, ResolutionFailed, UsageError
 from wheelbundle.format.pins import Pin, Resolution
-from wheelbundle.inputs.hashes import GivenHashes
 from wheelbundle.inputs.options import PipSettings
+from wheelbundle.inputs.pinned_hashes import GivenHashes
 from wheelbundle.inputs.reqfile import RequirementFiles, asked_for
 from wheelbundle.inputs.sources import Inputs
 from wheelbundle.net.credentials import Credentials, Location, pip_credentials
 from wheelbundle.net.fetch import Download, Fetcher, Network, pip_wiring
-from wheelbundle.pip.runner import Runner
+from wheelbundle.pip.runner import FIX_LINE, Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.dry_run import remembered, resolve, unmet
 from wheelbundle.resolve.find import find_locked, locked_lines, plain_indexes
@@ -69,7 +70,9 @@ def resolve_targets(
             reporter.stage(f"resolving for {where} with pip")
             try:
                 resolution = _resolve(resolver, inputs, target, given)
-            except ResolutionFailed:
+            except ResolutionFailed as exc:
+                if placed := _placed(exc, inputs.requirements):
+                    raise placed from exc
                 # pip passes over an index that refuses it in silence, then finds nothing.
                 with resolver.fetcher() as fetcher:
                     fetcher.check_access(credentials.http_locations())
@@ -258,6 +261,15 @@ def _check_extras(inputs: Inputs, resolution: Resolution) -> None:
             raise UsageError(
                 f"{owner} has no extra {extra!r} (extras there: {', '.join(known) or 'none'})"
             )
+
+
+def _placed(exc: ResolutionFailed, files: RequirementFiles) -> PipFailed | None:
+    """A bad requirement pip quoted without saying where, placed by its text in the files read."""
+    quoted = re.match(r"Invalid requirement: '(.+?)'", str(exc))
+    line = files.line_holding(quoted[1]) if quoted else None
+    if line is None:
+        return None
+    return exc.reworded(ResolutionFailed, f"{line.file} line {line.number}: {exc}; {FIX_LINE}")
 
 
 def _resolve_uv(resolver: Resolver, target: Target) -> Pin:

@@ -12,7 +12,7 @@ from support.packages import make_wheel, sha256_hex
 
 from wheelbundle.errors import HashMismatch, PipHashMismatch, UsageError
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.inputs.hashes import check_file, given_hashes
+from wheelbundle.inputs.pinned_hashes import check_file, given_hashes
 from wheelbundle.inputs.reqfile import read_requirements
 from wheelbundle.pip.runner import classify_failure
 
