@@ -19,6 +19,9 @@ REFERENCE_STAMP := $(REFERENCE_WHEELS)/.fetched
 # of their own: their dependencies are not ours.
 DEVPI_VENV := .venv-devpi
 DEVPI_STAMP := $(DEVPI_VENV)/.installed
+# Poetry, PDM and Pipenv for tests/resolve/test_locks.py, which has them write real locks.
+LOCKTOOLS_VENV := .venv-locktools
+LOCKTOOLS_STAMP := $(LOCKTOOLS_VENV)/.installed
 # The same suite against the newest releases of the tool's dependencies (make test-latest).
 LATEST_VENV := .venv-latest
 # What every test run is told: where the fetched files are, and that devpi must run.
@@ -26,7 +29,8 @@ LATEST_VENV := .venv-latest
 TEST_ENV := WHEELBUNDLE_EXAMPLE_WHEELS=$(CURDIR)/$(EXAMPLE_WHEELS) \
 	WHEELBUNDLE_REFERENCE_WHEELS=$(CURDIR)/$(REFERENCE_WHEELS) \
 	WHEELBUNDLE_DEBIAN_CACHE=$(CURDIR)/.cache/debian \
-	WHEELBUNDLE_DEVPI_SERVER=$(CURDIR)/$(DEVPI_VENV)/bin/devpi-server WHEELBUNDLE_REQUIRE_DEVPI=1
+	WHEELBUNDLE_DEVPI_SERVER=$(CURDIR)/$(DEVPI_VENV)/bin/devpi-server WHEELBUNDLE_REQUIRE_DEVPI=1 \
+	WHEELBUNDLE_LOCKTOOLS=$(CURDIR)/$(LOCKTOOLS_VENV)/bin
 
 .PHONY: all test test-latest test-pythons lint lock devpi demo bench bench-relay clean
 
@@ -58,13 +62,19 @@ $(DEVPI_STAMP): tests/devpi.lock
 
 devpi: $(DEVPI_STAMP)
 
+$(LOCKTOOLS_STAMP): tests/locktools.lock
+	rm -rf $(LOCKTOOLS_VENV)
+	$(PYTHON) -m venv $(LOCKTOOLS_VENV)
+	$(LOCKTOOLS_VENV)/bin/python $(LOCKED_INSTALL) tests/locktools.lock
+	touch $(LOCKTOOLS_STAMP)
+
 # The devpi test must run here: WHEELBUNDLE_REQUIRE_DEVPI turns its skip into a failure.
-test: $(STAMP) $(EXAMPLE_STAMP) $(REFERENCE_STAMP) $(DEVPI_STAMP) lint
+test: $(STAMP) $(EXAMPLE_STAMP) $(REFERENCE_STAMP) $(DEVPI_STAMP) $(LOCKTOOLS_STAMP) lint
 	$(TEST_ENV) $(BIN)/python -m pytest
 
 # The locked toolchain with the newest pip, packaging, pyyaml and tqdm: what a user installing
 # the tool today gets. Made anew each time, so that it always has today's releases.
-test-latest: $(STAMP) $(EXAMPLE_STAMP) $(REFERENCE_STAMP) $(DEVPI_STAMP)
+test-latest: $(STAMP) $(EXAMPLE_STAMP) $(REFERENCE_STAMP) $(DEVPI_STAMP) $(LOCKTOOLS_STAMP)
 	rm -rf $(LATEST_VENV)
 	$(PYTHON) -m venv $(LATEST_VENV)
 	$(LATEST_VENV)/bin/python $(LOCKED_INSTALL) $(LOCK)
@@ -90,6 +100,8 @@ lock: $(STAMP)
 		--custom-compile-command "make lock" --extra test -o $(LOCK) pyproject.toml tests/toolchain.in
 	$(BIN)/uv pip compile --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
 		--custom-compile-command "make lock" -o tests/devpi.lock tests/devpi.in
+	$(BIN)/uv pip compile --quiet --upgrade --universal --generate-hashes --python-version 3.10 \
+		--no-strip-extras --custom-compile-command "make lock" -o tests/locktools.lock tests/locktools.in
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -101,4 +113,4 @@ bench-relay: $(STAMP)
 	$(BIN)/python scripts/bench_relay.py
 
 clean:
-	rm -rf $(VENV) $(DEVPI_VENV) $(LATEST_VENV) .venv-py3.* .venv-pip-oldest .cache build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEVPI_VENV) $(LOCKTOOLS_VENV) $(LATEST_VENV) .venv-py3.* .venv-pip-oldest .cache build dist .pytest_cache .mypy_cache .ruff_cache

@@ -138,6 +138,22 @@ class Cache:
         """Where pip's report for a resolution key is kept (see ``memo``)."""
         return self.root / "resolutions" / key[:2] / f"{key}.json"
 
+    def locked_requirements(self, text: str) -> Path:
+        """A lock's selection for one target as a hash-pinned requirements file, for pip to
+        find what the lock's pages could not settle; named by its content, so a second run
+        asks pip the very same question (and the kept resolution answers it)."""
+        path = (
+            self.root
+            / "resolutions"
+            / "locked"
+            / f"{hashlib.sha256(text.encode()).hexdigest()}.txt"
+        )
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_file(path) as out:
+                out.write(text.encode())
+        return path
+
     def usage(self) -> dict[str, tuple[int, int]]:
         """Files and bytes held per kind: downloads, builds, resolutions, and unfinished ones
         (downloads under way, or left by a run that was killed)."""

@@ -105,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="*",
         metavar="REQ",
-        help="a requirements file, a pyproject.toml, a project folder or a pylock.toml "
-        "(default: the inputs of ./bundle.yaml)",
+        help="a requirements file, a pyproject.toml, a project folder, or a lock "
+        "(pylock.toml, uv.lock, poetry.lock, pdm.lock, Pipfile.lock); a project folder with a "
+        "lock beside it is bundled from that lock (default: the inputs of ./bundle.yaml)",
     )
     make.add_argument(
         "--extra",
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="add a project's optional dependencies [project.optional-dependencies] "
-        "(or a pylock.toml's extra); repeatable",
+        "(or a lock's extra); repeatable",
     )
     make.add_argument(
         "--group",
@@ -122,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="add a PEP 735 dependency group from the project's pyproject.toml "
-        "(or a pylock.toml's group); repeatable",
+        "(or a lock's group: Poetry's and PDM's groups, a Pipfile.lock's dev or other "
+        "category); repeatable",
     )
     make.add_argument(
         "--config",
@@ -181,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--refresh",
         action="store_true",
         help="resolve anew even if the same inputs were resolved in the last 24 hours",
+    )
+    make.add_argument(
+        "--resolve",
+        action="store_true",
+        help="resolve a project folder with pip even when a lock lies beside it",
     )
     make.add_argument(
         "--format",
@@ -474,6 +481,7 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         refresh=args.refresh,
+        resolve=args.resolve,
         jobs=args.jobs,
         verbose=args.verbose,
         targets=tuple(args.target) or conf.targets,

@@ -66,9 +66,11 @@ class MakeOptions:
     """``--python-runtime FILE|URL``: a python-build-standalone archive the bundle carries; the
     target is read from it."""
     extras: tuple[str, ...] = ()
-    """``--extra``: optional dependencies of the project inputs (or of a pylock.toml)."""
+    """``--extra``: optional dependencies of the project inputs (or of a lock)."""
     groups: tuple[str, ...] = ()
-    """``--group``: PEP 735 dependency groups of the project inputs (or of a pylock.toml)."""
+    """``--group``: PEP 735 dependency groups of the project inputs (or of a lock)."""
+    resolve: bool = False
+    """``--resolve``: a project folder is resolved by pip even with a lock beside it."""
     installer: str = "pip"
     """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
     archive_format: str = "tar.gz"

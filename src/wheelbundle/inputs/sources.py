@@ -3,8 +3,10 @@
 A requirements file becomes ``-r FILE`` (so pip's whole requirements syntax works, nested files,
 options and hashes included); a project folder or its ``pyproject.toml`` becomes the folder, which
 pip builds like any other local requirement, with the ``--extra`` names asked for and the
-requirements of the ``--group`` names (PEP 735) beside it. A ``pylock.toml`` is not for pip at
-all: it is already a resolution, read by :mod:`wheelbundle.resolve.pylock`.
+requirements of the ``--group`` names (PEP 735) beside it. A lock (``pylock.toml``, ``uv.lock``,
+``poetry.lock``, ``pdm.lock``, ``Pipfile.lock``) is not for pip at all: it is already a
+resolution, read by :mod:`wheelbundle.resolve.pylock` and :mod:`wheelbundle.resolve.locks`; a
+project folder with one lock beside it is bundled from that lock, as its tool would install it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,24 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _EDITABLE = ("-e", "--editable")
-_KINDS = "a requirements file, a pyproject.toml, a project folder or a pylock.toml"
+_KINDS = "a requirements file, a pyproject.toml, a project folder or a lock"
+LOCK_TOOLS = {"uv.lock": "uv", "poetry.lock": "poetry", "pdm.lock": "pdm", "Pipfile.lock": "pipenv"}
+"""The locks read as locks, by file name, and the tool that writes each."""
+RELOCK = {"uv": "uv lock", "poetry": "poetry lock", "pdm": "pdm lock", "pipenv": "pipenv lock"}
+_OTHER_LOCKS = {
+    "package-lock.json": "npm",
+    "npm-shrinkwrap.json": "npm",
+    "yarn.lock": "Yarn",
+    "pnpm-lock.yaml": "pnpm",
+    "Cargo.lock": "Cargo",
+    "Gemfile.lock": "Bundler",
+    "composer.lock": "Composer",
+    "go.sum": "Go",
+    "conda-lock.yml": "conda-lock",
+    "pixi.lock": "pixi",
+    "pdm.toml": "PDM (its settings, not its lock: give pdm.lock)",
+    "Pipfile": "Pipenv (the Pipfile, not its lock: give Pipfile.lock)",
+}
 
 
 @dataclass(frozen=True)
@@ -47,13 +66,18 @@ class Inputs:
     groups: tuple[str, ...] = ()
     """``--group`` names (PEP 735)."""
     lock: Path | None = None
-    """A ``pylock.toml`` input: bundled as locked, without resolving."""
+    """A lock: bundled as locked, without resolving."""
+    ignored_lock: Path | None = None
+    """A lock beside a project folder that ``--resolve`` passed over."""
     requirements: RequirementFiles = field(default_factory=RequirementFiles)
     """The requirements files among the inputs and the files they include, read once."""
 
 
 def read_inputs(
-    specs: Sequence[str], extras: Sequence[str] = (), groups: Sequence[str] = ()
+    specs: Sequence[str],
+    extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    resolve: bool = False,
 ) -> Inputs:
     if not specs:
         raise UsageError(f"nothing to bundle: give {_KINDS}")
@@ -62,18 +86,40 @@ def read_inputs(
     files: list[InputFile] = []
     projects: list[Path] = []
     group_tables: list[tuple[Path, Mapping[str, Any]]] = []
-    lock = None
+    lock = ignored = None
     for spec in specs:
         path = Path(spec)
-        if path.is_file() and is_valid_pylock_path(path):
+        if path.is_file() and path.name in _OTHER_LOCKS:
+            raise UsageError(
+                f"{spec}: a lock file of {_OTHER_LOCKS[path.name]}, not of a Python tool "
+                f"wheelbundle reads; give {_KINDS} ({', '.join(['pylock.toml', *LOCK_TOOLS])})"
+            )
+        if path.is_file() and (is_valid_pylock_path(path) or path.name in LOCK_TOOLS):
             if len(specs) > 1:
                 raise UsageError(
-                    f"{spec}: a pylock.toml is a whole environment already; bundle it on its own"
+                    f"{spec}: a lock is a whole environment already; bundle it on its own"
                 )
             lock = path
-        elif path.is_dir() or (path.name == "pyproject.toml" and path.is_file()):
+            files.append(InputFile(path=str(path), sha256=sha256_file(path)))
+            if path.name in LOCK_TOOLS and _is_project(path.parent, _pyproject(path.parent)):
+                projects.append(path.parent.resolve())  # the app the lock is for names the bundle
+            continue
+        if path.is_dir() or (path.name == "pyproject.toml" and path.is_file()):
             folder = (path if path.is_dir() else path.parent).resolve()
             pyproject = _pyproject(folder)
+            if beside := _locks_beside(path if path.is_dir() else path.parent, resolve):
+                if resolve:
+                    ignored = beside[0]
+                elif len(specs) > 1:
+                    raise UsageError(
+                        f"{spec}: bundled from its {beside[0].name}, a whole environment "
+                        "already; bundle it on its own, or pass --resolve to resolve anew"
+                    )
+                else:
+                    lock = beside[0]
+                    projects.append(folder)
+                    files.append(InputFile(path=str(lock), sha256=sha256_file(lock)))
+                    continue
             if "dependency-groups" in pyproject:
                 group_tables.append((folder / "pyproject.toml", pyproject["dependency-groups"]))
             if _is_project(folder, pyproject):
@@ -88,7 +134,7 @@ def read_inputs(
             given = path if path.is_file() else path / _defining_file(folder).name
             files.append(InputFile(path=str(given), sha256=sha256_file(given)))
             continue
-        elif path.is_file():
+        if path.is_file():
             args += ["-r", str(path)]
         else:
             raise UsageError(f"{spec}: no such file or folder; give {_KINDS}")
@@ -113,8 +159,21 @@ def read_inputs(
         extras=extras,
         groups=tuple(groups),
         lock=lock,
+        ignored_lock=ignored,
         requirements=requirements,
     )
+
+
+def _locks_beside(folder: Path, resolve: bool) -> list[Path]:
+    """The one lock beside a project; several are an error that names them (unless the project
+    is to be resolved anew, passing over them all)."""
+    found = [folder / name for name in ("pylock.toml", *LOCK_TOOLS) if (folder / name).is_file()]
+    if len(found) > 1 and not resolve:
+        raise UsageError(
+            f"{folder}: {' and '.join(p.name for p in found)} are all beside the project; name "
+            "the one to bundle from (bundle make FOLDER/LOCK), or pass --resolve to resolve anew"
+        )
+    return found
 
 
 def _require_a_requirement(requirements: RequirementFiles) -> None:

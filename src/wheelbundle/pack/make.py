@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.pylock import Pylock, is_valid_pylock_path
+
 from wheelbundle.bundle.describe import describe
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
 from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime
@@ -18,11 +20,13 @@ from wheelbundle.errors import UsageError
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.pinned_hashes import given_hashes
-from wheelbundle.inputs.sources import read_inputs
+from wheelbundle.inputs.sources import RELOCK, read_inputs
 from wheelbundle.pack.delta import against
 from wheelbundle.pack.write import write_bundle
 from wheelbundle.pip.runner import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
+from wheelbundle.resolve.locks import read_lock
+from wheelbundle.resolve.locks.model import Lock
 from wheelbundle.resolve.pylock import read_pylock
 from wheelbundle.resolve.resolver import Resolver, resolve_targets
 from wheelbundle.target import Target, host_target, parse_target
@@ -38,13 +42,15 @@ def make_bundle(
     options: MakeOptions, reporter: Reporter | None = None, run: Runner = run_pip
 ) -> MakeResult:
     reporter = reporter or Silent()
-    inputs = read_inputs(options.inputs, options.extras, options.groups)
+    inputs = read_inputs(options.inputs, options.extras, options.groups, options.resolve)
     if options.python_runtime and options.targets:
         raise UsageError(
             "--python-runtime sets the target (its Python, its platform): leave out --target"
         )
-    lock = read_pylock(inputs.lock) if inputs.lock else None
+    lock = _lock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(inputs.requirements)
+    if inputs.ignored_lock is not None:
+        reporter.stage(f"--resolve: not using {inputs.ignored_lock.name}; resolving with pip")
     with _cache(options) as cache:
         resolver = Resolver.create(options.pip, inputs, cache, run, reporter)
         runtime = _runtime(options, resolver, reporter)
@@ -62,6 +68,20 @@ def make_bundle(
             options.outdir, manifest, wheels, options.sign_key, runtimes, options.archive_format
         )
         return MakeResult(archive=archive, manifest=manifest)
+
+
+def _lock(path: Path) -> Pylock | Lock:
+    """A lock, read and checked against its project before anything is resolved: one that no
+    longer matches would bundle versions nobody tested with the project as it is now."""
+    if is_valid_pylock_path(path):
+        return read_pylock(path)
+    lock = read_lock(path)
+    if why := lock.stale():
+        raise UsageError(
+            f"{path}: {why}, so the lock is stale; run '{RELOCK[lock.tool]}' to lock it "
+            "again, or pass --resolve to resolve the project anew"
+        )
+    return lock
 
 
 def _runtime(options: MakeOptions, resolver: Resolver, reporter: Reporter) -> RuntimeFile | None:

@@ -93,14 +93,17 @@ _Dist = PackageVcs | PackageDirectory | PackageArchive | PackageWheel | PackageS
 
 def _pin(package: LockedPackage, dist: _Dist, path: Path) -> Pin:
     name = canonicalize_name(package.name)
-    if package.version is None:
+    version = package.version or (
+        _tree_version(path, dist.path) if isinstance(dist, PackageDirectory) else None
+    )
+    if version is None:
         raise UsageError(
             f"{path}: package {name} has no version; wheelbundle needs every locked package's version"
         )
     requires = tuple(str(d["name"]) for d in package.dependencies or () if "name" in d)
     common: dict[str, Any] = {
         "name": name,
-        "version": str(package.version),
+        "version": str(version),
         "requested": False,
         "requires": requires,
     }
@@ -126,6 +129,18 @@ def _pin(package: LockedPackage, dist: _Dist, path: Path) -> Pin:
     filename = getattr(dist, "name", None) or url.rsplit("/", 1)[-1]
     kind = "wheel" if filename.endswith(".whl") else "sdist"
     return Pin(url=url, kind=kind, sha256=sha256, **common)
+
+
+def _tree_version(lock: Path, relative: str | None) -> str | None:
+    """A directory entry's version, which PEP 751 leaves out: its project's static version."""
+    pyproject = lock.parent / (relative or "") / "pyproject.toml"
+    try:
+        version = (
+            tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("version")
+        )
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return str(version) if version else None
 
 
 def _location(dist: PackageArchive | PackageWheel | PackageSdist, lock: Path) -> str:

@@ -25,14 +25,15 @@ from wheelbundle.errors import BundleError, PipFailed, ResolutionFailed, UsageEr
 from wheelbundle.format.pins import Pin, Resolution
 from wheelbundle.inputs.options import PipSettings
 from wheelbundle.inputs.pinned_hashes import GivenHashes
-from wheelbundle.inputs.reqfile import RequirementFiles, asked_for
-from wheelbundle.inputs.sources import Inputs
+from wheelbundle.inputs.reqfile import RequirementFiles, asked_for, read_requirements
+from wheelbundle.inputs.sources import RELOCK, Inputs
 from wheelbundle.net.credentials import Credentials, Location, pip_credentials
 from wheelbundle.net.fetch import Download, Fetcher, Network, pip_wiring
 from wheelbundle.pip.runner import FIX_LINE, Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.dry_run import remembered, resolve, unmet
 from wheelbundle.resolve.find import find_locked, locked_lines, plain_indexes
+from wheelbundle.resolve.locks.model import Lock
 from wheelbundle.resolve.memo import MAX_AGE, resolution_key
 from wheelbundle.resolve.pylock import locked_pins
 from wheelbundle.resolve.relay import Relay
@@ -53,15 +54,17 @@ def resolve_targets(
     resolver: Resolver,
     inputs: Inputs,
     targets: Sequence[Target],
-    lock: Pylock | None,
+    lock: Pylock | Lock | None,
     given: Mapping[str, GivenHashes],
 ) -> list[Resolved]:
-    """One resolution per target, in order: a pylock.toml's selection, else pip's answer."""
+    """One resolution per target, in order: a lock's selection, else pip's answer."""
     reporter, credentials = resolver.reporter, resolver.credentials
     resolved = []
     for target in targets:
         where = target.label or target.display
-        if lock is not None and inputs.lock is not None:
+        if lock is not None and not isinstance(lock, Pylock):
+            resolution = _from_lock(resolver, lock, inputs, target)
+        elif lock is not None and inputs.lock is not None:
             reporter.stage(f"selecting from {inputs.lock} for {where}")
             pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
             locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
@@ -211,12 +214,55 @@ def _resolve(
         resolution = Resolution(pins, pip_version=version("pip"), environment=target.markers)
     else:
         resolution = resolver(["--no-deps", *inputs.pip_args], target)
-    if missing := unmet(resolution.pins, {**resolution.environment}):
+    if inputs.lock is None and (missing := unmet(resolution.pins, {**resolution.environment})):
         raise BundleError(
             f"the hash-pinned requirements are not a complete lock: {'; '.join(missing)}; "
             "regenerate them with every dependency (pip-compile --generate-hashes, uv export)"
         )
     return _with_pip(resolver, resolution, target)
+
+
+def _from_lock(resolver: Resolver, lock: Lock, inputs: Inputs, target: Target) -> Resolution:
+    """What another tool's lock installs on the target, by the road of a hash-pinned lock: each
+    file found by its locked hash on the lock's indexes (or the ones given), else by pip in
+    hash-checking mode with ``--no-deps``; source trees (the project, workspace members) built
+    by pip; then the lock checked to hold every dependency."""
+    where = target.label or target.display
+    selected = lock.select(target.markers, inputs.extras, inputs.groups)
+    resolver.reporter.stage(f"using {lock.path.name}: {len(selected)} packages locked for {where}")
+    files = [p for p in selected if p.tree is None]
+    text = "".join(
+        f"{p.name}=={p.version} {' '.join(f'--hash=sha256:{h}' for h in sorted(p.sha256s))}\n"
+        for p in files
+    )
+    requirements = read_requirements([resolver.cache.locked_requirements(text)])
+    given = {
+        p.name: GivenHashes(
+            p.name,
+            frozenset(("sha256", h) for h in p.sha256s),
+            where=f"{lock.path.name} ({p.name} {p.version})",
+            requirement=f"{p.name}=={p.version}",
+        )
+        for p in files
+    }
+    settings = resolver.settings
+    if settings.index_url is None and not settings.find_links and lock.indexes:
+        settings = replace(settings, index_url=lock.indexes[0], extra_index_urls=lock.indexes[1:])
+    locked = replace(resolver, settings=settings, requirements=requirements)
+    as_file = replace(  # the lock is checked whole below, with its source trees
+        inputs, pip_args=("-r", str(requirements.files[0])), projects=(), requirements=requirements
+    )
+    resolution = _resolve(locked, as_file, target, given)
+    if trees := sorted({str(p.tree) for p in selected if p.tree is not None}):
+        built = locked(["--no-deps", *trees], target).pins
+        pins = {p.name: p for p in (*resolution.pins, *(replace(b, requested=True) for b in built))}
+        resolution = replace(resolution, pins=tuple(sorted(pins.values(), key=lambda p: p.name)))
+    if missing := unmet(resolution.pins, {**resolution.environment}):
+        raise BundleError(
+            f"{lock.path} does not hold every dependency for {where}: {'; '.join(missing)}; "
+            f"lock it again ('{RELOCK[lock.tool]}')"
+        )
+    return resolution
 
 
 def _find_locked(
