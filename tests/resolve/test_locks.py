@@ -9,6 +9,7 @@ and ``--resolve`` resolves the project anew.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.utils import parse_wheel_filename
 from support.bundles import bundle, unpack
 from support.fixtures import RunOffline
@@ -24,6 +26,11 @@ from support.index import LocalIndex
 from support.packages import make_project
 
 from wheelbundle.format.layout import read_manifest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 DEPENDENCIES = ["alpha", "gamma", "zeta", 'eta; python_version < "3.12"']
 PYPROJECT = """
@@ -278,3 +285,60 @@ def test_a_pylock_with_the_project_as_a_directory_entry_is_bundled_with_the_app(
     venv = tmp_path / "venv"
     assert offline([top / "install.sh", venv]).returncode == 0
     assert _installed(venv, offline) == HOST
+
+
+def test_the_manifest_names_the_lock_and_diff_shows_what_a_new_revision_changed(
+    locked: Tool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    index: LocalIndex,
+) -> None:
+    app, lock = locked("uv")
+    monkeypatch.chdir(app)
+    first = bundle(capsys, "make", ".", "-o", tmp_path / "one")
+    assert first.code == 0, first.err
+    (entry,) = (i for i in read_manifest(first.archive).inputs if i.lock)
+    revision = tomllib.loads(lock.read_text())["revision"]
+    assert (entry.path, entry.lock) == ("uv.lock", f"uv 1 (revision {revision})")
+    assert entry.sha256 == hashlib.sha256(lock.read_bytes()).hexdigest()
+    shown = bundle(capsys, "inspect", first.archive)
+    assert f"from the lock uv.lock (uv 1 (revision {revision})), sha256 {entry.sha256}" in shown.out
+    pyproject = app / "pyproject.toml"  # the team pins beta back, and locks again
+    pyproject.write_text(pyproject.read_text().replace("'alpha', ", "'alpha', 'beta<2', "))
+    _lock("uv", app, index, tmp_path / "home")
+    second = bundle(capsys, "make", ".", "-o", tmp_path / "two", "--version", "1.1")
+    assert second.code == 0, second.err
+    changed = bundle(capsys, "diff", first.archive, second.archive)
+    assert "beta" in changed.out and "downgraded" in changed.out, changed.out
+
+
+def test_a_uv_workspace_member_is_built_from_its_folder(
+    tmp_path: Path,
+    index: LocalIndex,
+    capsys: pytest.CaptureFixture[str],
+    offline: RunOffline,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = tmp_path / "app"
+    make_project(app, "lockapp", "1.0", requires=["alpha", "corelib"])
+    (app / "pyproject.toml").write_text(
+        (app / "pyproject.toml").read_text()
+        + '\n[project]\nname = "lockapp"\nversion = "1.0"\ndependencies = ["alpha", "corelib"]\n'
+        + '\n[tool.uv.workspace]\nmembers = ["packages/*"]\n'
+        + "\n[tool.uv.sources]\ncorelib = { workspace = true }\n"
+    )
+    member = make_project(app / "packages" / "corelib", "corelib", "2.0", requires=["beta==1.0"])
+    (member / "pyproject.toml").write_text(
+        (member / "pyproject.toml").read_text()
+        + '\n[project]\nname = "corelib"\nversion = "2.0"\ndependencies = ["beta==1.0"]\n'
+    )
+    _lock("uv", app, index, tmp_path / "home")
+    monkeypatch.chdir(app)
+    made = bundle(capsys, "make", ".", "-o", tmp_path / "dist")
+    assert made.code == 0, made.err
+    top = unpack(made.archive, tmp_path / "server")
+    venv = tmp_path / "venv"
+    assert offline([top / "install.sh", venv]).returncode == 0
+    expected = {"alpha": "1.0", "beta": "1.0", "corelib": "2.0", "lockapp": "1.0"}
+    assert _installed(venv, offline) == expected

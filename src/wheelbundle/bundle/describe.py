@@ -39,8 +39,10 @@ def describe(
     collected: Collected,
     name: str | None = None,
     version: str | None = None,
+    lock: str | None = None,
 ) -> tuple[Manifest, dict[str, Path]]:
-    """The manifest, and each of its wheels' files by wheel name."""
+    """The manifest, and each of its wheels' files by wheel name; ``lock`` says what the
+    inputs' lock is (its tool and format version), recorded beside it."""
     all_pins = [pin for r in resolved for pin in r.resolution.pins]
     packages: dict[str, Package] = {}
     wheels: dict[str, Path] = {}
@@ -77,7 +79,10 @@ def describe(
         created=datetime.fromtimestamp(epoch, timezone.utc).strftime(CREATED_FORMAT),
         pip_version=resolved[0].resolution.pip_version,
         targets=tuple(entries),
-        inputs=inputs.files,
+        inputs=tuple(
+            replace(f, lock=lock) if lock and Path(f.path) == inputs.lock else f
+            for f in inputs.files
+        ),
         packages=tuple(sorted(packages.values(), key=lambda p: (p.name, p.wheel))),
     )
     return manifest, wheels

@@ -23,6 +23,7 @@ def inspect_data(path: Path) -> dict[str, Any]:
         "tool_version": manifest.tool_version,
         "archive_size": path.stat().st_size,
         "targets": [asdict(t) for t in manifest.targets],
+        "inputs": [asdict(i) for i in manifest.inputs],
         "packages": [
             {k: v for k, v in asdict(p).items() if k != "requires"} for p in manifest.packages
         ],
@@ -41,6 +42,9 @@ def inspect_bundle(path: Path) -> str:
         lines.append(
             f"target {t.name}: {implementation_display(t.implementation)} {t.python_version} on {t.platform}, lock {t.lock}{installer}"
         )
+    lines += [
+        f"from the lock {i.path} ({i.lock}), sha256 {i.sha256}" for i in manifest.inputs if i.lock
+    ]
     rows = [("PACKAGE", "VERSION", "ORIGIN", "LICENSE", "SIZE")]
     rows += [
         (p.name, p.version, p.origin, p.license or "unknown", human_size(p.size))

@@ -112,6 +112,9 @@ class TargetEntry:
 class InputFile:
     path: str
     sha256: str
+    lock: str | None = None
+    """For the lock a bundle was made from: its tool and format version (``uv 1 (revision
+    3)``, ``pylock.toml 1.0``), so a reviewer sees which lock, and which revision of it."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ class Manifest:
             "created": self.created,
             "pip_version": self.pip_version,
             "targets": [_target_plain(t) for t in self.targets],
-            "inputs": [_plain(i) for i in self.inputs],
+            "inputs": [_input_plain(i) for i in self.inputs],
             "packages": [_package_plain(p) for p in self.packages],
         }
         if self.base is not None:
@@ -212,6 +215,11 @@ class Manifest:
 
 def _plain(obj: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(obj).items()}
+
+
+def _input_plain(file: InputFile) -> dict[str, Any]:
+    """An input as it was before locks were recorded, when it is not the lock."""
+    return {k: v for k, v in _plain(file).items() if v is not None or k != "lock"}
 
 
 def _target_plain(target: TargetEntry) -> dict[str, Any]:

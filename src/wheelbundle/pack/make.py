@@ -57,7 +57,9 @@ def make_bundle(
         targets = _targets(options, runtime)
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
         collected = collect(resolved, given, resolver, reporter)
-        manifest, wheels = describe(inputs, resolved, collected, options.name, options.version)
+        manifest, wheels = describe(
+            inputs, resolved, collected, options.name, options.version, _lock_format(lock)
+        )
         if runtime is not None:
             manifest = carrying(manifest, runtime)
         if options.since is not None:
@@ -82,6 +84,14 @@ def _lock(path: Path) -> Pylock | Lock:
             "again, or pass --resolve to resolve the project anew"
         )
     return lock
+
+
+def _lock_format(lock: Pylock | Lock | None) -> str | None:
+    if lock is None:
+        return None
+    if isinstance(lock, Pylock):
+        return f"pylock.toml {lock.lock_version}"
+    return f"{lock.tool} {lock.version}"
 
 
 def _runtime(options: MakeOptions, resolver: Resolver, reporter: Reporter) -> RuntimeFile | None:
