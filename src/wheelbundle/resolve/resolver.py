@@ -225,8 +225,8 @@ def _resolve(
 def _from_lock(resolver: Resolver, lock: Lock, inputs: Inputs, target: Target) -> Resolution:
     """What another tool's lock installs on the target, by the road of a hash-pinned lock: each
     file found by its locked hash on the lock's indexes (or the ones given), else by pip in
-    hash-checking mode with ``--no-deps``; source trees (the project, workspace members) built
-    by pip; then the lock checked to hold every dependency."""
+    hash-checking mode with ``--no-deps``; source trees (the project, workspace members) and
+    pip's own wheel by one more pip run; then the lock checked to hold every dependency."""
     where = target.label or target.display
     selected = lock.select(target.markers, inputs.extras, inputs.groups)
     resolver.reporter.stage(f"using {lock.path.name}: {len(selected)} packages locked for {where}")
@@ -252,11 +252,19 @@ def _from_lock(resolver: Resolver, lock: Lock, inputs: Inputs, target: Target) -
     as_file = replace(  # the lock is checked whole below, with its source trees
         inputs, pip_args=("-r", str(requirements.files[0])), projects=(), requirements=requirements
     )
-    resolution = _resolve(locked, as_file, target, given)
-    if trees := sorted({str(p.tree) for p in selected if p.tree is not None}):
-        built = locked(["--no-deps", *trees], target).pins
-        pins = {p.name: p for p in (*resolution.pins, *(replace(b, requested=True) for b in built))}
-        resolution = replace(resolution, pins=tuple(sorted(pins.values(), key=lambda p: p.name)))
+    pins = _find_locked(locked, as_file, given, target)
+    if pins is None:
+        pins = locked(["--no-deps", *as_file.pip_args], target).pins if files else ()
+    # The source trees and pip's own wheel in one pip run, hash-checking mode aside.
+    trees = sorted({str(p.tree) for p in selected if p.tree is not None})
+    more = [*trees, *([] if any(p.name == "pip" for p in pins) else ["pip"])]
+    built = locked(["--no-deps", *more], target).pins
+    merged = {p.name: p for p in (*pins, *(replace(b, requested=b.kind == "dir") for b in built))}
+    resolution = Resolution(
+        tuple(sorted(merged.values(), key=lambda p: p.name)),
+        pip_version=version("pip"),
+        environment=target.markers,
+    )
     if missing := unmet(resolution.pins, {**resolution.environment}):
         raise BundleError(
             f"{lock.path} does not hold every dependency for {where}: {'; '.join(missing)}; "
