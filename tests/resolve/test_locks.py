@@ -44,12 +44,13 @@ dependencies = {dependencies}
 fast = ["delta[fast]"]
 
 [dependency-groups]
-dev = ["epsilon"]
+dev = ["webapp-core"]
 """
 HOST = {"alpha": "1.0", "beta": "2.0", "eta": "1.0", "gamma": "1.0", "lockapp": "1.0"}
 HOST |= {"theta": "1.0", "zeta": "1.0"}
 """What the app installs on this machine (CPython 3.11, Linux: zeta needs theta)."""
 FAST = {"delta": "1.0", "epsilon": "1.0"}
+DEV = {"webapp-core": "1.0"}
 CP312 = "cp312-manylinux_2_28_x86_64"
 
 
@@ -78,7 +79,7 @@ def _app(folder: Path, index: LocalIndex, tool: str) -> Path:
             f'[[source]]\nurl = "{index.url}"\nverify_ssl = false\nname = "local"\n\n'
             '[packages]\nalpha = "*"\ngamma = "*"\nzeta = "*"\n'
             'eta = {version = "*", markers = "python_version < \'3.12\'"}\n\n'
-            '[dev-packages]\nepsilon = "*"\n'
+            '[dev-packages]\nwebapp-core = "*"\n'
         )
     return folder
 
@@ -141,6 +142,7 @@ def test_a_project_is_bundled_from_the_lock_beside_it_exactly_as_locked(
     app, lock = locked(tool)
     monkeypatch.chdir(app)
     extra = [] if tool == "pipenv" else ["--extra", "fast"]  # a Pipfile has no extras
+    extra += ["--group", "dev"]
     made = bundle(
         capsys,
         "make",
@@ -155,7 +157,7 @@ def test_a_project_is_bundled_from_the_lock_beside_it_exactly_as_locked(
     )
     assert made.code == 0, made.err
     assert f"using {lock.name}: " in made.err
-    expected = HOST | (FAST if extra else {})
+    expected = HOST | DEV | (FAST if tool != "pipenv" else {})
     by_target = {
         entry.python_version: {
             str(parse_wheel_filename(w)[0]): str(parse_wheel_filename(w)[1]) for w in entry.wheels
@@ -169,7 +171,7 @@ def test_a_project_is_bundled_from_the_lock_beside_it_exactly_as_locked(
     top = unpack(made.archive, tmp_path / "server")
     venv = tmp_path / "venv"
     assert offline([top / "install.sh", venv]).returncode == 0
-    assert _installed(venv, offline) == HOST | (FAST if extra else {})
+    assert _installed(venv, offline) == HOST | DEV | (FAST if tool != "pipenv" else {})
 
 
 @pytest.mark.parametrize("tool", ["uv", "poetry", "pdm", "pipenv"])
@@ -237,6 +239,17 @@ def test_an_unknown_group_names_the_ones_the_lock_has(
             "locked without the inherit_metadata strategy",
         ),
         ("Pipfile.lock", "[1]", "not a lock (its JSON is not an object)"),
+        (
+            "uv.lock",
+            'version = 1\n[[package]]\nname = "app"\nsource = { editable = "." }\n'
+            "dependencies = [{}]\n",
+            "uv.lock: not a valid uv lock (KeyError: 'name'); lock it again ('uv lock')",
+        ),
+        (
+            "Pipfile.lock",
+            '{"_meta": {"pipfile-spec": 6}, "default": {"x": "==1.0"}}',
+            "Pipfile.lock: not a valid pipenv lock (AttributeError: ",
+        ),
     ],
 )
 def test_a_lock_of_another_kind_or_version_is_one_line(
