@@ -185,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="resolve anew even if the same inputs were resolved in the last 24 hours",
     )
     make.add_argument(
+        "--build-python",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="a Python to build sdists with for targets of its version (CPython 3.9 for a "
+        "cp39 server); else one is looked for on PATH, in pyenv and in uv's Pythons; repeatable",
+    )
+    make.add_argument(
         "--resolve",
         action="store_true",
         help="resolve a project folder with pip even when a lock lies beside it",
@@ -482,6 +491,7 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         use_cache=not args.no_cache,
         refresh=args.refresh,
         resolve=args.resolve,
+        build_pythons=tuple(args.build_python) or conf.build_pythons,
         jobs=args.jobs,
         verbose=args.verbose,
         targets=tuple(args.target) or conf.targets,

@@ -578,3 +578,79 @@ def console_script_module(message: str, function: str = "main") -> str:
             return 0
         """
     )
+
+
+_COMPILING_BACKEND = '''\
+"""An in-tree PEP 517 backend that compiles ext.c at build time with the Python running it
+(its headers, its EXT_SUFFIX, its tag): what a setuptools C extension does, without setuptools."""
+import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
+
+NAME, VERSION = %(name)r, %(version)r
+DIST_INFO = "%%s-%%s.dist-info" %% (NAME, VERSION)
+
+
+def _tag():
+    t = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+    py = "cp%%d%%d%%s" %% (sys.version_info[0], sys.version_info[1], t)
+    return "%%s-%%s-%%s" %% (py, py, sysconfig.get_platform().replace("-", "_").replace(".", "_"))
+
+
+def _metadata():
+    return "Metadata-Version: 2.1\\nName: %%s\\nVersion: %%s\\n" %% (NAME, VERSION)
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    os.makedirs(os.path.join(metadata_directory, DIST_INFO))
+    with open(os.path.join(metadata_directory, DIST_INFO, "METADATA"), "w") as f:
+        f.write(_metadata())
+    return DIST_INFO
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    module = NAME + sysconfig.get_config_var("EXT_SUFFIX")
+    include = sysconfig.get_paths()["include"]
+    subprocess.check_call(["gcc", "-shared", "-fPIC", "-O1", "-I" + include, "-o", module, "ext.c"])
+    with open(module, "rb") as f:
+        members = {module: f.read()}
+    members[DIST_INFO + "/METADATA"] = _metadata().encode()
+    members[DIST_INFO + "/WHEEL"] = ("Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: false\\nTag: %%s\\n" %% _tag()).encode()
+    record = ""
+    for path, data in members.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += "%%s,sha256=%%s,%%d\\n" %% (path, digest, len(data))
+    members[DIST_INFO + "/RECORD"] = (record + DIST_INFO + "/RECORD,,\\n").encode()
+    name = "%%s-%%s-%%s.whl" %% (NAME, VERSION, _tag())
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        for path, data in members.items():
+            zf.writestr(path, data)
+    return name
+'''
+
+
+def make_compiled_sdist(dest_dir: Path, name: str, version: str) -> Path:
+    """An sdist of a C extension, ``name.answer()`` -> 42, compiled when it is built, by the Python
+    that builds it: its wheel is ``cpXY-cpXY-linux_<arch>`` for that Python, and no other
+    Python imports it (as pycrc16, psycopg2 or lru-dict)."""
+    # strtol: one call into libc, as every real extension makes (auditwheel reads the libc from it).
+    answer = 'static int wb_answer(void) { return (int)strtol("42", NULL, 10); }'
+    ext = _EXTENSION_C.replace("int wb_answer(void);", answer)
+    tree = {
+        "PKG-INFO": metadata_text(name, version),
+        "backend.py": _COMPILING_BACKEND % {"name": name, "version": version},
+        "pyproject.toml": _PYPROJECT,
+        "ext.c": ext % {"name": name, "new_glibc": 0},
+    }
+    top = sdist_filename(name, version).removesuffix(".tar.gz")
+    members = {f"{top}/{path}": _bytes(text) for path, text in sorted(tree.items())}
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    path = dest_dir / sdist_filename(name, version)
+    path.write_bytes(_tar_gz_bytes(members))
+    return path

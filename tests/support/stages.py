@@ -15,7 +15,7 @@ from wheelbundle.cache import Cache
 from wheelbundle.collect.wheelhouse import Collected, collect
 from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.sources import Inputs, read_inputs
-from wheelbundle.pip.runner import PipResult, run_pip
+from wheelbundle.pip.runner import PipResult, Under, run_pip
 from wheelbundle.progress import Silent
 from wheelbundle.resolve.resolver import Resolved, Resolver, resolve_targets
 from wheelbundle.target import host_target
@@ -36,9 +36,10 @@ class CountingPip:
         verbose: bool = False,
         target_file: Path | None = None,
         indexes: Sequence[str] = (),
+        under: Under | None = None,
     ) -> PipResult:
         self.resolutions += "--report" in args
-        return run_pip(args, verbose, target_file, indexes)
+        return run_pip(args, verbose, target_file, indexes, under)
 
 
 def staged(tmp_path: Path, index: LocalIndex) -> Staged:

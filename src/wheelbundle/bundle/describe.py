@@ -26,6 +26,7 @@ from wheelbundle.format.manifest import InputFile, Manifest, Package, TargetEntr
 from wheelbundle.format.pins import Pin
 from wheelbundle.inputs.reqfile import requirement_args
 from wheelbundle.inputs.sources import Inputs
+from wheelbundle.pip.pythons import Python
 from wheelbundle.resolve.dry_run import decisions
 from wheelbundle.resolve.resolver import Resolved
 from wheelbundle.target import Target
@@ -48,10 +49,10 @@ def describe(
     wheels: dict[str, Path] = {}
     described: dict[Path, Package] = {}  # a wheel several targets share is hashed once
 
-    def add(pin: Pin) -> str:
-        wheel = collected.wheel(pin)
+    def add(pin: Pin, target: Target) -> str:
+        wheel = collected.wheel(pin, target)
         package = described.get(wheel) or described.setdefault(
-            wheel, _package(pin, wheel, collected.repairs.get(wheel))
+            wheel, _package(pin, wheel, collected.repairs.get(wheel), collected.builders.get(wheel))
         )
         if packages.setdefault(package.wheel, package).sha256 != package.sha256:
             raise BundleError(
@@ -63,13 +64,13 @@ def describe(
     asked = [*_requirement_texts(inputs), *(text for pin in all_pins for text in pin.requires)]
     entries = []
     for r in resolved:
-        names = [add(pin) for pin in r.resolution.pins]
+        names = [add(pin, r.target) for pin in r.resolution.pins]
         entry = replace(
             _target_entry(r.target, names, single=len(resolved) == 1),
             environment=dict(r.target.markers),
             decisions=decisions(asked, r.target.markers),
         )
-        entries.append(replace(entry, uv_wheel=add(r.uv)) if r.uv else entry)
+        entries.append(replace(entry, uv_wheel=add(r.uv, r.target)) if r.uv else entry)
     epoch = _source_date_epoch(inputs.files)
     name, version = _name_and_version(name, version, inputs, all_pins, epoch)
     manifest = Manifest(
@@ -107,7 +108,9 @@ def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> Target
     )
 
 
-def _package(pin: Pin, wheel: Path, repaired: Repaired | None = None) -> Package:
+def _package(
+    pin: Pin, wheel: Path, repaired: Repaired | None = None, builder: Python | None = None
+) -> Package:
     if pin.kind == "wheel":
         origin = "local" if pin.url.startswith("file:") else "index-wheel"
     else:
@@ -130,6 +133,7 @@ def _package(pin: Pin, wheel: Path, repaired: Repaired | None = None) -> Package
         ),
         repaired=repaired.platform if repaired else None,
         grafted=repaired.grafted if repaired else (),
+        built_by=builder.label if builder else None,
     )
 
 

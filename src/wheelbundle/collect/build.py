@@ -1,9 +1,10 @@
 """Building wheels from sdists, local projects and VCS checkouts, once, on the build machine.
 
 The server has no compiler, so the archive never carries an sdist. Builds run here, with this
-interpreter, so each is cached under what was built (the sdist's hash, or the VCS commit) and
-what built it (this Python and platform, the build options): a second ``bundle make`` never
-rebuilds. Whether a built wheel suits the target is the caller's question.
+interpreter or another Python of the target's version (``under``), so each is cached under what
+was built (the sdist's hash, or the VCS commit) and what built it (that Python and this
+platform, the build options): a second ``bundle make`` never rebuilds. Whether a built wheel
+suits the target is the caller's question.
 """
 
 from __future__ import annotations
@@ -24,31 +25,43 @@ from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.errors import BuildFailed, PipFailed
 from wheelbundle.format.pins import Pin
 from wheelbundle.format.wheelcheck import kept_wheel
-from wheelbundle.pip.runner import Runner, run_pip
+from wheelbundle.pip.runner import Runner, Under, run_pip
 
 
 @dataclass(frozen=True)
 class BuildJob:
-    """A pin to build and what to hand ``pip wheel``: a downloaded sdist, a folder or a VCS URL."""
+    """A pin to build and what to hand ``pip wheel``: a downloaded sdist, a folder or a VCS URL;
+    and the Python to build it with (None: this one)."""
 
     pin: Pin
     source: str
+    under: Under | None = None
+    python: str = ""
+    """The interpreter tag of ``under`` (``cp39``); empty for this one."""
+
+    @property
+    def key(self) -> BuildKey:
+        return (self.pin.name, self.pin.version, self.python)
+
+
+BuildKey = tuple[str, str, str]
+"""A build by name, version and the interpreter tag that built it (empty: this one)."""
 
 
 @dataclass(frozen=True)
 class Built:
-    """What a round of builds gave, by the pin's name and version."""
+    """What a round of builds gave, by :data:`BuildKey`."""
 
-    wheels: Mapping[tuple[str, str], Path]
-    failed: Mapping[tuple[str, str], BuildFailed]
+    wheels: Mapping[BuildKey, Path]
+    failed: Mapping[BuildKey, BuildFailed]
 
 
-def build_key(pin: Pin, pip_options: Sequence[str]) -> str | None:
+def build_key(pin: Pin, pip_options: Sequence[str], python: str = "") -> str | None:
     """Cache key of a build; None for a local folder, whose content may change at any time."""
     if pin.kind == "dir":
         return None
     origin = pin.sha256 if pin.kind == "sdist" else f"{pin.url}@{pin.vcs_commit}"
-    builder = f"{sys.implementation.cache_tag}-{sysconfig.get_platform()}"
+    builder = f"{python or sys.implementation.cache_tag}-{sysconfig.get_platform()}"
     text = "\n".join([str(origin), builder, *pip_options])
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -80,7 +93,7 @@ def build_all(
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         results = list(pool.map(one, jobs))
-    keys = [(job.pin.name, job.pin.version) for job in jobs]
+    keys = [job.key for job in jobs]
     return Built(
         wheels={k: r for k, r in zip(keys, results, strict=True) if isinstance(r, Path)},
         failed={k: r for k, r in zip(keys, results, strict=True) if isinstance(r, BuildFailed)},
@@ -94,7 +107,7 @@ def _build_cached(
     verbose: bool,
     run: Runner,
 ) -> Path:
-    key = build_key(job.pin, pip_options)
+    key = build_key(job.pin, pip_options, job.python)
     label = f"{job.pin.name}=={job.pin.version} (built, in the cache)"
     if key is not None and (found := kept_wheel(cache.build_dir(key), label)):
         return found
@@ -102,13 +115,15 @@ def _build_cached(
     with tempfile.TemporaryDirectory(dir=cache.root / "builds", prefix=".building-") as tmp:
         out = Path(tmp) / "out"
         try:
-            run(["wheel", "--no-deps", "--wheel-dir", str(out), *pip_options, job.source], verbose)
+            args = ["wheel", "--no-deps", "--wheel-dir", str(out), *pip_options, job.source]
+            run(args, verbose, under=job.under)
         except PipFailed as exc:
+            by = f" with Python {job.under.version} ({job.under.python})" if job.under else ""
             raise exc.reworded(
                 BuildFailed,
                 f"could not build a wheel for {job.pin.name}=={job.pin.version} from its "
-                f"{job.pin.kind}; the server has no compiler, so fix the build here (install its "
-                "build dependencies) or provide a wheel with --find-links",
+                f"{job.pin.kind}{by}; the server has no compiler, so fix the build here (install "
+                "its build dependencies) or provide a wheel with --find-links",
             ) from exc
         wheel = _the_wheel(out, job.pin)
         if key is None:

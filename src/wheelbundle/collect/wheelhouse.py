@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wheelbundle.cache import Cache
-from wheelbundle.collect.build import BuildJob, Built, build_all
+from wheelbundle.collect.build import BuildJob, BuildKey, Built, build_all
 from wheelbundle.collect.repair import Repaired, needs_repair, repair
 from wheelbundle.errors import BundleError
 from wheelbundle.format.pins import Pin
 from wheelbundle.inputs.pinned_hashes import GivenHashes, check_files
+from wheelbundle.pip.pythons import Python, find_python, given_pythons
+from wheelbundle.pip.runner import Under
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.resolver import Resolved, Resolver, download_of
-from wheelbundle.target import host_target
+from wheelbundle.target import Target, host_target
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,21 @@ class Collected:
 
     fetched: Mapping[str, Path]
     """Downloaded wheels, by URL."""
-    built: Mapping[tuple[str, str], Path]
-    """Wheels built here (repaired where needed), by name and version."""
+    built: Mapping[BuildKey, Path]
+    """Wheels built here (repaired where needed), by name, version and the Python that built
+    them (empty: this one)."""
     repairs: Mapping[Path, Repaired]
     """By the repaired wheel's path."""
+    builders: Mapping[Path, Python] = field(default_factory=dict)
+    """The other Pythons that built wheels, by the wheel's path."""
 
-    def wheel(self, pin: Pin) -> Path:
-        return self.fetched[pin.url] if pin.kind == "wheel" else self.built[pin.name, pin.version]
+    def wheel(self, pin: Pin, target: Target | None = None) -> Path:
+        """The pin's wheel; of those built for it, the one ``target`` installs."""
+        if pin.kind == "wheel":
+            return self.fetched[pin.url]
+        built = [w for (n, v, _), w in self.built.items() if (n, v) == (pin.name, pin.version)]
+        fitting = [w for w in built if target is None or target.accepts(w.name)]
+        return (fitting or built)[0]
 
 
 def collect(
@@ -54,19 +64,37 @@ def collect(
         )
     sources = _fetch(resolver, [p for p in all_pins if p.kind == "sdist"], reporter)
     _check_given(all_pins, sources, given)
-    built = _build(resolver, all_pins, sources, reporter)
-    repairs = _repair(built.wheels, resolver.cache, reporter)
-    built = replace(
-        built, wheels={k: repairs[w].wheel if w in repairs else w for k, w in built.wheels.items()}
-    )
-    _check_built_for_targets(resolved, built)
+    unique = {(p.name, p.version): p for p in all_pins if p.kind != "wheel"}
+    built, repairs = _build(resolver, [_job(p, sources) for p in unique.values()], reporter)
+    pythons = given_pythons(resolver.settings.build_pythons)
+    foreign = _for_other_pythons(resolved, built, sources, pythons, resolver, reporter)
+    if foreign:
+        more, more_repairs = _build(resolver, list(foreign.values()), reporter)
+        built = Built({**built.wheels, **more.wheels}, {**built.failed, **more.failed})
+        repairs = {**repairs, **more_repairs}
+    _check_built_for_targets(resolved, built, foreign)
     uv_pins = [r.uv for r in resolved if r.uv is not None]
     wheel_pins = [p for p in all_pins if p.kind == "wheel"]
     fetched = _fetch(resolver, [*wheel_pins, *uv_pins], reporter)
     _check_given(all_pins, fetched, given)
+    builders = {
+        built.wheels[job.key]: python
+        for job in foreign.values()
+        if job.key in built.wheels and (python := _python_of(job, pythons)) is not None
+    }
     return Collected(
-        fetched=fetched, built=built.wheels, repairs={r.wheel: r for r in repairs.values()}
+        fetched=fetched,
+        built=built.wheels,
+        repairs={r.wheel: r for r in repairs.values()},
+        builders=builders,
     )
+
+
+def _job(
+    pin: Pin, sources: Mapping[str, Path], under: Under | None = None, tag: str = ""
+) -> BuildJob:
+    source = str(sources[pin.url]) if pin.kind == "sdist" else pin.source
+    return BuildJob(pin=pin, source=source, under=under, python=tag)
 
 
 def _check_given(
@@ -78,30 +106,98 @@ def _check_given(
     )
 
 
-def _check_built_for_targets(resolved: Sequence[Resolved], built: Built) -> None:
-    """Wheels built here serve a foreign target only when pure; name every one that cannot.
+def _fits(target: Target, built: Built, pin: Pin) -> bool:
+    return any(
+        (n, v) == (pin.name, pin.version) and target.accepts(w.name)
+        for (n, v, _), w in built.wheels.items()
+    )
 
-    For a target this machine's wheels do not fit (another Python, another platform), an sdist
-    that failed to build is named with the rest: fixing its build here would still give a wheel
-    for this machine. For this machine's own kind of target, the failed build is the error.
+
+def _for_other_pythons(
+    resolved: Sequence[Resolved],
+    built: Built,
+    sources: Mapping[str, Path],
+    pythons: Sequence[Python],
+    resolver: Resolver,
+    reporter: Reporter,
+) -> dict[BuildKey, BuildJob]:
+    """A build by a Python of the target's version for each source pin whose wheel built here
+    does not fit a target of this machine's platform: a C extension built by 3.11 is no use to
+    a server running 3.9. pip runs from the target's own pip wheel under that Python."""
+    jobs: dict[BuildKey, BuildJob] = {}
+    for r in resolved:
+        if not _buildable_here(r.target):
+            continue
+        todo = [p for p in r.resolution.pins if p.kind != "wheel" and not _fits(r.target, built, p)]
+        python = find_python(r.target.interpreter, pythons) if todo else None
+        if python is None:
+            continue
+        pip_pin = next(p for p in r.resolution.pins if p.name == "pip")
+        pip_wheel = _fetch(resolver, [pip_pin], reporter)[pip_pin.url]
+        minor = ".".join(python.version.split(".")[:2])
+        under = Under(python.path, minor, pip_wheel)
+        for pin in todo:
+            job = _job(pin, sources, under, python.tag)
+            jobs.setdefault(job.key, job)
+        reporter.stage(
+            f"building {len(todo)} for {r.target.label or r.target.display} with {python.label}"
+        )
+    return jobs
+
+
+def _python_of(job: BuildJob, pythons: Sequence[Python]) -> Python | None:
+    return find_python(job.python, pythons) if job.under else None
+
+
+def _buildable_here(target: Target) -> bool:
+    """A target of this machine's OS and architecture: a Python here builds its wheels."""
+    here = host_target().markers
+    return all(target.markers.get(k) == here.get(k) for k in ("sys_platform", "platform_machine"))
+
+
+def _check_built_for_targets(
+    resolved: Sequence[Resolved], built: Built, foreign: Mapping[BuildKey, BuildJob]
+) -> None:
+    """Every target has a wheel it installs for each source pin; name every one that has not.
+
+    A build that failed for this machine's own kind of target, or with the target's Python,
+    is the error. For another target, an sdist that failed to build is named with the rest:
+    fixing its build here would still give a wheel for this machine.
     """
     mine = f"x-1-{host_target().tags[0]}.whl"
-    unfit = set()
+    unfit, no_python = set(), set()
     for r in resolved:
         where = r.target.label or r.target.display
         for pin in r.resolution.pins:
-            key = (pin.name, pin.version)
+            if pin.kind == "wheel" or _fits(r.target, built, pin):
+                continue
+            key = (pin.name, pin.version, "")
+            other = (pin.name, pin.version, r.target.interpreter)
+            if other in built.failed:
+                raise built.failed[other]
             if key in built.failed:
                 if r.target.accepts(mine):
                     raise built.failed[key]
                 unfit.add(f"{pin.name} {pin.version} (its sdist did not build here, for {where})")
-            elif pin.kind != "wheel" and not r.target.accepts(built.wheels[key].name):
-                unfit.add(f"{pin.name} {pin.version} ({built.wheels[key].name}, for {where})")
+                continue
+            why = f"{built.wheels[key].name}, for {where}"
+            if _buildable_here(r.target) and other not in foreign:
+                no_python.add(r.target.python_version)
+                why += f"; no {r.target.display} here to build one"
+            unfit.add(f"{pin.name} {pin.version} ({why})")
     if unfit:
+        give = ""
+        if no_python:
+            versions = " and ".join(sorted(no_python))
+            give = (
+                f"Give a Python {versions} with --build-python PATH (or install one: 'pyenv "
+                f"install {sorted(no_python)[0]}', 'uv python install {sorted(no_python)[0]}'), "
+                "or bundle with --python-runtime; or "
+            )
         raise BundleError(
             "these packages have no wheel for the target, and a wheel built here would be for "
-            f"this machine: {'; '.join(sorted(unfit))}. Put wheels built for the target in a "
-            "folder and pass --find-links DIR, or run 'bundle make' on a machine of the "
+            f"this machine: {'; '.join(sorted(unfit))}. {give}put wheels built for the target "
+            "in a folder and pass --find-links DIR, or run 'bundle make' on a machine of the "
             "target's kind and combine the bundles with 'bundle merge'"
         )
 
@@ -121,20 +217,15 @@ def _fetch(resolver: Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict[
 
 
 def _build(
-    resolver: Resolver, pins: Sequence[Pin], sources: Mapping[str, Path], reporter: Reporter
-) -> Built:
-    """Build every source pin once (several targets may share one); keyed by name and version."""
-    unique = {(p.name, p.version): p for p in pins if p.kind != "wheel"}
-    jobs = [
-        BuildJob(pin=p, source=str(sources[p.url]) if p.kind == "sdist" else p.source)
-        for p in unique.values()
-    ]
+    resolver: Resolver, jobs: Sequence[BuildJob], reporter: Reporter
+) -> tuple[Built, dict[Path, Repaired]]:
+    """Build every job once, then repair what needs it; the wheels by build key."""
     if not jobs:
-        return Built(wheels={}, failed={})
+        return Built(wheels={}, failed={}), {}
     bar = reporter.bar("building wheels", len(jobs), "wheel")
     try:
         settings = resolver.settings
-        return build_all(
+        built = build_all(
             jobs,
             resolver.cache,
             settings.index_options(),
@@ -145,13 +236,16 @@ def _build(
         )
     finally:
         bar.close()
+    repairs = _repair(built.wheels, resolver.cache, reporter)
+    wheels = {k: repairs[w].wheel if w in repairs else w for k, w in built.wheels.items()}
+    return replace(built, wheels=wheels), repairs
 
 
 def _repair(
-    built: Mapping[tuple[str, str], Path], cache: Cache, reporter: Reporter
+    built: Mapping[BuildKey, Path], cache: Cache, reporter: Reporter
 ) -> dict[Path, Repaired]:
     """Every wheel built here for this Linux machine only, made to carry what it links."""
-    todo = {wheel: f"{name}=={version}" for (name, version), wheel in built.items()}
+    todo = {wheel: f"{name}=={version}" for (name, version, _), wheel in built.items()}
     todo = {wheel: label for wheel, label in todo.items() if needs_repair(wheel.name)}
     if not todo:
         return {}

@@ -63,6 +63,10 @@ class Package:
     """A wheel built here and repaired by auditwheel: the manylinux platform it was given."""
     grafted: tuple[GraftedLibrary, ...] = ()
     """The libraries that repair copied into it (``repaired`` only)."""
+    built_by: str | None = None
+    """A wheel another Python built, for a target of its version: its tag, version and where it
+    was found (``cp39 3.9.18 (pyenv)``), never its path. None: the tool's own Python, or a
+    download."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,8 @@ def _package_plain(package: Package) -> dict[str, Any]:
     plain = _plain(package)
     if package.repaired is None:
         del plain["repaired"], plain["grafted"]
+    if package.built_by is None:
+        del plain["built_by"]
     return plain
 
 

@@ -24,7 +24,7 @@ _STRINGS = ("name", "version", "index_url", "format", "output", "sign_key", "ins
 KEYS = (
     *("name", "version", "inputs", "extras", "groups", "targets"),
     *("index_url", "extra_index_urls", "find_links", "trusted_hosts"),
-    *("format", "output", "sign_key", "installer"),
+    *("format", "output", "sign_key", "installer", "build_pythons"),
 )
 
 
@@ -51,6 +51,8 @@ class BundleConfig:
     sign_key: Path | None = None
     installer: str | None = None
     """``pip`` or ``uv``: what install.sh installs with (``--installer``)."""
+    build_pythons: tuple[Path, ...] = ()
+    """``--build-python``: Pythons that build sdists for targets of their version."""
 
 
 def load_config(path: Path) -> BundleConfig:
@@ -122,6 +124,8 @@ def _checked(path: Path, line: int, key: str, value: Any, base: Path) -> Any:
         return tuple(_relative(base, v) if v.endswith(".json") else v for v in value)
     if key == "find_links":
         return tuple(v if "://" in v else _relative(base, v) for v in value)
+    if key == "build_pythons":
+        return tuple(Path(v if "/" not in v else _relative(base, v)) for v in value)
     return tuple(value)
 
 

@@ -23,6 +23,8 @@ class PipSettings:
     """Resolve anew even when a stored resolution of the same inputs is fresh."""
     installer: str = "pip"
     """``uv``: each target's uv wheel is resolved too."""
+    build_pythons: tuple[Path, ...] = ()
+    """``--build-python``: Pythons to build sdists with for targets of their version."""
 
     def index_options(self) -> list[str]:
         """Only what the user set: pip's own configuration fills in the rest."""
@@ -71,6 +73,8 @@ class MakeOptions:
     """``--group``: PEP 735 dependency groups of the project inputs (or of a lock)."""
     resolve: bool = False
     """``--resolve``: a project folder is resolved by pip even with a lock beside it."""
+    build_pythons: tuple[Path, ...] = ()
+    """``--build-python``: Pythons to build sdists with for targets of their version."""
     installer: str = "pip"
     """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
     archive_format: str = "tar.gz"
@@ -88,4 +92,5 @@ class MakeOptions:
             verbose=self.verbose,
             refresh=self.refresh,
             installer=self.installer,
+            build_pythons=self.build_pythons,
         )

@@ -5,7 +5,7 @@ Each stage lives in its own module; this one only passes frozen data from one to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from wheelbundle.inputs.pinned_hashes import given_hashes
 from wheelbundle.inputs.sources import RELOCK, read_inputs
 from wheelbundle.pack.delta import against
 from wheelbundle.pack.write import write_bundle
+from wheelbundle.pip.pythons import given_pythons
 from wheelbundle.pip.runner import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
 from wheelbundle.resolve.locks import read_lock
@@ -55,6 +56,7 @@ def make_bundle(
         resolver = Resolver.create(options.pip, inputs, cache, run, reporter)
         runtime = _runtime(options, resolver, reporter)
         targets = _targets(options, runtime)
+        _check_build_pythons(options.build_pythons, targets)
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
         collected = collect(resolved, given, resolver, reporter)
         manifest, wheels = describe(
@@ -84,6 +86,17 @@ def _lock(path: Path) -> Pylock | Lock:
             "again, or pass --resolve to resolve the project anew"
         )
     return lock
+
+
+def _check_build_pythons(paths: Sequence[Path], targets: Sequence[Target]) -> None:
+    """Each ``--build-python`` runs, and is of a target's Python: else it is a mistake."""
+    wanted = {t.interpreter for t in targets}
+    for python in given_pythons(paths):
+        if python.tag not in wanted:
+            raise UsageError(
+                f"--build-python {python.path}: is Python {python.version} ({python.tag}), "
+                f"and no target is ({', '.join(sorted(wanted))}); give one of a target's version"
+            )
 
 
 def _lock_format(lock: Pylock | Lock | None) -> str | None:

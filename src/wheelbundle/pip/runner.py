@@ -97,6 +97,17 @@ class PipResult:
     output: str
 
 
+@dataclass(frozen=True)
+class Under:
+    """Another Python to run pip under (to build for a target of its version), with a pip
+    wheel it can run, since the tool's own pip may not support it."""
+
+    python: Path
+    version: str
+    """``3.9``: for pip's messages."""
+    pip_wheel: Path
+
+
 class Runner(Protocol):
     """How stages run pip; tests may pass their own."""
 
@@ -106,6 +117,7 @@ class Runner(Protocol):
         verbose: bool = False,
         target_file: Path | None = None,
         indexes: Sequence[str] = (),
+        under: Under | None = None,
     ) -> PipResult: ...
 
 
@@ -136,14 +148,18 @@ def run_pip(
     verbose: bool = False,
     target_file: Path | None = None,
     indexes: Sequence[str] = (),
+    under: Under | None = None,
 ) -> PipResult:
     """Run ``python -m pip ARGS`` with this interpreter; raise a PipFailed on a non-zero exit.
 
     With ``target_file`` (a server description), pip runs as if on that server (see
-    ``pip.as_target``). In verbose mode pip's output streams to our stderr as it comes;
+    ``pip.as_target``); ``under`` another Python, pip runs from its wheel under that one. In verbose mode pip's output streams to our stderr as it comes;
     otherwise it is captured and only shown, in part, when pip fails.
     """
-    if target_file is None:
+    if under is not None:
+        command = (str(under.python), f"{under.pip_wheel}/pip", *args)
+        python = under.version
+    elif target_file is None:
         command = (sys.executable, "-m", "pip", *args)
         python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     else:
