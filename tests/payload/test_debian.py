@@ -21,8 +21,11 @@ from typing import Any
 import pytest
 from support.bundles import bundle, requirements
 from support.index import LocalIndex
-from support.packages import make_linked_extension_sdist, pip_wheel
+from support.packages import make_compiled_sdist, make_linked_extension_sdist, pip_wheel
+from support.pythons import find_python
 from support.runtimes import RUNTIME_VERSION
+
+from wheelbundle.format.layout import read_manifest
 
 #: Debian release -> its Python, as the release ships it.
 SUITES = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
@@ -206,3 +209,51 @@ def test_a_bundle_carrying_its_python_installs_where_python_is_missing_or_old_or
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1].startswith(f"{RUNTIME_VERSION}.")  # after install.sh's line
     assert "No broken requirements found." in done.stdout
+
+
+def test_c_extensions_built_by_a_local_python_39_import_on_debian_11_offline(
+    debian_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+    make_index: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Debian 11 runs CPython 3.9; this machine's tool does not. Its sdists (one C extension,
+    one linking a library only this machine has, as psycopg2 links libpq) are built by a
+    local CPython 3.9, repaired, and import there with no network."""
+    python39 = find_python("3.9")
+    if python39 is None or shutil.which("gcc") is None:
+        pytest.skip("needs a local CPython 3.9 (pyenv install 3.9) and gcc")
+    root = debian_root(debian_cache, "bullseye", tmp_path / "root")
+    library = tmp_path / "buildlibs"
+    files = tmp_path / "files"
+    sdists = [
+        make_compiled_sdist(files, "crcext", "0.1"),
+        make_compiled_sdist(files, "pqlike", "2.9", library_dir=library),
+    ]
+    pip = pip_wheel(files)
+    assert pip is not None
+    index = make_index(*sdists, pip)
+    (root / "tmp/probe.py").write_text(bundle(capsys, "probe").out)
+    probed = in_server(root, "python3 /tmp/probe.py")
+    assert probed.returncode == 0, probed.stderr
+    (tmp_path / "server.json").write_text(probed.stdout)
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(library))
+    made = bundle(
+        capsys, "make", requirements(tmp_path / "app", "crcext", "pqlike"), "--target",
+        tmp_path / "server.json", "-o", tmp_path / "dist", "--index-url", index.url,
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    assert "with cp39 3.9." in made.err
+    (pq,) = (p for p in read_manifest(made.archive).packages if p.name == "pqlike")
+    assert pq.built_by and pq.built_by.startswith("cp39 3.9.")
+    assert [g.name for g in pq.grafted] == ["libpqlike-2.5.so.0"]  # carried in the wheel
+    with tarfile.open(made.archive) as tar:
+        tar.extractall(root / "srv", filter="data")
+    done = in_server(
+        root,
+        "cd /srv/* && ./install.sh /opt/app/venv && /opt/app/venv/bin/python -c "
+        "'import crcext, pqlike; print(crcext.answer() + pqlike.answer())'",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "84"

@@ -617,7 +617,8 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     module = NAME + sysconfig.get_config_var("EXT_SUFFIX")
     include = sysconfig.get_paths()["include"]
-    subprocess.check_call(["gcc", "-shared", "-fPIC", "-O1", "-I" + include, "-o", module, "ext.c"])
+    link = %(link)r
+    subprocess.check_call(["gcc", "-shared", "-fPIC", "-O1", "-I" + include, "-o", module, "ext.c", *link])
     with open(module, "rb") as f:
         members = {module: f.read()}
     members[DIST_INFO + "/METADATA"] = _metadata().encode()
@@ -635,16 +636,32 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
-def make_compiled_sdist(dest_dir: Path, name: str, version: str) -> Path:
+def make_compiled_sdist(
+    dest_dir: Path, name: str, version: str, library_dir: Path | None = None
+) -> Path:
     """An sdist of a C extension, ``name.answer()`` -> 42, compiled when it is built, by the Python
     that builds it: its wheel is ``cpXY-cpXY-linux_<arch>`` for that Python, and no other
-    Python imports it (as pycrc16, psycopg2 or lru-dict)."""
+    Python imports it (as pycrc16 or lru-dict). With ``library_dir``, the answer comes from
+    ``lib<name>-2.5.so.0``, a library only that folder holds, which the extension links (as
+    psycopg2 links libpq)."""
     # strtol: one call into libc, as every real extension makes (auditwheel reads the libc from it).
     answer = 'static int wb_answer(void) { return (int)strtol("42", NULL, 10); }'
+    link: list[str] = []
+    if library_dir is not None:
+        library_dir.mkdir(parents=True, exist_ok=True)
+        soname = f"lib{name}-2.5.so.0"
+        (dest_dir / f".{name}-lib.c").parent.mkdir(parents=True, exist_ok=True)
+        (dest_dir / f".{name}-lib.c").write_text(_LIBRARY_C)
+        gcc = ["gcc", "-shared", "-fPIC", "-O1", f"-Wl,-soname,{soname}"]
+        subprocess.run([*gcc, "-o", library_dir / soname, dest_dir / f".{name}-lib.c"], check=True)
+        (library_dir / f"lib{name}-2.5.so").unlink(missing_ok=True)
+        (library_dir / f"lib{name}-2.5.so").symlink_to(soname)
+        answer = "int wb_answer(void);"
+        link = ["-Wl,--no-as-needed", f"-L{library_dir}", f"-l{name}-2.5", "-lc"]
     ext = _EXTENSION_C.replace("int wb_answer(void);", answer)
     tree = {
         "PKG-INFO": metadata_text(name, version),
-        "backend.py": _COMPILING_BACKEND % {"name": name, "version": version},
+        "backend.py": _COMPILING_BACKEND % {"name": name, "version": version, "link": link},
         "pyproject.toml": _PYPROJECT,
         "ext.c": ext % {"name": name, "new_glibc": 0},
     }
