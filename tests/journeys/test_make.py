@@ -246,7 +246,7 @@ def test_a_missing_requirements_file_is_a_usage_error(
     assert outcome.code == 2
     assert (
         outcome.err.strip()
-        == f"error: {tmp_path / 'nope.txt'}: no such file or folder; give a requirements file, a pyproject.toml, a project folder or a pylock.toml"
+        == f"error: {tmp_path / 'nope.txt'}: no such file or folder; give a requirements file, a pyproject.toml, a project folder or a lock (pylock.toml, uv.lock, poetry.lock, pdm.lock, Pipfile.lock)"
     )
 
 

@@ -33,9 +33,12 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _EDITABLE = ("-e", "--editable")
-_KINDS = "a requirements file, a pyproject.toml, a project folder or a lock"
 LOCK_TOOLS = {"uv.lock": "uv", "poetry.lock": "poetry", "pdm.lock": "pdm", "Pipfile.lock": "pipenv"}
 """The locks read as locks, by file name, and the tool that writes each."""
+_KINDS = (
+    "a requirements file, a pyproject.toml, a project folder or a lock "
+    f"({', '.join(['pylock.toml', *LOCK_TOOLS])})"
+)
 RELOCK = {"uv": "uv lock", "poetry": "poetry lock", "pdm": "pdm lock", "pipenv": "pipenv lock"}
 _OTHER_LOCKS = {
     "package-lock.json": "npm",
@@ -92,7 +95,7 @@ def read_inputs(
         if path.is_file() and path.name in _OTHER_LOCKS:
             raise UsageError(
                 f"{spec}: a lock file of {_OTHER_LOCKS[path.name]}, not of a Python tool "
-                f"wheelbundle reads; give {_KINDS} ({', '.join(['pylock.toml', *LOCK_TOOLS])})"
+                f"wheelbundle reads; give {_KINDS}"
             )
         if path.is_file() and (is_valid_pylock_path(path) or path.name in LOCK_TOOLS):
             if len(specs) > 1:
@@ -144,7 +147,7 @@ def read_inputs(
         _require_a_requirement(requirements)
     if extras and not projects and lock is None:
         raise UsageError(
-            "--extra applies to a project or a pylock.toml; in a requirements file write "
+            "--extra applies to a project or a lock; in a requirements file write "
             "the extras in the line itself: name[extra]"
         )
     if groups and lock is None:
