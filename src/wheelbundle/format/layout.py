@@ -57,11 +57,35 @@ def pylock_name(entry: TargetEntry) -> str:
     return f"pylock.{entry.lock.removeprefix('requirements-').removesuffix('.lock')}.toml"
 
 
+MAX_ARCHIVE_NAME = 200
+"""File names stop at 255 bytes, and the archive is written under a longer temporary name
+first: beyond this, the targets are named compactly."""
+
+
 def archive_name(manifest: Manifest, archive_format: str = FORMATS[0]) -> str:
-    """``NAME-VERSION-TARGET1+TARGET2.tar.gz``; a delta ends ``-since-OLDVERSION.tar.gz``."""
+    """``NAME-VERSION-TARGET1+TARGET2.tar.gz``; a delta ends ``-since-OLDVERSION.tar.gz``.
+
+    Many targets make too long a name: then they are written as wheel tags write sets,
+    ``cp310.cp311-manylinux_2_28_x86_64.manylinux_2_28_aarch64`` (every Python on every
+    platform), else counted (``8-targets``); the manifest names each in full.
+    """
     since = f"-since-{manifest.base.version}" if manifest.base else ""
-    targets = "+".join(t.name for t in manifest.targets)
-    return f"{manifest.top}-{targets}{since}.{archive_format}"
+    names = [t.name for t in manifest.targets]
+    for targets in ("+".join(names), _as_sets(names), f"{len(names)}-targets"):
+        name = f"{manifest.top}-{targets}{since}.{archive_format}"
+        if targets and len(name.encode()) <= MAX_ARCHIVE_NAME:
+            return name
+    return name
+
+
+def _as_sets(names: list[str]) -> str:
+    """``PYTHONS-PLATFORMS`` dot-joined, when the targets are exactly every pair of them."""
+    pairs = [name.partition("-") for name in names]
+    pythons = list(dict.fromkeys(p for p, _, _ in pairs))
+    platforms = list(dict.fromkeys(rest for _, _, rest in pairs))
+    if len(set(names)) != len(pythons) * len(platforms) or not all(platforms):
+        return ""
+    return f"{'.'.join(pythons)}-{'.'.join(platforms)}"
 
 
 def read_manifest(path: Path) -> Manifest:
