@@ -108,6 +108,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_targets.py
 
 bench-relay: $(STAMP)
 	$(BIN)/python scripts/bench_relay.py

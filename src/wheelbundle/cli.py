@@ -53,13 +53,19 @@ class ConsoleReporter:
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
+        self._lock = threading.Lock()  # targets resolve side by side: one line at a time
 
     def stage(self, message: str) -> None:
         if not self.quiet:
-            print(f"{message}…", file=sys.stderr)
+            self._line(f"{message}…")
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr)
+        self._line(f"warning: {message}")
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            sys.stderr.write(f"{text}\n")
+            sys.stderr.flush()
 
     def bar(self, description: str, total: int, unit: str) -> Bar:
         if self.quiet or not self.tty:

@@ -75,6 +75,32 @@ PIP_ACCEPT = (
 )
 
 
+class Pages:
+    """The index pages one run has read, as the index sent them, shared by the relays of its
+    targets: eight targets read each project's page once, not eight times. Two relays asking
+    for one page at once wait for the same read."""
+
+    def __init__(self) -> None:
+        self._read: dict[tuple[str, str], Future[Document | None]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, fetcher: Fetcher, url: str, accept: str) -> Document | None:
+        with self._lock:
+            found = self._read.get((url, accept))
+            mine = found is None
+            if found is None:
+                found = self._read[url, accept] = Future()
+        if mine:
+            try:
+                found.set_result(fetcher.read(url, accept))
+            except BaseException as exc:
+                with self._lock:  # a failed read is not kept: the next asks again
+                    del self._read[url, accept]
+                found.set_exception(exc)
+                raise
+        return found.result()
+
+
 class Relay:
     """Serve ``indexes`` to pip on 127.0.0.1, keeping every file pip downloads in the cache.
 
@@ -90,8 +116,10 @@ class Relay:
         jobs: int = 8,
         target: Target | None = None,
         requirements: Sequence[str] = (),
+        pages: Pages | None = None,
     ):
         self.fetcher = fetcher
+        self._pages = pages
         self._target = target
         self._wanted: dict[str, SpecifierSet] = {}
         """What the requirements seen so far allow of each project, by canonical name."""
@@ -209,7 +237,8 @@ class Relay:
 
     def _prepared(self, url: str, accept: str) -> tuple[str, bytes | None, str]:
         """A page read and made ready for pip (see :meth:`page`); its likely file read ahead."""
-        found = self.fetcher.read(url, accept)
+        pages = self._pages
+        found = pages.read(self.fetcher, url, accept) if pages else self.fetcher.read(url, accept)
         if found is None:
             return url, None, ""
         self._read_file_ahead(found)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
@@ -36,7 +37,7 @@ from wheelbundle.resolve.find import find_locked, locked_lines, plain_indexes
 from wheelbundle.resolve.locks.model import Lock
 from wheelbundle.resolve.memo import MAX_AGE, resolution_key
 from wheelbundle.resolve.pylock import locked_pins
-from wheelbundle.resolve.relay import Relay
+from wheelbundle.resolve.relay import Pages, Relay
 from wheelbundle.target import Target
 
 
@@ -57,33 +58,48 @@ def resolve_targets(
     lock: Pylock | Lock | None,
     given: Mapping[str, GivenHashes],
 ) -> list[Resolved]:
-    """One resolution per target, in order: a lock's selection, else pip's answer."""
-    reporter, credentials = resolver.reporter, resolver.credentials
-    resolved = []
-    for target in targets:
-        where = target.label or target.display
-        if lock is not None and not isinstance(lock, Pylock):
-            resolution = _from_lock(resolver, lock, inputs, target)
-        elif lock is not None and inputs.lock is not None:
-            reporter.stage(f"selecting from {inputs.lock} for {where}")
-            pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
-            locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
-            resolution = _with_pip(resolver, locked, target)
-        else:
-            reporter.stage(f"resolving for {where} with pip")
-            try:
-                resolution = _resolve(resolver, inputs, target, given)
-            except ResolutionFailed as exc:
-                if placed := _placed(exc, inputs.requirements):
-                    raise placed from exc
-                # pip passes over an index that refuses it in silence, then finds nothing.
-                with resolver.fetcher() as fetcher:
-                    fetcher.check_access(credentials.http_locations())
-                raise
-            _check_extras(inputs, resolution)
-        uv = _resolve_uv(resolver, target) if resolver.settings.installer == "uv" else None
-        resolved.append(Resolved(target, resolution, uv))
-    return resolved
+    """One resolution per target, in order: a lock's selection, else pip's answer.
+
+    Targets are resolved side by side (pip is one process each, waiting on the network as much
+    as working), sharing the index pages they read (``Pages``) and every file (the cache).
+    """
+    if len(targets) > 1:
+        resolver.plain_indexes()  # pip's configuration, read once before the threads ask
+        resolver = replace(resolver, pages=Pages())
+    workers = min(len(targets), max(2, os.cpu_count() or 1), max(1, resolver.settings.jobs))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda t: _resolve_target(resolver, inputs, t, lock, given), targets))
+
+
+def _resolve_target(
+    resolver: Resolver,
+    inputs: Inputs,
+    target: Target,
+    lock: Pylock | Lock | None,
+    given: Mapping[str, GivenHashes],
+) -> Resolved:
+    where = target.label or target.display
+    if lock is not None and not isinstance(lock, Pylock):
+        resolution = _from_lock(resolver, lock, inputs, target)
+    elif lock is not None and inputs.lock is not None:
+        resolver.reporter.stage(f"selecting from {inputs.lock} for {where}")
+        pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
+        locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
+        resolution = _with_pip(resolver, locked, target)
+    else:
+        resolver.reporter.stage(f"resolving for {where} with pip")
+        try:
+            resolution = _resolve(resolver, inputs, target, given)
+        except ResolutionFailed as exc:
+            if placed := _placed(exc, inputs.requirements):
+                raise placed from exc
+            # pip passes over an index that refuses it in silence, then finds nothing.
+            with resolver.fetcher() as fetcher:
+                fetcher.check_access(resolver.credentials.http_locations())
+            raise
+        _check_extras(inputs, resolution)
+    uv = _resolve_uv(resolver, target) if resolver.settings.installer == "uv" else None
+    return Resolved(target, resolution, uv)
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,9 @@ class Resolver:
     network: Callable[[], Network]
     run: Runner
     reporter: Reporter
+    pages: Pages | None = None
+    """With several targets, the index pages this run read, for the other targets' relays
+    (one target reads each page once anyway, and need not hold them)."""
 
     @classmethod
     def create(
@@ -136,7 +155,12 @@ class Resolver:
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
         asked = asked_for(requirements, self.requirements)  # their pages are read at once
         relay = Relay(
-            bare, self.fetcher(), jobs=self.settings.jobs, target=target, requirements=asked
+            bare,
+            self.fetcher(),
+            jobs=self.settings.jobs,
+            target=target,
+            requirements=asked,
+            pages=self.pages,
         )
         with relay:
             if self.settings.verbose:  # pip's own lines will name the relay, not the indexes
