@@ -477,13 +477,21 @@ def _signal_when(
     return time.monotonic() - sent, err
 
 
-def test_sigterm_during_a_make_cleans_up_like_ctrl_c(tmp_path: Path, stalled_index: str) -> None:
+@pytest.mark.parametrize(
+    "targets",
+    [(), ("--target", "cp311-manylinux_2_28_x86_64", "--target", "cp312-manylinux_2_28_x86_64")],
+    ids=["one-target", "two-targets-side-by-side"],
+)
+def test_sigterm_during_a_make_cleans_up_like_ctrl_c(
+    tmp_path: Path, stalled_index: str, targets: tuple[str, ...]
+) -> None:
+    """With several targets, each resolves in a thread of its own: every pip ends at once."""
     dist = tmp_path / "dist"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["PIP_CONFIG_FILE"] = os.devnull
     proc = subprocess.Popen(
         [sys.executable, "-m", "wheelbundle", "make", requirements(tmp_path / "app", "alpha"),
-         "-o", dist, "--index-url", stalled_index, "--cache-dir", tmp_path / "cache"],
+         "-o", dist, "--index-url", stalled_index, "--cache-dir", tmp_path / "cache", *targets],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     took, err = _signal_when(proc, signal.SIGTERM, after=3)

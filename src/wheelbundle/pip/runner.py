@@ -7,11 +7,13 @@ sees what pip said, on one line, with the package named.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +145,20 @@ def pip_environment(indexes: Sequence[str] = ()) -> dict[str, str]:
     return env
 
 
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """End every pip this process is running, from any thread: when the run is interrupted
+    (Ctrl-C, SIGTERM) while other threads wait on their pip, those end too, and at once."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
 def run_pip(
     args: Sequence[str],
     verbose: bool = False,
@@ -174,6 +190,8 @@ def run_pip(
     ) as proc:
         assert proc.stdout is not None
         lines = []
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc)
         try:
             for line in proc.stdout:  # kept whole, and in verbose mode shown as it comes
                 lines.append(line)
@@ -183,6 +201,9 @@ def run_pip(
         except BaseException:  # Ctrl-C, SIGTERM: pip goes too, now
             proc.kill()
             raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc)
     output = "".join(lines)
     if proc.returncode != 0:
         raise classify_failure(command, proc.returncode, output, python)

@@ -30,7 +30,7 @@ from wheelbundle.inputs.reqfile import RequirementFiles, asked_for, read_require
 from wheelbundle.inputs.sources import RELOCK, Inputs
 from wheelbundle.net.credentials import Credentials, Location, pip_credentials
 from wheelbundle.net.fetch import Download, Fetcher, Network, pip_wiring
-from wheelbundle.pip.runner import FIX_LINE, Runner
+from wheelbundle.pip.runner import FIX_LINE, Runner, stop_all
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.dry_run import remembered, resolve, unmet
 from wheelbundle.resolve.find import find_locked, locked_lines, plain_indexes
@@ -63,12 +63,22 @@ def resolve_targets(
     Targets are resolved side by side (pip is one process each, waiting on the network as much
     as working), sharing the index pages they read (``Pages``) and every file (the cache).
     """
-    if len(targets) > 1:
-        resolver.plain_indexes()  # pip's configuration, read once before the threads ask
-        resolver = replace(resolver, pages=Pages())
+    if len(targets) == 1:
+        return [_resolve_target(resolver, inputs, targets[0], lock, given)]
+    resolver.plain_indexes()  # pip's configuration, read once before the threads ask
+    resolver = replace(resolver, pages=Pages())
     workers = min(len(targets), max(2, os.cpu_count() or 1), max(1, resolver.settings.jobs))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda t: _resolve_target(resolver, inputs, t, lock, given), targets))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = [pool.submit(_resolve_target, resolver, inputs, t, lock, given) for t in targets]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:  # one target failed, or the run is interrupted: the others stop now
+        for future in futures:
+            future.cancel()
+        stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _resolve_target(
