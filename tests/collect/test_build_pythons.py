@@ -19,6 +19,7 @@ from support.fixtures import MakeIndex, RunOffline
 from support.index import LocalIndex
 from support.packages import make_compiled_sdist, make_wheel, pip_wheel
 from support.pythons import find_python
+from support.runtimes import RUNTIME_VERSION
 
 from wheelbundle.format.layout import read_manifest
 
@@ -164,3 +165,30 @@ def test_a_build_python_that_does_not_run_or_fits_no_target_is_a_usage_error(
     assert (
         f"is Python {platform.python_version()}" in here.err and "no target is (cp319)" in here.err
     )
+
+
+def test_the_runtime_a_bundle_carries_builds_its_sdists(
+    crc_index: LocalIndex,
+    runtime: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    offline: RunOffline,
+) -> None:
+    """The very interpreter that runs the wheels on the server builds them here, before any
+    Python this machine keeps, unpacked for the run and gone after it."""
+    if RUNTIME_VERSION == HERE:
+        pytest.skip("the runtime is this Python's version: its own builds fit")
+    req = requirements(tmp_path / "app", "crcext")
+    made = bundle(capsys, "make", req, "-o", tmp_path / "dist", "--index-url", crc_index.url,
+                  "--python-runtime", runtime, "--cache-dir", tmp_path / "cache")  # fmt: skip
+    assert made.code == 0, made.err
+    (crc,) = (p for p in read_manifest(made.archive).packages if p.name == "crcext")
+    tag = f"cp{RUNTIME_VERSION.replace('.', '')}"
+    assert crc.built_by and crc.built_by.startswith(f"{tag} {RUNTIME_VERSION}.")
+    assert crc.built_by.endswith("(runtime)")
+    assert not list((tmp_path / "cache").rglob(".runtime-*"))  # unpacked for the run only
+    top = unpack(made.archive, tmp_path / "server")
+    venv = tmp_path / "venv"
+    assert offline([top / "install.sh", venv]).returncode == 0
+    imported = offline([venv / "bin" / "python", "-c", "import crcext; print(crcext.answer())"])
+    assert imported.stdout.strip() == "42"

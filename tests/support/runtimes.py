@@ -76,8 +76,8 @@ def _copy_build(prefix: Path, tree: Path, minor: str) -> None:
         ],
     )
     (tree / "lib" / minor / "site-packages").mkdir()
-    (tree / "include" / minor).mkdir(parents=True)
-    shutil.copy2(prefix / "include" / minor / "patchlevel.h", tree / "include" / minor)
+    # Its headers, as python-build-standalone's archives carry them: extensions build against it.
+    shutil.copytree(prefix / "include" / minor, tree / "include" / minor)
 
 
 def _make_relocatable(tree: Path, minor: str) -> None:

@@ -14,10 +14,15 @@ runtime does: without running it, a runtime for another architecture is bundled 
 
 from __future__ import annotations
 
+import platform
 import re
 import struct
+import sys
 import tarfile
+import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -109,6 +114,28 @@ def obtain_runtime(spec: str, fetcher: Fetcher) -> RuntimeFile:
             "or its URL"
         )
     return RuntimeFile(path, read_runtime(path, source=str(path.resolve())))
+
+
+@contextmanager
+def unpacked_python(runtime: RuntimeFile, scratch: Path) -> Iterator[Path | None]:
+    """The runtime's own ``python3``, unpacked into ``scratch`` for the run and removed after,
+    when it runs on this machine and is not this Python's version: then the very interpreter
+    that will run the wheels on the server builds them here."""
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}."
+    if runtime.runtime.machine != platform.machine() or runtime.runtime.python.startswith(here):
+        yield None
+        return
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=".runtime-") as tmp:
+        try:  # checked when it was read (read_runtime); checked again as it is unpacked
+            with tarfile.open(runtime.path, "r|gz") as tar:
+                for member in checked(tar, RUNTIME_TOP, f"--python-runtime {runtime.path.name}"):
+                    tar.extract(member, tmp, filter="data")
+        except (ValueError, tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise UsageError(
+                f"--python-runtime {runtime.path.name}: cannot unpack it ({exc})"
+            ) from exc
+        yield Path(tmp) / RUNTIME_TOP / "bin" / "python3"
 
 
 def read_runtime(path: Path, source: str) -> Runtime:

@@ -57,8 +57,10 @@ def collect(
     given: Mapping[str, GivenHashes],
     resolver: Resolver,
     reporter: Reporter,
+    runtime_python: Path | None = None,
 ) -> Collected:
-    """Every wheel the resolutions need, on disk and checked."""
+    """Every wheel the resolutions need, on disk and checked. ``runtime_python`` is the
+    interpreter the bundle carries, unpacked: it builds for its own version first."""
     all_pins = [pin for r in resolved for pin in r.resolution.pins]
     for pin in {p.name: p for p in all_pins if p.editable}.values():
         reporter.warn(
@@ -70,7 +72,9 @@ def collect(
     unique = {(p.name, p.version): p for p in all_pins if p.kind != "wheel"}
     built, repairs = _build(resolver, [_job(p, sources) for p in unique.values()], reporter)
     pythons = given_pythons(resolver.settings.build_pythons)
-    foreign = _for_other_pythons(resolved, built, sources, pythons, resolver, reporter)
+    foreign = _for_other_pythons(
+        resolved, built, sources, pythons, resolver, reporter, runtime_python
+    )
     if foreign:
         more, more_repairs = _build(resolver, list(foreign.values()), reporter)
         built = Built({**built.wheels, **more.wheels}, {**built.failed, **more.failed})
@@ -83,7 +87,7 @@ def collect(
     builders = {
         built.wheels[job.key]: python
         for job in foreign.values()
-        if job.key in built.wheels and (python := _python_of(job, pythons)) is not None
+        if job.key in built.wheels and (python := _python_of(job, pythons, runtime_python))
     }
     return Collected(
         fetched=fetched,
@@ -123,6 +127,7 @@ def _for_other_pythons(
     pythons: Sequence[Python],
     resolver: Resolver,
     reporter: Reporter,
+    runtime_python: Path | None = None,
 ) -> dict[BuildKey, BuildJob]:
     """A build by a Python of the target's version for each source pin whose wheel built here
     does not fit a target of this machine's platform: a C extension built by 3.11 is no use to
@@ -132,7 +137,7 @@ def _for_other_pythons(
         if not _buildable_here(r.target):
             continue
         todo = [p for p in r.resolution.pins if p.kind != "wheel" and not _fits(r.target, built, p)]
-        python = find_python(r.target.interpreter, pythons) if todo else None
+        python = find_python(r.target.interpreter, pythons, runtime_python) if todo else None
         if python is None:
             continue
         pip_pin = next(p for p in r.resolution.pins if p.name == "pip")
@@ -148,8 +153,10 @@ def _for_other_pythons(
     return jobs
 
 
-def _python_of(job: BuildJob, pythons: Sequence[Python]) -> Python | None:
-    return find_python(job.python, pythons) if job.under else None
+def _python_of(
+    job: BuildJob, pythons: Sequence[Python], runtime_python: Path | None
+) -> Python | None:
+    return find_python(job.python, pythons, runtime_python) if job.under else None
 
 
 def _glibc_needed(wheel: str) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from packaging.pylock import Pylock, is_valid_pylock_path
 
 from wheelbundle.bundle.describe import describe
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
-from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime
+from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime, unpacked_python
 from wheelbundle.collect.wheelhouse import collect
 from wheelbundle.errors import UsageError
 from wheelbundle.format.manifest import Manifest
@@ -58,7 +58,8 @@ def make_bundle(
         targets = _targets(options, runtime)
         _check_build_pythons(options.build_pythons, targets)
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
-        collected = collect(resolved, given, resolver, reporter)
+        with _runtime_python(runtime, cache) as runtime_python:
+            collected = collect(resolved, given, resolver, reporter, runtime_python)
         manifest, wheels = describe(
             inputs, resolved, collected, options.name, options.version, _lock_format(lock)
         )
@@ -105,6 +106,15 @@ def _lock_format(lock: Pylock | Lock | None) -> str | None:
     if isinstance(lock, Pylock):
         return f"pylock.toml {lock.lock_version}"
     return f"{lock.tool} {lock.version}"
+
+
+@contextmanager
+def _runtime_python(runtime: RuntimeFile | None, cache: Cache) -> Iterator[Path | None]:
+    if runtime is None:
+        yield None
+    else:
+        with unpacked_python(runtime, cache.root / "builds") as python:
+            yield python
 
 
 def _runtime(options: MakeOptions, resolver: Resolver, reporter: Reporter) -> RuntimeFile | None:
