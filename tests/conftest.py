@@ -214,3 +214,18 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+@pytest.fixture(scope="session")
+def example_wheels() -> Path:
+    """The public wheels the examples name, which ``make test`` fetched (hash-checked) once;
+    the tests skip, with how to fetch them, if not."""
+    given = os.environ.get("WHEELBUNDLE_EXAMPLE_WHEELS")
+    folder = (
+        Path(given) if given else Path(__file__).resolve().parents[1] / ".cache" / "example-wheels"
+    )
+    if not (folder / ".fetched").is_file():
+        if given:
+            pytest.fail(f"{folder} holds no fetched example wheels; run 'make test'")
+        pytest.skip("the example wheels are not fetched; 'make test' fetches them once")
+    return folder

@@ -18,7 +18,7 @@ from support.packages import make_wheel, metadata_text
 
 from wheelbundle.bundle.sbom import sbom, sbom_json
 from wheelbundle.format.checksums import parse_sha256sums
-from wheelbundle.format.licenses import CLASSIFIER_LICENSES, license_of
+from wheelbundle.format.licenses import CLASSIFIER_LICENSES, license_of, wheel_license
 from wheelbundle.format.manifest import Manifest
 
 
@@ -193,6 +193,10 @@ def meta(**fields: Any) -> Any:
             None,
         ),
         ({"license_expression": "not a license"}, None),
+        ({"license": "Apache-2.0"}, "Apache-2.0"),  # requests: License, a valid SPDX id
+        ({"license": "mit", "classifiers": ["License :: OSI Approved :: BSD License"]}, "MIT"),
+        ({"license": "MIT License"}, None),  # words, not an SPDX expression: not guessed
+        ({"license": "MIT\n\nPermission is hereby granted…"}, None),  # a whole text
         ({}, None),
     ],
 )
@@ -205,3 +209,60 @@ def test_the_classifier_table_holds_canonical_spdx_ids() -> None:
 
     for spdx in CLASSIFIER_LICENSES.values():
         assert canonicalize_license_expression(spdx) == spdx
+
+
+MIT_TEXT = """MIT License
+
+Copyright (c) 2026 Someone
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction. The above copyright notice and this
+permission notice shall be included in all copies or substantial portions of the Software.
+"""
+BSD3_TEXT = """Copyright 2026 Someone
+
+Redistribution and use in source and binary forms, with or without modification, are
+permitted provided that the following conditions are met: ...
+3. Neither the name of the copyright holder nor the names of its contributors may be used
+"""
+APACHE_TEXT = """
+                                 Apache License
+                           Version 2.0, January 2004
+                        http://www.apache.org/licenses/
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"LICENSE": MIT_TEXT}, "MIT"),
+        ({"LICENSE.txt": BSD3_TEXT}, "BSD-3-Clause"),
+        (
+            {"LICENSE": APACHE_TEXT, "NOTICE": "requests\nCopyright 2019 Kenneth Reitz"},
+            "Apache-2.0",
+        ),
+        ({"LICENSE": MIT_TEXT, "LICENSE.vendored": MIT_TEXT}, "MIT"),  # both say the same
+        ({"LICENSE.APACHE": APACHE_TEXT, "LICENSE.BSD": BSD3_TEXT}, None),  # AND or OR? unknown
+        ({"LICENSE": MIT_TEXT, "COPYING": "All rights reserved."}, None),  # one is none of them
+        ({"LICENSE": "Proprietary. All rights reserved."}, None),
+    ],
+)
+def test_a_license_text_the_wheel_ships_is_recognised_only_when_it_is_unambiguous(
+    tmp_path: Path, files: dict[str, str], expected: str | None
+) -> None:
+    wheel = make_wheel(tmp_path, "texts", "1.0", license_files=files)
+    assert wheel_license(wheel) == expected
+
+
+def test_real_wheels_take_each_road_to_their_license(example_wheels: Path) -> None:
+    """PEP 639's expression (click), an SPDX License field (requests, charset-normalizer), a
+    classifier (blinker), the text alone (jinja2 says only 'BSD License' otherwise)."""
+    found = {w.name.split("-")[0]: wheel_license(w) for w in example_wheels.glob("*.whl")}
+    assert found["click"] == "BSD-3-Clause"
+    assert found["requests"] == "Apache-2.0"
+    assert found["charset_normalizer"] == "MIT"
+    assert found["blinker"] == "MIT"
+    assert found["jinja2"] == "BSD-3-Clause"
+    assert found["colorama"] == "BSD-3-Clause"
+    assert None not in found.values()

@@ -7,7 +7,6 @@ nothing here reaches the network.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -28,22 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
-@pytest.fixture(scope="module")
-def wheels() -> Path:
-    """The example wheels ``make test`` fetched; the tests skip, with how to fetch them, if not."""
-    given = os.environ.get("WHEELBUNDLE_EXAMPLE_WHEELS")
-    folder = Path(given) if given else ROOT / ".cache" / "example-wheels"
-    if not (folder / ".fetched").is_file():
-        if given:
-            pytest.fail(f"{folder} holds no fetched example wheels; run 'make test'")
-        pytest.skip("the example wheels are not fetched; 'make test' fetches them once")
-    return folder
-
-
 @pytest.fixture
-def public(wheels: Path, make_index: MakeIndex) -> LocalIndex:
+def public(example_wheels: Path, make_index: MakeIndex) -> LocalIndex:
     """A local stand-in for the public index, serving exactly the fetched example wheels."""
-    return make_index(*sorted(wheels.glob("*.whl")))
+    return make_index(*sorted(example_wheels.glob("*.whl")))
 
 
 def installed(offline: RunOffline, top: Path, venv: Path) -> dict[str, str]:
@@ -114,7 +101,7 @@ def test_the_pip_compile_file_bundles_exactly_its_hashes(
 
 def test_the_pylock_is_bundled_as_locked_from_a_warm_cache(
     tmp_path: Path,
-    wheels: Path,
+    example_wheels: Path,
     public: LocalIndex,
     capsys: pytest.CaptureFixture[str],
     offline: RunOffline,
@@ -122,7 +109,7 @@ def test_the_pylock_is_bundled_as_locked_from_a_warm_cache(
     """Its URLs are the public index's; files already in the cache (by hash) are not fetched."""
     lock_path = EXAMPLES / "pylock" / "pylock.toml"
     cache = Cache(tmp_path / "cache")
-    for wheel in wheels.glob("*.whl"):
+    for wheel in example_wheels.glob("*.whl"):
         cache.add_file(wheel, sha256_file(wheel))
     made = bundle(
         capsys, "make", lock_path, "--cache-dir", cache.root,

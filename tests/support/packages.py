@@ -100,6 +100,8 @@ def metadata_text(
     requires_python: str | None = None,
     license_expression: str | None = None,
     classifiers: Iterable[str] = (),
+    license: str | None = None,
+    license_files: Iterable[str] = (),
 ) -> str:
     """Core metadata (METADATA / PKG-INFO) with dependencies spelled the way pip reads them."""
     headers: list[tuple[str, str]] = [
@@ -110,6 +112,9 @@ def metadata_text(
     ]
     if license_expression:
         headers.append(("License-Expression", license_expression))
+    if license:
+        headers.append(("License", license.replace("\n", "\n        ")))  # folded, as setuptools
+    headers.extend(("License-File", name) for name in license_files)
     headers.extend(("Classifier", classifier) for classifier in classifiers)
     if requires_python:
         headers.append(("Requires-Python", requires_python))
@@ -206,6 +211,8 @@ def make_wheel(
     license_expression: str | None = None,
     classifiers: Iterable[str] = (),
     entry_points: Mapping[str, Mapping[str, str]] | None = None,
+    license: str | None = None,
+    license_files: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a valid PEP 427 wheel into `dest_dir` and return its path.
 
@@ -224,7 +231,11 @@ def make_wheel(
         requires_python=requires_python,
         license_expression=license_expression,
         classifiers=classifiers,
+        license=license,
+        license_files=list(license_files or {}),
     ).encode()
+    for file, text in (license_files or {}).items():  # PEP 639: under .dist-info/licenses/
+        members[f"{dist_info}/licenses/{file}"] = text.encode()
     members[f"{dist_info}/WHEEL"] = _wheel_file_text(tag).encode()
     if entry_points:
         members[f"{dist_info}/entry_points.txt"] = _entry_points_text(entry_points).encode()

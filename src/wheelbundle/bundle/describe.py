@@ -126,11 +126,8 @@ def _package(
         source_url=source_url,
         source_sha256=pin.sha256,
         requires=pin.requires,
-        license=(
-            license_from(pin.license_expression, pin.classifiers)
-            if pin.license_expression or pin.classifiers
-            else wheel_license(wheel)
-        ),
+        license=license_from(pin.license_expression, pin.classifiers, pin.license)
+        or wheel_license(wheel),
         repaired=repaired.platform if repaired else None,
         grafted=repaired.grafted if repaired else (),
         built_by=builder.label if builder else None,

@@ -44,8 +44,9 @@ class Pin:
     """The extras a requirement asked of it (``name[extra]``)."""
     license_expression: str | None = None
     classifiers: tuple[str, ...] = ()
-    """``License-Expression`` and ``Classifier`` as pip read them: the license without
-    opening the wheel again (a rebuild reads them from the kept report)."""
+    license: str | None = None
+    """``License-Expression``, ``Classifier`` and ``License`` as pip read them: the license
+    without opening the wheel again (a rebuild reads them from the kept report)."""
 
     @property
     def filename(self) -> str:
@@ -112,6 +113,7 @@ def _pin(item: Mapping[str, Any]) -> Pin:
         requested_extras=tuple(canonicalize_name(e) for e in item.get("requested_extras", ())),
         license_expression=meta.get("license_expression"),
         classifiers=tuple(meta.get("classifier", ())),
+        license=meta.get("license"),
     )
 
 
