@@ -8,6 +8,7 @@ line of ``bundle make`` is the archive's path).
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -18,12 +19,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelbundle import __version__
+from wheelbundle.bundle.audit import (
+    audit_bundles,
+    findings_json,
+    findings_text,
+    sbom_with_vulnerabilities,
+)
 from wheelbundle.bundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.bundle.inspect import human_size, inspect_bundle, inspect_json
 from wheelbundle.bundle.verify import verify_bundle
-from wheelbundle.cache import Cache, default_cache_dir
-from wheelbundle.errors import BuildFailed, BundleError, PipFailed, what_was_done
-from wheelbundle.format.layout import FORMATS
+from wheelbundle.cache import Cache, atomic_file, default_cache_dir
+from wheelbundle.errors import BuildFailed, BundleError, PipFailed, UsageError, what_was_done
+from wheelbundle.format.layout import FORMATS, read_manifest
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.index.publish import publish_bundles
 from wheelbundle.index.static import index_bundles
@@ -371,6 +378,30 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", type=Path, metavar="NEW")
     diff.add_argument("--json", action="store_true", help="print JSON for scripts")
     _add_verbosity(diff)
+
+    audit = commands.add_parser(
+        "audit",
+        help="check the packages of archives against known vulnerabilities (OSV), offline",
+        description=(
+            "Every package of each ARCHIVE against the advisories of a copy of the OSV "
+            "database: osv.dev's PyPI/all.zip as published (mirror it across the gap), or a "
+            "folder of OSV JSON files. Withdrawn advisories are left out. Nothing is fetched."
+        ),
+        epilog=(
+            "Exit status: 0 no known vulnerability, 1 findings, 2 usage (a missing or unreadable "
+            "--osv), 3 an unreadable or invalid bundle."
+        ),
+    )
+    audit.add_argument("archives", nargs="+", type=Path, metavar="ARCHIVE")
+    audit.add_argument("--osv", type=Path, required=True, metavar="PATH", help="OSV zip or folder")
+    audit.add_argument(
+        "--sbom-out",
+        type=Path,
+        metavar="FILE",
+        help="write the (first) bundle's SBOM with a CycloneDX 'vulnerabilities' list to FILE",
+    )
+    audit.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _add_verbosity(audit)
     return parser
 
 
@@ -473,7 +504,32 @@ def _run(args: argparse.Namespace) -> int:
         elif changes:
             print(diff_text(changes))
         return 1 if changes else 0
+    if args.command == "audit":
+        return _audit(args)
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _audit(args: argparse.Namespace) -> int:
+    if not args.osv.exists():
+        raise UsageError(f"--osv {args.osv}: no such file or folder; give osv.dev's PyPI/all.zip")
+    findings = audit_bundles(args.archives, args.osv)
+    if args.sbom_out is not None:
+        document = sbom_with_vulnerabilities(read_manifest(args.archives[0]), findings)
+        with atomic_file(args.sbom_out) as out:
+            out.write((json.dumps(document, indent=2) + "\n").encode())
+    if args.json:
+        print(findings_json(findings))
+    elif findings:
+        print(findings_text(findings))
+    if not args.quiet:
+        packages = len({(f.name, f.version) for f in findings})
+        print(
+            f"{len(findings)} known vulnerabilities in {packages} packages"
+            if findings
+            else "no known vulnerability",
+            file=sys.stderr,
+        )
+    return 1 if findings else 0
 
 
 def _make_options(args: argparse.Namespace) -> MakeOptions:
