@@ -27,6 +27,7 @@ from wheelbundle.bundle.audit import (
 )
 from wheelbundle.bundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.bundle.inspect import human_size, inspect_bundle, inspect_json
+from wheelbundle.bundle.policy import PolicyViolation, enforce, violations
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import Cache, atomic_file, default_cache_dir
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, UsageError, what_was_done
@@ -37,6 +38,7 @@ from wheelbundle.index.static import index_bundles
 from wheelbundle.inputs.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.inputs.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.inputs.options import MakeOptions
+from wheelbundle.inputs.policy import load_policy
 from wheelbundle.pack.make import make_bundle
 from wheelbundle.pack.merge import merge_bundles
 from wheelbundle.progress import Bar, Silent
@@ -205,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a Python to build sdists with for targets of its version (CPython 3.9 for a "
         "cp39 server); else one is looked for on PATH, in pyenv and in uv's Pythons; repeatable",
+    )
+    make.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="a site's policy (YAML: licenses, vulnerabilities, origins, max_size); a bundle "
+        "it refuses is not written, and each violation is named (exit 4)",
+    )
+    make.add_argument(
+        "--osv",
+        type=Path,
+        metavar="PATH",
+        help="a copy of the OSV database (osv.dev's PyPI/all.zip), for --policy's "
+        "vulnerability rules",
     )
     make.add_argument(
         "--resolve",
@@ -389,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit status: 0 no known vulnerability, 1 findings, 2 usage (a missing or unreadable "
-            "--osv), 3 an unreadable or invalid bundle."
+            "--osv), 3 an unreadable or invalid bundle, 4 the --policy refuses a bundle."
         ),
     )
     audit.add_argument("archives", nargs="+", type=Path, metavar="ARCHIVE")
@@ -399,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="write the (first) bundle's SBOM with a CycloneDX 'vulnerabilities' list to FILE",
+    )
+    audit.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="a site's policy: each violation is named and the exit status is 4",
     )
     audit.add_argument("--json", action="store_true", help="print JSON for scripts")
     _add_verbosity(audit)
@@ -529,6 +551,12 @@ def _audit(args: argparse.Namespace) -> int:
             else "no known vulnerability",
             file=sys.stderr,
         )
+    if args.policy is not None:
+        policy = load_policy(args.policy)
+        for archive in args.archives:
+            mine = [f for f in findings if f.archive == archive]
+            lines = violations(policy, read_manifest(archive), mine, archive.stat().st_size)
+            enforce(policy, lines, archive.name)
     return 1 if findings else 0
 
 
@@ -554,6 +582,8 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         refresh=args.refresh,
         resolve=args.resolve,
         build_pythons=tuple(args.build_python) or conf.build_pythons,
+        policy=args.policy,
+        osv=args.osv,
         jobs=args.jobs,
         verbose=args.verbose,
         targets=tuple(args.target) or conf.targets,
@@ -620,6 +650,8 @@ def _errors(verbose: bool) -> Iterator[list[int]]:
         print(f"error: {one_line(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         status.append(EXIT_FAILURE)
     except BundleError as exc:
+        for line in exc.lines if isinstance(exc, PolicyViolation) else ():
+            print(f"policy: {one_line(line)}", file=sys.stderr)
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         if isinstance(exc, BuildFailed) or (isinstance(exc, PipFailed) and verbose):
             print(_indent(exc.tail), file=sys.stderr)

@@ -28,7 +28,11 @@ class Finding:
 
 def audit_bundles(archives: Sequence[Path], osv: Path) -> list[Finding]:
     """The findings of every bundle, by bundle, package and advisory id."""
-    manifests = [(archive, read_manifest(archive)) for archive in archives]
+    return audit_manifests([(archive, read_manifest(archive)) for archive in archives], osv)
+
+
+def audit_manifests(manifests: Sequence[tuple[Path, Manifest]], osv: Path) -> list[Finding]:
+    """The findings of bundles by their manifests (one being made has no archive yet)."""
     names = {p.name for _, m in manifests for p in m.packages}
     advisories = list(read_advisories(osv, names))
     findings = [

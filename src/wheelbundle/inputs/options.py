@@ -75,6 +75,10 @@ class MakeOptions:
     """``--resolve``: a project folder is resolved by pip even with a lock beside it."""
     build_pythons: tuple[Path, ...] = ()
     """``--build-python``: Pythons to build sdists with for targets of their version."""
+    policy: Path | None = None
+    """``--policy FILE``: what the site allows; a bundle it refuses is never written."""
+    osv: Path | None = None
+    """``--osv PATH``: a copy of the OSV database, for the policy's vulnerability rules."""
     installer: str = "pip"
     """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
     archive_format: str = "tar.gz"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from packaging.pylock import Pylock, is_valid_pylock_path
 
+from wheelbundle.bundle.audit import audit_manifests
 from wheelbundle.bundle.describe import describe
+from wheelbundle.bundle.policy import enforce, violations
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
 from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime, unpacked_python
 from wheelbundle.collect.wheelhouse import collect
@@ -20,6 +22,7 @@ from wheelbundle.errors import UsageError
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.pinned_hashes import given_hashes
+from wheelbundle.inputs.policy import Policy, load_policy
 from wheelbundle.inputs.sources import RELOCK, read_inputs
 from wheelbundle.pack.delta import against
 from wheelbundle.pack.write import write_bundle
@@ -48,6 +51,7 @@ def make_bundle(
         raise UsageError(
             "--python-runtime sets the target (its Python, its platform): leave out --target"
         )
+    policy = load_policy(options.policy) if options.policy else None
     lock = _lock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(inputs.requirements)
     if inputs.ignored_lock is not None:
@@ -67,6 +71,8 @@ def make_bundle(
             manifest = carrying(manifest, runtime)
         if options.since is not None:
             manifest, wheels = against(options.since, manifest, wheels)
+        if policy is not None:
+            _judge(policy, manifest, options.osv, runtime, reporter)
         reporter.stage(f"packing {len(manifest.packages)} wheels")
         runtimes = {runtime.runtime.file: runtime.path} if runtime else {}
         archive = write_bundle(
@@ -87,6 +93,27 @@ def _lock(path: Path) -> Pylock | Lock:
             "again, or pass --resolve to resolve the project anew"
         )
     return lock
+
+
+def _judge(
+    policy: Policy,
+    manifest: Manifest,
+    osv: Path | None,
+    runtime: RuntimeFile | None,
+    reporter: Reporter,
+) -> None:
+    """The policy's verdict before the archive is written: a refused bundle never exists."""
+    reporter.stage(f"checking the bundle against {policy.path}")
+    if policy.deny_vulnerabilities and osv is None:
+        raise UsageError(
+            f"--policy {policy.path} denies vulnerabilities: give the OSV database to check "
+            "against with --osv PATH"
+        )
+    findings = audit_manifests([(Path(manifest.top), manifest)], osv) if osv else []
+    size = sum(p.size for p in manifest.packages) + (runtime.runtime.size if runtime else 0)
+    enforce(
+        policy, violations(policy, manifest, findings, size), "this bundle; nothing was written"
+    )
 
 
 def _check_build_pythons(paths: Sequence[Path], targets: Sequence[Target]) -> None:
