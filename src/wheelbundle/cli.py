@@ -28,6 +28,7 @@ from wheelbundle.bundle.audit import (
 from wheelbundle.bundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.bundle.inspect import human_size, inspect_bundle, inspect_json
 from wheelbundle.bundle.policy import PolicyViolation, enforce, violations
+from wheelbundle.bundle.report import gather, report_html, report_markdown
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import Cache, atomic_file, default_cache_dir
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, UsageError, what_was_done
@@ -424,6 +425,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--json", action="store_true", help="print JSON for scripts")
     _add_verbosity(audit)
+
+    report = commands.add_parser(
+        "report",
+        help="one page for the review board: identity, packages, licences, vulnerabilities, changes",
+        description=(
+            "A self-contained HTML file (no network, no scripts; prints on A4), or Markdown for a "
+            "ticket: the bundle's identity (archive and SHA256SUMS sha256, signature), every "
+            "package with version, origin, licence, size, source and sha256, licence totals, a "
+            "size chart and the dependency tree; with --osv the known vulnerabilities, with "
+            "--policy its verdict, with --since what changed. The bundle is verified first."
+        ),
+    )
+    report.add_argument("archive", type=Path, metavar="ARCHIVE")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    report.add_argument("--since", type=Path, metavar="OLD", help="the release before this one")
+    report.add_argument("--osv", type=Path, metavar="PATH", help="a copy of the OSV database")
+    report.add_argument("--policy", type=Path, metavar="FILE", help="a site's policy (YAML)")
+    report.add_argument("--allowed-signers", type=Path, metavar="FILE", help="check the signature")
+    report.add_argument("--format", choices=("html", "md"), default="html")
+    _add_verbosity(report)
     return parser
 
 
@@ -528,7 +549,36 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if changes else 0
     if args.command == "audit":
         return _audit(args)
+    if args.command == "report":
+        return _report(args)
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.osv is not None and not args.osv.exists():
+        raise UsageError(f"--osv {args.osv}: no such file or folder; give osv.dev's PyPI/all.zip")
+    findings = audit_bundles([args.archive], args.osv) if args.osv else []
+    verdict = None
+    if args.policy is not None:
+        policy = load_policy(args.policy)
+        verdict = violations(
+            policy, read_manifest(args.archive), findings, args.archive.stat().st_size
+        )
+    changes = diff_bundles(args.since, args.archive) if args.since else None
+    facts = gather(
+        args.archive,
+        findings,
+        audited=args.osv is not None,
+        violations=verdict,
+        changes=changes,
+        since=args.since.name if args.since else None,
+        allowed_signers=args.allowed_signers,
+    )
+    text = report_html(facts) if args.format == "html" else report_markdown(facts)
+    with atomic_file(args.output) as out:
+        out.write(text.encode())
+    print(args.output)
+    return 0
 
 
 def _audit(args: argparse.Namespace) -> int:
