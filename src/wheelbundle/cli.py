@@ -571,7 +571,8 @@ def _report(args: argparse.Namespace) -> int:
         audited=args.osv is not None,
         violations=verdict,
         changes=changes,
-        since=args.since.name if args.since else None,
+        since=read_manifest(args.since) if args.since else None,
+        since_name=args.since.name if args.since else None,
         allowed_signers=args.allowed_signers,
     )
     text = report_html(facts) if args.format == "html" else report_markdown(facts)

@@ -144,3 +144,4 @@ def test_markdown_for_a_ticket_holds_the_same_facts(
     assert "- **beta 2.0**: PYSEC-2026-1 (CVE-2026-0001), fixed in 2.1" in text
     assert "| gamma | 1.0 | built-from-sdist | unknown |" in text
     assert "- beta: upgraded 1.0 → 2.0" in text
+    assert "2 wheels (" in text and ") are not in the old bundle." in text  # beta 2.0 and gamma

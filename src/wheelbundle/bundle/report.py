@@ -42,6 +42,8 @@ class Facts:
     """None: no policy was given."""
     changes: tuple[Change, ...] | None = None
     since: str | None = None
+    crossing: tuple[int, int] | None = None
+    """With ``--since``: how many wheels, and bytes, OLD does not hold (what a delta carries)."""
 
 
 def gather(
@@ -50,7 +52,8 @@ def gather(
     audited: bool = False,
     violations: Sequence[str] | None = None,
     changes: Sequence[Change] | None = None,
-    since: str | None = None,
+    since: Manifest | None = None,
+    since_name: str | None = None,
     allowed_signers: Path | None = None,
 ) -> Facts:
     """The bundle verified first: a report is never made of a bundle that is not intact."""
@@ -75,8 +78,15 @@ def gather(
         audited=audited,
         violations=None if violations is None else tuple(violations),
         changes=None if changes is None else tuple(changes),
-        since=since,
+        since=since_name,
+        crossing=_crossing(verified.manifest, since) if since else None,
     )
+
+
+def _crossing(manifest: Manifest, old: Manifest) -> tuple[int, int]:
+    held = {p.sha256 for p in old.packages}
+    new = [p for p in manifest.packages if p.sha256 not in held]
+    return len(new), sum(p.size for p in new)
 
 
 def licence_totals(manifest: Manifest) -> list[tuple[str, int]]:
@@ -205,6 +215,12 @@ def _verdicts_html(facts: Facts) -> list[str]:
             )
     if facts.changes is not None:
         out.append(f"<h2>Changes since {e(facts.since or '')}</h2>")
+        if facts.crossing is not None:
+            count, size = facts.crossing
+            out.append(
+                f"<p>{count} wheels ({e(human_size(size))}) are not in the old bundle: what a "
+                "delta (<code>bundle make --since</code>) carries across.</p>"
+            )
         if not facts.changes:
             out.append("<p>No package changed.</p>")
         else:
@@ -286,6 +302,9 @@ def report_markdown(facts: Facts) -> str:
         )
     if facts.changes is not None:
         lines += [f"## Changes since {facts.since}", ""]
+        if facts.crossing is not None:
+            count, size = facts.crossing
+            lines += [f"{count} wheels ({human_size(size)}) are not in the old bundle.", ""]
         lines += [
             f"- {c.package}: {c.change} {c.old or ''} → {c.new or ''}" for c in facts.changes
         ] or ["No package changed."]
