@@ -8,6 +8,7 @@ a half-written file and never need a lock.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -22,7 +23,10 @@ from wheelbundle.errors import UsageError
 
 CHUNK = 1 << 20
 STALE_SECONDS = 3600
-"""A temporary file left untouched this long belongs to a run that was killed outright."""
+"""Where files cannot be locked: a temporary file left untouched this long belongs to a run that
+was killed outright."""
+SETTLING_SECONDS = 10
+"""A temporary file this new may not be locked yet by the run that just made it."""
 _KINDS = {
     "downloads": "files",
     "builds": "builds",
@@ -64,25 +68,54 @@ def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
     if the block fails. ``mode`` is its permission bits (mkstemp's would be 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        Path(tmp).chmod(mode)
-        with os.fdopen(fd, "wb") as out:
-            yield out
-        Path(tmp).replace(path)
+        with holding(tmp):
+            Path(tmp).chmod(mode)
+            with os.fdopen(fd, "wb") as out:
+                yield out
+            Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def sweep_stale(folder: Path, pattern: str) -> None:
-    """Remove the temporary files (``pattern``) in ``folder`` that a killed run left behind.
+@contextmanager
+def holding(path: str | Path) -> Iterator[None]:
+    """An exclusive lock on the temporary file ``path`` for the block. The kernel drops it with
+    the process, however it ends (``kill -9`` included), so :func:`sweep_stale` can tell a file
+    a live run is writing from one a dead run left."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # no locks on this file system: the idle rule holds
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)
 
-    A run at work writes to its file all the time, so only files idle for an hour go.
-    """
-    idle_since = time.time() - STALE_SECONDS
+
+def sweep_stale(folder: Path, pattern: str) -> None:
+    """Remove the temporary files (``pattern``) in ``folder`` that a killed run left behind: at
+    once when no live process holds its lock, never one a concurrent run is writing."""
+    now = time.time()
     for leftover in folder.glob(pattern):
         with contextlib.suppress(OSError):  # gone already, or not ours to remove
-            if leftover.stat().st_mtime < idle_since:
+            if _abandoned(leftover, now):
                 leftover.unlink()
+
+
+def _abandoned(path: Path, now: float) -> bool:
+    idle = now - path.stat().st_mtime
+    if idle < SETTLING_SECONDS:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a live run holds it
+    except OSError:
+        return idle > STALE_SECONDS
+    finally:
+        os.close(fd)
+    return True
 
 
 class Cache:
@@ -122,7 +155,7 @@ class Cache:
         sweep_stale(folder, "*.part")
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out:
+            with holding(tmp), os.fdopen(fd, "wb") as out:
                 yield out, Path(tmp)
         finally:
             Path(tmp).unlink(missing_ok=True)

@@ -8,7 +8,9 @@ line of ``bundle make`` is the archive's path).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for any program whose reader went away (``| head``)."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -262,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         "against URL#sha256=… or the URL.sha256 beside it): install.sh builds the venv from it, "
         "so the server needs no Python. The target (Python, platform, glibc) is read from it",
     )
-    _add_verbosity(make)
+    _add_verbosity(make, runs_pip=True)
 
     commands.add_parser(
         "probe",
@@ -448,10 +452,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_verbosity(sub: argparse.ArgumentParser) -> None:
+def _add_verbosity(sub: argparse.ArgumentParser, runs_pip: bool = False) -> None:
     group = sub.add_mutually_exclusive_group()
     group.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
-    group.add_argument("-v", "--verbose", action="store_true", help="show pip's own output")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show pip's own output"
+        if runs_pip
+        else "accepted as for make; this command runs no pip",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -696,6 +707,10 @@ def _errors(verbose: bool) -> Iterator[list[int]]:
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"error: {how}; {what_was_done(exc) or 'nothing was written'}", file=sys.stderr)
         status.append(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
+    except BrokenPipeError:  # `bundle inspect X | head -2`: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status.append(EXIT_BROKEN_PIPE)
     except OSError as exc:  # the machine's fault, not ours: full disk, no permission, …
         where = f": {exc.filename}" if exc.filename else ""
         print(f"error: {one_line(f'{exc.strerror or exc}{where}')}", file=sys.stderr)

@@ -393,6 +393,54 @@ def test_leftovers_of_a_killed_make_are_swept_and_counted(
     assert Cache(cache).usage()["unfinished"] == (1, 4)
 
 
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_kill_9_leaves_nothing_the_next_make_keeps_and_a_live_writer_loses_nothing(
+    tmp_path: Path, index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kernel drops a dead run's lock on its temporary file: the next make removes such a
+    file at once (not after the hour the idle rule waits), and never one a live make holds."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    killed = dist / ".app-1.0-cp311-none-any.tar.gz.k1ll3d.part"
+    live = dist / ".app-1.0-cp311-none-any.tar.gz.l1v3.part"
+    holders = []
+    for path in (killed, live):
+        path.write_bytes(b"half an archive")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD, path], stdout=subprocess.PIPE, text=True
+        )
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        holders.append(holder)
+    holders[0].kill()  # kill -9 while packing
+    holders[0].wait()
+    a_minute_ago = time.time() - 60
+    for path in (killed, live):
+        os.utime(path, (a_minute_ago, a_minute_ago))
+    try:
+        made = bundle(
+            capsys, "make", requirements(tmp_path / "app", "alpha"), "-o", dist,
+            "--index-url", index.url, "--cache-dir", tmp_path / "cache", "-q",
+        )  # fmt: skip
+        assert made.code == 0, made.err
+        assert not killed.exists()
+        assert live.read_bytes() == b"half an archive"
+    finally:
+        holders[1].kill()
+        holders[1].wait()
+        if holders[1].stdout is not None:
+            holders[1].stdout.close()
+        if holders[0].stdout is not None:
+            holders[0].stdout.close()
+
+
 # --- a full disk, for real: a small tmpfs in a mount namespace of its own --------------------
 
 FULL_DISK = """
