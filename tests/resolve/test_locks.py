@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.utils import parse_wheel_filename
 from support.bundles import bundle, unpack
 from support.fixtures import RunOffline
