@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from packaging.tags import parse_tag
 from packaging.utils import parse_wheel_filename
 
 from wheelbundle.cache import Cache
@@ -72,7 +73,7 @@ def collect(
     unique = {(p.name, p.version): p for p in all_pins if p.kind != "wheel"}
     built, repairs = _build(resolver, [_job(p, sources) for p in unique.values()], reporter)
     pythons = given_pythons(resolver.settings.build_pythons)
-    foreign = _for_other_pythons(
+    foreign, used = _for_other_pythons(
         resolved, built, sources, pythons, resolver, reporter, runtime_python
     )
     if foreign:
@@ -85,9 +86,7 @@ def collect(
     fetched = _fetch(resolver, [*wheel_pins, *uv_pins], reporter)
     _check_given(all_pins, fetched, given)
     builders = {
-        built.wheels[job.key]: python
-        for job in foreign.values()
-        if job.key in built.wheels and (python := _python_of(job, pythons, runtime_python))
+        built.wheels[k]: used[job.python] for k, job in foreign.items() if k in built.wheels
     }
     return Collected(
         fetched=fetched,
@@ -128,16 +127,21 @@ def _for_other_pythons(
     resolver: Resolver,
     reporter: Reporter,
     runtime_python: Path | None = None,
-) -> dict[BuildKey, BuildJob]:
+) -> tuple[dict[BuildKey, BuildJob], dict[str, Python]]:
     """A build by a Python of the target's version for each source pin whose wheel built here
     does not fit a target of this machine's platform: a C extension built by 3.11 is no use to
-    a server running 3.9. pip runs from the target's own pip wheel under that Python."""
+    a server running 3.9. pip runs from the target's own pip wheel under that Python. Also the
+    Pythons found, by tag: each is looked for once, however many targets share it."""
     jobs: dict[BuildKey, BuildJob] = {}
+    found: dict[str, Python | None] = {}
     for r in resolved:
         if not _buildable_here(r.target):
             continue
         todo = [p for p in r.resolution.pins if p.kind != "wheel" and not _fits(r.target, built, p)]
-        python = find_python(r.target.interpreter, pythons, runtime_python) if todo else None
+        tag = r.target.interpreter
+        if todo and tag not in found:
+            found[tag] = find_python(tag, pythons, runtime_python)
+        python = found.get(tag) if todo else None
         if python is None:
             continue
         pip_pin = next(p for p in r.resolution.pins if p.name == "pip")
@@ -150,28 +154,25 @@ def _for_other_pythons(
         reporter.stage(
             f"building {len(todo)} for {r.target.label or r.target.display} with {python.label}"
         )
-    return jobs
+    return jobs, {tag: python for tag, python in found.items() if python is not None}
 
 
-def _python_of(
-    job: BuildJob, pythons: Sequence[Python], runtime_python: Path | None
-) -> Python | None:
-    return find_python(job.python, pythons, runtime_python) if job.under else None
+def _glibc(platform: str) -> tuple[int, int] | None:
+    """The glibc a ``manylinux_X_Y_ARCH`` platform tag names; None for any other."""
+    m = re.match(r"manylinux_(\d+)_(\d+)_", platform)
+    return (int(m[1]), int(m[2])) if m else None
 
 
 def _glibc_needed(wheel: str) -> tuple[int, int] | None:
     """The glibc a manylinux wheel needs: its least demanding tag's."""
-    found = [
-        (int(m[1]), int(m[2]))
-        for tag in parse_wheel_filename(wheel)[3]
-        if (m := re.match(r"manylinux_(\d+)_(\d+)_", tag.platform))
-    ]
+    found = [g for tag in parse_wheel_filename(wheel)[3] if (g := _glibc(tag.platform))]
     return min(found) if found else None
 
 
 def _glibc_of(target: Target) -> tuple[int, int]:
     """The newest glibc the target's tags accept (2.0 when none is manylinux)."""
-    return max((n for t in target.tags if (n := _glibc_needed(f"x-1-{t}.whl"))), default=(2, 0))
+    found = [g for text in target.tags for t in parse_tag(text) if (g := _glibc(t.platform))]
+    return max(found, default=(2, 0))
 
 
 def _buildable_here(target: Target) -> bool:
@@ -210,10 +211,10 @@ def _check_built_for_targets(
             if _buildable_here(r.target) and other not in foreign:
                 no_python.add(r.target.python_version)
                 why += f"; no {r.target.display} here to build one"
-            elif (needs := _glibc_needed(wheel.name)) and needs > _glibc_of(r.target):
+            elif (needs := _glibc_needed(wheel.name)) and needs > (has := _glibc_of(r.target)):
                 why += (
                     f"; built against this machine's glibc, it needs 2.{needs[1]}, newer than "
-                    f"the server's 2.{_glibc_of(r.target)[1]}: build it on a machine with the "
+                    f"the server's 2.{has[1]}: build it on a machine with the "
                     "server's glibc or older"
                 )
             unfit.add(f"{pin.name} {pin.version} ({why})")
