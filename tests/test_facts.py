@@ -29,7 +29,7 @@ def _page_file(filename: str, requires_python: str | None = None) -> PageFile:
         url=f"https://files.example/{filename}",
         sha256="a" * 64,
         requires_python=requires_python,
-        yanked=False,
+        yanked=None,
     )
 
 
@@ -49,10 +49,10 @@ def test_pip_takes_a_file_whose_requires_python_is_invalid(
     # So every place that asks says the same: it fits.
     assert TARGET.meets_requires_python(INVALID)
     assert likely_choice([_page_file(wheel.name, INVALID)], _any(), TARGET) is not None
-    page = json.dumps({"meta": {"api-version": "1.0"}, "name": "oddpy", "files": [
+    page = {"meta": {"api-version": "1.0"}, "name": "oddpy", "files": [
         {"filename": wheel.name, "url": wheel.name, "hashes": {}, "requires-python": INVALID}
-    ]})  # fmt: skip
-    assert [f["filename"] for f in json.loads(for_target(page, TARGET))["files"]] == [wheel.name]
+    ]}  # fmt: skip
+    assert [f["filename"] for f in for_target(page, TARGET)["files"]] == [wheel.name]
 
 
 def test_a_requires_python_the_target_does_not_meet_is_passed_over_everywhere() -> None:
@@ -76,10 +76,10 @@ def test_a_wheels_place_in_the_targets_preference_is_read_one_way(
 ) -> None:
     assert TARGET.rank(filename) == rank
     assert TARGET.accepts(filename) is (rank is not None)
-    page = json.dumps({"meta": {"api-version": "1.0"}, "name": "a", "files": [
+    page = {"meta": {"api-version": "1.0"}, "name": "a", "files": [
         {"filename": filename, "url": filename, "hashes": {}}
-    ]})  # fmt: skip
-    kept = [f["filename"] for f in json.loads(for_target(page, TARGET))["files"]]
+    ]}  # fmt: skip
+    kept = [f["filename"] for f in for_target(page, TARGET)["files"]]
     assert kept == ([filename] if rank is not None else [])
 
 

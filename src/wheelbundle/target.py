@@ -69,6 +69,12 @@ class Target:
         """'CPython 3.12', as a person says it."""
         return f"{implementation_display(self.implementation)} {self.python_version}"
 
+    @property
+    def shorthand(self) -> str:
+        """As ``--target`` names it: the name given, else this machine's Python and its most
+        specific platform (``cp311-manylinux_2_39_x86_64``)."""
+        return self.label or f"{self.interpreter}-{self._platform_order[0]}"
+
     def accepts(self, wheel_filename: str) -> bool:
         """Whether this server's pip would install the wheel."""
         return self.rank(wheel_filename) is not None

@@ -402,7 +402,7 @@ def test_a_streamed_file_that_fails_its_hash_reaches_pip_cut_short_and_is_not_ke
 def test_the_file_read_ahead_is_the_one_pip_s_finder_would_take() -> None:
     def wheel(version: str, tag: str = "py3-none-any", **kw: Any) -> PageFile:
         name = f"a-{version}-{tag}.whl"
-        return PageFile(name, f"https://f.example/{name}", None, kw.get("rp"), kw.get("y", False))
+        return PageFile(name, f"https://f.example/{name}", None, kw.get("rp"), kw.get("y"))
 
     target = parse_target("cp311-manylinux_2_28_x86_64")
     page = [
@@ -411,9 +411,9 @@ def test_the_file_read_ahead_is_the_one_pip_s_finder_would_take() -> None:
         wheel("2.0", "cp311-cp311-manylinux_2_17_x86_64"),  # a better tag than py3-none-any
         wheel("2.0", "cp312-cp312-manylinux_2_17_x86_64"),  # not for this Python
         wheel("2.1", rp=">=3.12"),  # Requires-Python the target does not meet
-        wheel("2.5", y=True),  # yanked
+        wheel("2.5", y="broken"),  # yanked
         wheel("3.0rc1"),  # a pre-release
-        PageFile("a-2.0.tar.gz", "https://f.example/a-2.0.tar.gz", None, None, False),
+        PageFile("a-2.0.tar.gz", "https://f.example/a-2.0.tar.gz", None, None, None),
     ]
     best = likely_choice(page, SpecifierSet(), target)
     assert best is not None and best.filename == "a-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
@@ -421,7 +421,7 @@ def test_the_file_read_ahead_is_the_one_pip_s_finder_would_take() -> None:
     assert older is not None and older.filename == "a-1.0-py3-none-any.whl"
     pre = likely_choice(page, SpecifierSet(">=3.0rc1"), target)
     assert pre is not None and pre.filename == "a-3.0rc1-py3-none-any.whl"
-    sdist_only = [PageFile("a-4.0.tar.gz", "https://f.example/a-4.0.tar.gz", None, None, False)]
+    sdist_only = [PageFile("a-4.0.tar.gz", "https://f.example/a-4.0.tar.gz", None, None, None)]
     assert likely_choice([*page, *sdist_only], SpecifierSet(), target) is None  # pip builds it
 
 

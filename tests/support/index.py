@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import html
+import json as json_module
 import shutil
 import ssl
 import sys
@@ -39,6 +40,7 @@ from packaging.utils import (
 )
 
 SIMPLE_PREFIX = "/simple/"
+_JSON = "application/vnd.pypi.simple.v1+json"
 FILES_PREFIX = "/files/"
 METADATA_SUFFIX = ".metadata"
 
@@ -84,7 +86,8 @@ class LocalIndex:
     `requests` counts every request path, so a test can assert exactly what pip fetched.
     With `metadata=False` no PEP 658 metadata is offered, which forces pip to download whole
     wheels while resolving, like the plain indexes many build machines reach. With
-    `hashes=False` links carry no `#sha256=` fragment (PEP 503 only recommends it).
+    `hashes=False` links carry no `#sha256=` fragment (PEP 503 only recommends it). With
+    `json=True` a client that asks for PEP 691 JSON (as pip and uv do) gets it, as from PyPI.
     """
 
     def __init__(
@@ -98,10 +101,12 @@ class LocalIndex:
         host: str = "127.0.0.1",
         port: int = 0,
         tls: tuple[Path, Path] | None = None,
+        json: bool = False,
     ) -> None:
         self.root = root
         self.metadata = metadata
         self.hashes = hashes
+        self.json = json
         self.requests: Counter[str] = Counter()
         root.mkdir(parents=True, exist_ok=True)
         self._credentials = (
@@ -112,6 +117,8 @@ class LocalIndex:
         self._lock = threading.Lock()
         self._dists: dict[str, tuple[tuple[int, int], _Dist]] = {}
         self._tampered: dict[str, bytes] = {}
+        self._cut_short: dict[str, int] = {}
+        self._pages: dict[str, bytes] = {}
         self._server = _Server((host, port), _Handler, self)
         self.scheme = "http"
         if tls is not None:  # (certificate, key): HTTPS
@@ -164,6 +171,25 @@ class LocalIndex:
         with self._lock:
             self._tampered[filename] = replacement
 
+    def tamper_metadata(self, filename: str) -> None:
+        """Serve other bytes for the wheel's PEP 658 `.metadata` than its advertised hash."""
+        dist = self._dist(self.root / filename)
+        if dist is None or dist.metadata is None:
+            raise FileNotFoundError(self.root / filename)
+        with self._lock:
+            self._tampered[filename + METADATA_SUFFIX] = dist.metadata + b"X-Tampered: yes\n"
+
+    def cut_short(self, filename: str, times: int = 1) -> None:
+        """The next `times` downloads of `filename` announce its whole length and send half,
+        then the connection closes: a transfer the network cut short."""
+        with self._lock:
+            self._cut_short[filename] = times
+
+    def serve_page(self, project: str, body: bytes) -> None:
+        """Answer a JSON client's request for `project`'s page with `body` as it is."""
+        with self._lock:
+            self._pages[project] = body
+
     def reset_requests(self) -> None:
         """Forget the request counts, to assert on what one step fetched."""
         with self._lock:
@@ -191,6 +217,13 @@ class LocalIndex:
     def _count(self, path: str) -> None:
         with self._lock:
             self.requests[path] += 1
+
+    def _cuts_short(self, filename: str) -> bool:
+        with self._lock:
+            left = self._cut_short.get(filename, 0)
+            if left:
+                self._cut_short[filename] = left - 1
+        return left > 0
 
     def _authorized(self, header: str | None) -> bool:
         if self._credentials is None:
@@ -235,6 +268,32 @@ class LocalIndex:
         links = "".join(f'<a href="{SIMPLE_PREFIX}{p}/">{p}</a>\n' for p in projects)
         return _page("Simple index", links)
 
+    def _project_json(self, project: str) -> bytes | None:
+        """The project's page as PEP 691 JSON (version 1.1: with each file's size)."""
+        with self._lock:
+            given = self._pages.get(project)
+        if given is not None:
+            return given
+        dists = [dist for dist in self._all_dists() if dist.project == project]
+        if not dists:
+            return None
+        files = []
+        for dist in dists:
+            entry: dict[str, Any] = {
+                "filename": dist.filename,
+                "url": f"{FILES_PREFIX}{dist.filename}",
+                "hashes": {"sha256": dist.sha256} if self.hashes else {},
+                "size": (self.root / dist.filename).stat().st_size,
+            }
+            if dist.requires_python:
+                entry["requires-python"] = dist.requires_python
+            if self.metadata and dist.metadata is not None:
+                entry["core-metadata"] = {"sha256": hashlib.sha256(dist.metadata).hexdigest()}
+            files.append(entry)
+        versions = sorted({_version_of(dist.filename) for dist in dists})
+        page = {"meta": {"api-version": "1.1"}, "name": project, "versions": versions}
+        return json_module.dumps({**page, "files": files}).encode()
+
     def _project_page(self, project: str) -> str | None:
         dists = [dist for dist in self._all_dists() if dist.project == project]
         if not dists:
@@ -256,15 +315,21 @@ class LocalIndex:
         """The bytes served at `/files/<filename>`, honouring tampering and the metadata switch."""
         if "/" in filename or filename.startswith("."):
             return None
-        if filename.endswith(METADATA_SUFFIX):
-            dist = self._dist(self.root / filename.removesuffix(METADATA_SUFFIX))
-            return dist.metadata if self.metadata and dist is not None else None
         with self._lock:
             tampered = self._tampered.get(filename)
         if tampered is not None:
             return tampered
+        if filename.endswith(METADATA_SUFFIX):
+            dist = self._dist(self.root / filename.removesuffix(METADATA_SUFFIX))
+            return dist.metadata if self.metadata and dist is not None else None
         path = self.root / filename
         return path.read_bytes() if self._dist(path) is not None else None
+
+
+def _version_of(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return str(parse_wheel_filename(filename)[1])
+    return str(parse_sdist_filename(filename)[1])
 
 
 def _page(title: str, body: str) -> str:
@@ -326,9 +391,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith(SIMPLE_PREFIX):
             self._project(path.removeprefix(SIMPLE_PREFIX), send_body)
         elif path.startswith(FILES_PREFIX):
-            data = index._file(path.removeprefix(FILES_PREFIX))
+            filename = path.removeprefix(FILES_PREFIX)
+            data = index._file(filename)
             if data is None:
                 self._not_found(send_body)
+            elif send_body and index._cuts_short(filename):
+                self._send_half(data)
             else:
                 self._send(HTTPStatus.OK, data, "application/octet-stream", send_body)
         else:
@@ -341,6 +409,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found(send_body)
         elif rest != f"{canonical}/":
             self._redirect(f"{SIMPLE_PREFIX}{canonical}/", send_body)
+        elif self.server.index.json and _JSON in self.headers.get("Accept", ""):
+            body = self.server.index._project_json(canonical)
+            if body is None:
+                self._not_found(send_body)
+            else:
+                self._send(HTTPStatus.OK, body, _JSON, send_body, {"Vary": "Accept"})
         else:
             page = self.server.index._project_page(canonical)
             if page is None:
@@ -350,6 +424,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_page(self, page: str, send_body: bool) -> None:
         self._send(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8", send_body)
+
+    def _send_half(self, data: bytes) -> None:
+        """The whole length announced, half the bytes sent, the connection closed."""
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
 
     def _redirect(self, location: str, send_body: bool) -> None:
         self._send(

@@ -211,6 +211,29 @@ class _Watchdog:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+class CutShort(http.client.HTTPException):
+    """A response that ended before the length it announced: the network cut it, the file
+    was not replaced, so it is tried again (a whole file with other bytes is a HashMismatch)."""
+
+    def __init__(self, arrived: int, length: str):
+        self.arrived = f"{arrived} of {length}" if length.isdigit() else str(arrived)
+        super().__init__(f"the transfer was cut short ({self.arrived} bytes arrived)")
+
+    def after(self, tries: int) -> str:
+        return (
+            f"the transfer was cut short ({self.arrived} bytes arrived, {tries} tries); "
+            "the network or the index is failing: try again"
+        )
+
+
+def _read(read: Callable[[int], bytes], arrived: int, length: str) -> bytes:
+    """The next chunk of a body; CutShort where http.client finds it ended early."""
+    try:
+        return read(CHUNK)
+    except http.client.IncompleteRead as exc:
+        raise CutShort(arrived + len(exc.partial), length) from exc
+
+
 class Fetcher:
     """Fetch many files into a cache, in parallel, each at most once."""
 
@@ -319,7 +342,8 @@ class Fetcher:
                 untrusted = isinstance(exc, ssl.SSLCertVerificationError)  # no retry mends it
                 if number == RETRIES or untrusted:
                     fix = "; give pip the CA that signed it (PIP_CERT, or cert = in pip.conf)"
-                    raise FetchFailed(f"{failure}: {exc}" + (fix if untrusted else "")) from exc
+                    said = exc.after(number) if isinstance(exc, CutShort) else str(exc)
+                    raise FetchFailed(f"{failure}: {said}" + (fix if untrusted else "")) from exc
                 if self._stopping.wait(0.5 * 2 ** (number - 1)):  # a backoff ends at a stop
                     raise FetchFailed(f"{failure}: stopped") from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -478,17 +502,22 @@ class Fetcher:
         self, download: Download, response: http.client.HTTPResponse, tee: Tee | None = None
     ) -> Path:
         digest = hashlib.sha256()
+        length = response.getheader("Content-Length", "")
+        arrived = 0
         with self.cache.incoming() as (out, tmp):
             # Streaming to a tee, hand on what has arrived (read1); else whole chunks.
             read = response.read1 if tee is not None else response.read
-            while chunk := read(CHUNK):
+            while chunk := _read(read, arrived, length):
                 if self._stopping.is_set():
                     raise FetchFailed(f"could not download {download.label}: stopped")
+                arrived += len(chunk)
                 digest.update(chunk)
                 with naming(tmp):
                     out.write(chunk)
                 if tee is not None:
                     tee.write(chunk)
+            if length.isdigit() and arrived < int(length):  # read1 ends so, not raising
+                raise CutShort(arrived, length)
             response.read()  # read1 leaves a finished response open; the connection is kept
             with naming(tmp):
                 out.close()

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 from urllib.parse import unquote, urljoin
 
 #: The algorithms pip accepts in a link's fragment (``#sha256=…``).
@@ -25,6 +26,9 @@ _BASE = re.compile(r"""<base\s[^>]*?href\s*=\s*["']?([^"'\s>]+)""", re.IGNORECAS
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
 #: ``href`` in lower case, as every index writes it: a case-blind search is six times slower.
 _HREF_SHA256 = re.compile(r"""href\s*=\s*["']?([^"'\s>#]*)#sha256=([0-9a-fA-F]{64})""")
+_METADATA_SHA256 = re.compile(
+    r"""data-(?:core|dist-info)-metadata\s*=\s*["']?sha256=([0-9a-fA-F]{64})"""
+)
 #: ``name="value"``, ``name='value'``, ``name=value``, or a bare ``name`` (value "": PEP 592's
 #: ``data-yanked`` may have none).
 _ATTRIBUTE = re.compile(
@@ -109,14 +113,15 @@ class PageFile:
     url: str
     sha256: str | None
     requires_python: str | None
-    yanked: bool
+    yanked: str | None
+    """None when not yanked; else the reason given (possibly empty)."""
 
 
 def page_files(page: str, page_url: str) -> list[PageFile]:
     """Every file on a project page, HTML or PEP 691 JSON (an unreadable JSON page: none)."""
     if not page.lstrip().startswith("{"):
         return [
-            PageFile(x.filename, x.url, x.sha256, x.requires_python, x.yanked is not None)
+            PageFile(x.filename, x.url, x.sha256, x.requires_python, x.yanked)
             for x in links(page, page_url)
         ]
     try:
@@ -126,12 +131,49 @@ def page_files(page: str, page_url: str) -> list[PageFile]:
                 url=urljoin(page_url, str(f["url"])),
                 sha256=f.get("hashes", {}).get("sha256"),
                 requires_python=f.get("requires-python"),
-                yanked=bool(f.get("yanked")),
+                yanked=_json_yanked(f.get("yanked")),
             )
             for f in json.loads(page)["files"]
         ]
     except (ValueError, KeyError, TypeError, AttributeError):
         return []
+
+
+def json_page(page: str) -> dict[str, Any]:
+    """A PEP 691 project page, parsed; ValueError saying, as a phrase, what makes it one no
+    client can read (pip fails on it with a bare ``Exception:``)."""
+    try:
+        data = json.loads(page)
+    except ValueError as exc:
+        raise ValueError(f"it is not JSON ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise ValueError('it has no "files" list')
+    for number, file in enumerate(data["files"], 1):
+        if not isinstance(file, dict) or not isinstance(file.get("filename"), str):
+            raise ValueError(f"file {number} has no filename")
+        if not isinstance(file.get("url"), str):
+            raise ValueError(f"file {number} ({file['filename']}) has no url")
+    return data
+
+
+def metadata_sha256(page: str, filename: str) -> str | None:
+    """The sha256 a page gives a file's PEP 658 metadata (``FILE.metadata``), if it gives one."""
+    if page.lstrip().startswith("{"):
+        try:
+            files = json.loads(page)["files"]
+            [entry] = [f for f in files if f.get("filename") == filename]
+            given = entry.get("core-metadata", entry.get("dist-info-metadata"))
+            return str(given["sha256"]).lower() if isinstance(given, dict) else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+    for m in _METADATA_SHA256.finditer(page):
+        start, end = page.rfind("<", 0, m.start()), page.find(">", m.end())
+        tag = page[start + 1 : end] if start >= 0 and end >= 0 else ""
+        if (href := _HREF.search(tag)) and _filename(
+            html.unescape(next(v for v in href.groups() if v is not None)).partition("#")[0]
+        ) == filename:
+            return m[1].lower()
+    return None
 
 
 def links_with_sha256(page: str, page_url: str, sha256s: frozenset[str]) -> list[Link]:
@@ -174,6 +216,13 @@ def _json_sha256s(page: str) -> dict[str, str]:
         }
     except (ValueError, KeyError, TypeError, AttributeError):
         return {}
+
+
+def _json_yanked(value: object) -> str | None:
+    """PEP 691's ``yanked``: false, true, or the reason (which means true)."""
+    if isinstance(value, str):
+        return value
+    return "" if value else None
 
 
 def _filename(url: str) -> str:

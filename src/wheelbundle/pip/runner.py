@@ -55,7 +55,7 @@ _OTHER_PYTHON = re.compile(
     r"Ignored the following versions that require a different python version: (.+)"
 )
 #: The remedy for a package that needs another Python than the bundle's.
-_WITH_TARGET = (
+WITH_TARGET = (
     "with --target (a shorthand like cp312-manylinux_2_28_x86_64, or 'bundle probe' run on the "
     "server)"
 )
@@ -278,19 +278,12 @@ def _diagnose(output: str, python: str | None = None) -> tuple[type[PipFailed], 
     if m := _WRONG_PYTHON.search(output):  # found out from a file's metadata, not its link
         return ResolutionFailed, (
             f"{m['name']} needs Python {m['needs']}, and this bundle is for Python {m['here']}; "
-            f"bundle for a Python it supports {_WITH_TARGET}, or pin a version of {m['name']} "
+            f"bundle for a Python it supports {WITH_TARGET}, or pin a version of {m['name']} "
             f"that supports {m['here']}"
         )
-    if (m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output)) and (
-        ignored := _OTHER_PYTHON.search(output)
-    ):
-        versions = "; ".join(v.strip() for v in ignored[1].split(";"))
-        here = f"Python {python}" if python else "the Python it resolves for"
-        return ResolutionFailed, (
-            f"no version of {m.group(1)} supports {here}, the Python this bundle is for "
-            f"(versions found need another: {versions}); bundle for a Python they support "
-            f"{_WITH_TARGET}, or pin a version that supports it"
-        )
+    if (wanted := unfound(output)) and (ignored := _OTHER_PYTHON.search(output)):
+        versions = [v.strip() for v in ignored[1].split(";")]
+        return ResolutionFailed, needs_other_python(wanted, python, versions)
     if m := _NOT_FOUND.search(output) or _NO_VERSIONS.search(output):
         return ResolutionFailed, (
             f"no version of {m.group(1)} found on the index; check the name and version, "
@@ -299,6 +292,23 @@ def _diagnose(output: str, python: str | None = None) -> tuple[type[PipFailed], 
     if m := _INVALID.search(output):
         return ResolutionFailed, _invalid_line(m[1].strip(), output[m.end() :])
     return PipFailed, None
+
+
+def unfound(output: str) -> str | None:
+    """The requirement pip found no file for, as pip wrote it (``Django==6.0.8``)."""
+    m = _NOT_FOUND.search(output) or _NO_VERSIONS.search(output)
+    return m[1] if m else None
+
+
+def needs_other_python(requirement: str, python: str | None, versions: Sequence[str]) -> str:
+    """The error for a requirement every version of which needs another Python; ``versions``
+    as pip lists them, ``1.0 Requires-Python >=3.12``."""
+    here = f"Python {python}" if python else "the Python it resolves for"
+    return (
+        f"no version of {requirement} supports {here}, the Python this bundle is for "
+        f"(versions found need another: {'; '.join(versions)}); bundle for a Python they "
+        f"support {WITH_TARGET}, or pin a version that supports it"
+    )
 
 
 def _invalid_line(message: str, after: str) -> str:

@@ -18,9 +18,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from wheelbundle.cache import atomic_file
-from wheelbundle.errors import PipFailed
+from wheelbundle.errors import PipFailed, ResolutionFailed
 from wheelbundle.format.pins import Pin, Resolution, parse_report
-from wheelbundle.pip.runner import Runner, run_pip
+from wheelbundle.pip.runner import Runner, run_pip, unfound
 from wheelbundle.resolve.relay import Relay
 from wheelbundle.target import Target
 
@@ -76,6 +76,9 @@ def resolve(
         except PipFailed as exc:
             if relay is not None and relay.failure is not None:
                 raise relay.failure from exc  # pip's message would only name the relay
+            wanted = unfound(exc.output)
+            if relay is not None and wanted and (why := relay.why_unfound(wanted)):
+                raise exc.reworded(ResolutionFailed, why) from None  # pip saw trimmed pages
             raise
         report = json.loads(report_path.read_text(encoding="utf-8"))
     if relay is not None:

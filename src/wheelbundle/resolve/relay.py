@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import sys
@@ -43,6 +44,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import UndefinedEnvironmentName
@@ -56,11 +58,18 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from wheelbundle.errors import BundleError, FetchFailed
+from wheelbundle.errors import BundleError, FetchFailed, HashMismatch
 from wheelbundle.format.wheelfile import wheel_metadata
+from wheelbundle.net.credentials import redact
 from wheelbundle.net.fetch import Document, Download, Fetcher
-from wheelbundle.net.simple import page_files, sha256s_by_filename
-from wheelbundle.resolve.choose import ARCHIVES, for_target, likely_choice
+from wheelbundle.net.simple import (
+    PageFile,
+    json_page,
+    metadata_sha256,
+    page_files,
+    sha256s_by_filename,
+)
+from wheelbundle.resolve.choose import ARCHIVES, for_target, likely_choice, why_none_fits
 from wheelbundle.target import Target
 
 _METADATA = ".metadata"
@@ -129,9 +138,11 @@ class Relay:
         self.failure: BundleError | None = None
         self._indexes = [url.rstrip("/") + "/" for url in indexes]
         self._origins: list[str] = []
+        self._documents: dict[str, list[Document]] = {}
+        """Each project's pages as the indexes sent them: what pip found nothing on is
+        explained from them (``Pages`` keeps them for the run anyway)."""
         self._hashes: dict[str, dict[str, str]] = {}
-        """Each project's files' sha256 (by file name) on the pages served for it: all that is
-        kept of a page (PyPI's run to megabytes)."""
+        """Each project's files' sha256 (by file name) on the pages served for it."""
         self._ahead: dict[str, Future[tuple[str, bytes | None, str]]] = {}
         """Pages read ahead of pip's asking and not yet asked for, by upstream URL."""
         self._asked: set[str] = set()
@@ -241,12 +252,16 @@ class Relay:
         found = pages.read(self.fetcher, url, accept) if pages else self.fetcher.read(url, accept)
         if found is None:
             return url, None, ""
-        self._read_file_ahead(found)
         final, text = found.url, found.text
         project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
         is_json = found.content_type == "application/vnd.pypi.simple.v1+json"
-        if is_json and self._target is not None:
-            text = for_target(text, self._target)
+        if is_json:
+            page = self._readable(url, found, project)
+            if self._target is not None:
+                text = json.dumps(for_target(page, self._target))
+        with self._lock:
+            self._documents.setdefault(project, []).append(found)
+        self._read_file_ahead(found)
         hashes = sha256s_by_filename(text)  # of the files pip will see
         with self._lock:
             self._hashes.setdefault(project, {}).update(hashes)
@@ -256,6 +271,61 @@ class Relay:
             root = urlsplit(self.mirrored(final)).path.removesuffix(urlsplit(final).path)
             text = _ROOTED.sub(rf"\g<1>{root}/", text)
         return final, text.encode(), found.content_type if is_json else "text/html"
+
+    def _readable(self, url: str, found: Document, project: str) -> dict[str, Any]:
+        """A PEP 691 page parsed; one pip could not read is the run's failure, named."""
+        try:
+            return json_page(found.text)
+        except ValueError as exc:
+            index = next((i for i in self._indexes if url.startswith(i)), url)
+            raise FetchFailed(
+                f"the index {redact(index)} sent a page for {project} that pip cannot read "
+                f"({redact(found.url)}): {exc}; the index is broken, or --index-url is not a "
+                "package index"
+            ) from None
+
+    def _offered(self, project: str) -> list[PageFile]:
+        """Every file the indexes' pages offer for a project, before any was trimmed."""
+        with self._lock:
+            documents = list(self._documents.get(canonicalize_name(project), ()))
+        return [file for d in documents for file in page_files(d.text, d.url)]
+
+    def why_unfound(self, requirement: str) -> str | None:
+        """Why pip found no file for ``requirement``, from the whole pages (see
+        ``choose.why_none_fits``); None when they do not say."""
+        try:
+            wanted = Requirement(requirement)
+        except InvalidRequirement:
+            return None
+        if self._target is None:
+            return None
+        return why_none_fits(wanted, self._offered(wanted.name), self._target)
+
+    def yanked(self, filename: str) -> str | None:
+        """The reason the index gives for having yanked a file (PEP 592); None if not yanked."""
+        project = _project(filename) or ""
+        return next((f.yanked for f in self._offered(project) if f.filename == filename), None)
+
+    def check_metadata(self, url: str, body: bytes) -> None:
+        """Raise HashMismatch when a wheel's PEP 658 metadata is not what its page says: pip
+        would name the wheel, whose bytes it never read."""
+        metadata = unquote(PurePosixPath(urlsplit(url).path).name)
+        wheel = metadata.removesuffix(_METADATA)
+        with self._lock:
+            documents = list(self._documents.get(_project(wheel) or "", ()))
+        expected = next(
+            (h for d in documents if (h := metadata_sha256(d.text, wheel)) is not None), None
+        )
+        got = hashlib.sha256(body).hexdigest()
+        if expected is None or hmac.compare_digest(expected, got):
+            return
+        name, version, _, _ = parse_wheel_filename(wheel)
+        raise HashMismatch(
+            f"{name} {version}: {metadata}, the index's PEP 658 metadata for the wheel, does not "
+            f"match the hash the index gives it (expected sha256:{expected}, got sha256:{got}); "
+            "the wheel itself is not in question, but the index serves wrong metadata for it: "
+            "tell the index's operator"
+        )
 
     def download(self, url: str) -> Download:
         """What to fetch for a file, with the hash the page pip found it on gave it."""
@@ -433,6 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
             if url.endswith(_METADATA):  # PEP 658: small, and pip reads it instead of the wheel
                 found = relay.fetcher.read(url)
                 if found:
+                    relay.check_metadata(url, found.body)
                     relay.read_ahead(HeaderParser().parsestr(found.text))
                 self._send_bytes(found.body if found else None, "application/octet-stream")
             elif urlsplit(url).path.endswith(ARCHIVES):

@@ -180,7 +180,19 @@ class Resolver:
                 )
             resolution = self._resolve(requirements, target, memo, (), relay)
         self._report_read_ahead(relay, resolution)
+        self._warn_yanked(relay, resolution)
         return resolution
+
+    def _warn_yanked(self, relay: Relay, resolution: Resolution) -> None:
+        """pip takes a yanked file for a pin (PEP 592) with a warning only ``-v`` would show."""
+        for pin in resolution.pins:
+            if (reason := relay.yanked(pin.filename)) is not None:
+                self.reporter.warn(
+                    f"{pin.name} {pin.version} is yanked from the index"
+                    + (f" ({reason})" if reason else "")
+                    + "; pip takes a yanked version only when pinned with ==, so check that it "
+                    "is the one you mean"
+                )
 
     def _report_read_ahead(self, relay: Relay, resolution: Resolution) -> None:
         """How many files the relay read ahead, and the bytes of those the bundle will not use."""
