@@ -20,6 +20,8 @@ _PUBLIC = {
     "make_bundle": "pack.make",
     "MakeOptions": "inputs.options",
     "MakeResult": "pack.make",
+    "plan_bundle": "pack.make",
+    "PlanResult": "pack.make",
     "verify_bundle": "bundle.verify",
     "Verified": "bundle.verify",
     "inspect_data": "bundle.inspect",

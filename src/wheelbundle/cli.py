@@ -28,9 +28,10 @@ from wheelbundle.bundle.audit import (
     sbom_with_vulnerabilities,
 )
 from wheelbundle.bundle.diff import diff_bundles, diff_json, diff_text
-from wheelbundle.bundle.inspect import human_size, inspect_bundle, inspect_json
+from wheelbundle.bundle.inspect import human_size, inspect_bundle, inspect_json, plan_table
 from wheelbundle.bundle.policy import PolicyViolation, enforce, violations
 from wheelbundle.bundle.report import gather, report_html, report_markdown
+from wheelbundle.bundle.summary import bundle_summary, plan_summary
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import Cache, atomic_file, default_cache_dir
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, UsageError, what_was_done
@@ -42,7 +43,7 @@ from wheelbundle.inputs.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.inputs.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.policy import load_policy
-from wheelbundle.pack.make import make_bundle
+from wheelbundle.pack.make import make_bundle, plan_bundle
 from wheelbundle.pack.merge import merge_bundles
 from wheelbundle.progress import Bar, Silent
 
@@ -265,6 +266,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="carry this python-build-standalone install_only archive (or its URL, checked "
         "against URL#sha256=… or the URL.sha256 beside it): install.sh builds the venv from it, "
         "so the server needs no Python. The target (Python, platform, glibc) is read from it",
+    )
+    make.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="resolve, then print what would be bundled for each target (name, version, "
+        "origin, file, size) and stop: nothing is built or written",
+    )
+    make.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write what was bundled (with --dry-run: what would be) as JSON to FILE, "
+        "or to stdout with '-'; the schema is bundle inspect --json's (docs/reference.md)",
     )
     _add_verbosity(make, runs_pip=True)
 
@@ -492,10 +506,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "make":
-        options = _make_options(args)
-        result = make_bundle(options, ConsoleReporter(args.quiet))
-        print(result.archive)
-        return 0
+        return _make(args)
     if args.command == "probe":
         sys.stdout.write((resources.files("wheelbundle") / "payload" / "probe.py").read_text())
         return 0
@@ -620,6 +631,32 @@ def _audit(args: argparse.Namespace) -> int:
             lines = violations(policy, read_manifest(archive), mine, archive.stat().st_size)
             enforce(policy, lines, archive.name)
     return 1 if findings else 0
+
+
+def _make(args: argparse.Namespace) -> int:
+    """The archive's path on stdout (a dry run: its table), and ``--report``'s JSON."""
+    options = _make_options(args)
+    reporter = ConsoleReporter(args.quiet)
+    to_stdout = args.report == Path("-")
+    if args.dry_run:
+        planned = plan_bundle(options, reporter)
+        summary = plan_summary(planned.name, planned.version, planned.targets, planned.inputs)
+        if not to_stdout:
+            print(plan_table(summary))
+        if not args.quiet:
+            print("nothing was written (--dry-run)", file=sys.stderr)
+    else:
+        result = make_bundle(options, reporter)
+        summary = bundle_summary(result.manifest, result.archive)
+        if not to_stdout:
+            print(result.archive)
+    if to_stdout:
+        print(json.dumps(summary, indent=2))
+    elif args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(args.report) as out:
+            out.write(json.dumps(summary, indent=2).encode() + b"\n")
+    return 0
 
 
 def _make_options(args: argparse.Namespace) -> MakeOptions:

@@ -72,8 +72,14 @@ class Target:
     @property
     def shorthand(self) -> str:
         """As ``--target`` names it: the name given, else this machine's Python and its most
-        specific platform (``cp311-manylinux_2_39_x86_64``)."""
-        return self.label or f"{self.interpreter}-{self._platform_order[0]}"
+        specific platform a wheel may carry (``cp311-manylinux_2_39_x86_64``: PyPI refuses
+        ``linux_x86_64``, which only a wheel built here has)."""
+        if self.label:
+            return self.label
+        order = self._platform_order
+        return (
+            f"{self.interpreter}-{next((p for p in order if not p.startswith('linux_')), order[0])}"
+        )
 
     def accepts(self, wheel_filename: str) -> bool:
         """Whether this server's pip would install the wheel."""

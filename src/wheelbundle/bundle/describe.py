@@ -22,7 +22,14 @@ from wheelbundle.collect.wheelhouse import Collected
 from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.format.layout import CREATED_FORMAT, lock_name
 from wheelbundle.format.licenses import license_from, wheel_license
-from wheelbundle.format.manifest import InputFile, Manifest, Package, TargetEntry
+from wheelbundle.format.manifest import (
+    InputFile,
+    Manifest,
+    Package,
+    TargetEntry,
+    origin_of,
+    source_url_of,
+)
 from wheelbundle.format.pins import Pin
 from wheelbundle.inputs.reqfile import requirement_args
 from wheelbundle.inputs.sources import Inputs
@@ -108,22 +115,25 @@ def _target_entry(target: Target, wheels: Sequence[str], single: bool) -> Target
     )
 
 
+def bundle_name(
+    name: str | None, version: str | None, inputs: Inputs, resolved: Sequence[Resolved]
+) -> tuple[str, str]:
+    """The bundle's name and version, as :func:`describe` gives them."""
+    pins = [pin for r in resolved for pin in r.resolution.pins]
+    return _name_and_version(name, version, inputs, pins, _source_date_epoch(inputs.files))
+
+
 def _package(
     pin: Pin, wheel: Path, repaired: Repaired | None = None, builder: Python | None = None
 ) -> Package:
-    if pin.kind == "wheel":
-        origin = "local" if pin.url.startswith("file:") else "index-wheel"
-    else:
-        origin = {"sdist": "built-from-sdist", "vcs": "built-from-vcs", "dir": "local"}[pin.kind]
-    source_url = f"{pin.vcs}+{pin.url}@{pin.vcs_commit}" if pin.kind == "vcs" else pin.url
     return Package(
         name=pin.name,
         version=pin.version,
         wheel=wheel.name,
         sha256=sha256_file(wheel) if pin.kind != "wheel" or not pin.sha256 else pin.sha256,
         size=wheel.stat().st_size,
-        origin=origin,
-        source_url=source_url,
+        origin=origin_of(pin),
+        source_url=source_url_of(pin),
         source_sha256=pin.sha256,
         requires=pin.requires,
         license=license_from(pin.license_expression, pin.classifiers, pin.license)

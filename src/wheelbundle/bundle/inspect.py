@@ -6,28 +6,17 @@ A package whose license is ``unknown`` declared none that could be read as SPDX 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from wheelbundle.bundle.summary import bundle_summary
 from wheelbundle.format.layout import read_manifest
 from wheelbundle.target import implementation_display
 
 
 def inspect_data(path: Path) -> dict[str, Any]:
-    manifest = read_manifest(path)
-    return {
-        "name": manifest.name,
-        "version": manifest.version,
-        "created": manifest.created,
-        "tool_version": manifest.tool_version,
-        "archive_size": path.stat().st_size,
-        "targets": [asdict(t) for t in manifest.targets],
-        "inputs": [asdict(i) for i in manifest.inputs],
-        "packages": [
-            {k: v for k, v in asdict(p).items() if k != "requires"} for p in manifest.packages
-        ],
-    }
+    """What ``bundle inspect --json`` prints: the bundle's summary (see ``summary.py``)."""
+    return bundle_summary(read_manifest(path), path)
 
 
 def inspect_bundle(path: Path) -> str:
@@ -78,6 +67,38 @@ def inspect_bundle(path: Path) -> str:
         for p in manifest.packages
         if p.repaired
     ]
+    return "\n".join(lines)
+
+
+def plan_table(summary: dict[str, Any]) -> str:
+    """A dry run's summary for a person: per target, a row per file, then the total."""
+    lines = []
+    for target in summary["targets"]:
+        files = [p for p in summary["packages"] if target["name"] in p["targets"]]
+        lines.append(
+            f"{summary['name']} {summary['version']} would hold, for {target['name']} "
+            f"({implementation_display(target['implementation'])} {target['python_version']}):"
+        )
+        rows = [("PACKAGE", "VERSION", "ORIGIN", "FILE", "SIZE")]
+        rows += [
+            (p["name"], p["version"], p["origin"], p["file"],
+             "to build" if p["size"] is None and p["wheel"] is None
+             else "unknown" if p["size"] is None else human_size(p["size"]))
+            for p in files
+        ]  # fmt: skip
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines += [
+            "  "
+            + "  ".join(f"{cell:<{width}}" for cell, width in zip(r[:4], widths, strict=True))
+            + f"  {r[4]:>9}"
+            for r in rows
+        ]
+        known = [p["size"] for p in files if p["size"] is not None]
+        unsized = len(files) - len(known)
+        lines.append(
+            f"  {len(files)} packages, {human_size(sum(known))}"
+            + (f" ({unsized} more whose size is known once built or fetched)" if unsized else "")
+        )
     return "\n".join(lines)
 
 

@@ -17,11 +17,24 @@ from typing import Any
 import yaml
 
 from wheelbundle.errors import VerifyFailed
+from wheelbundle.format.pins import Pin
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 FORMAT = 1
 ORIGINS = ("index-wheel", "built-from-sdist", "built-from-vcs", "local")
+
+
+def origin_of(pin: Pin) -> str:
+    """Where a pin's wheel comes from, one of ``manifest.ORIGINS``."""
+    if pin.kind == "wheel":
+        return "local" if pin.url.startswith("file:") else "index-wheel"
+    return {"sdist": "built-from-sdist", "vcs": "built-from-vcs", "dir": "local"}[pin.kind]
+
+
+def source_url_of(pin: Pin) -> str:
+    """What a pin's wheel was made from: its URL, or for a VCS pin the exact commit."""
+    return f"{pin.vcs}+{pin.url}@{pin.vcs_commit}" if pin.kind == "vcs" else pin.url
 
 
 #: libyaml's loader where PyYAML has it: ten times faster, and it reads the same values (tested).

@@ -446,6 +446,24 @@ class Fetcher:
             self._drop_connection(url)
             raise FetchFailed(f"could not send to {redact(url)}: {exc}") from exc
 
+    def size(self, url: str) -> int | None:
+        """A file's length as its server states it (a HEAD request), nothing downloaded; None
+        when the server does not say, or refuses."""
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            path = Path(unquote(parts.path))
+            return path.stat().st_size if path.is_file() else None
+
+        def attempt() -> http.client.HTTPResponse:
+            with self._watched(url):
+                response, _, _ = self._get(url, method="HEAD")
+                self._drain(response, url)
+                return response
+
+        response = self._retrying(attempt, url, f"could not ask {redact(url)} for its size")
+        length = response.getheader("Content-Length", "")
+        return int(length) if response.status == 200 and length.isdigit() else None
+
     def check_access(self, urls: Iterable[str]) -> None:
         """Raise AccessRefused for the first of ``urls`` that answers 401 or 403.
 

@@ -5,7 +5,7 @@ Each stage lives in its own module; this one only passes frozen data from one to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,17 +13,18 @@ from pathlib import Path
 from packaging.pylock import Pylock, is_valid_pylock_path
 
 from wheelbundle.bundle.audit import audit_manifests
-from wheelbundle.bundle.describe import describe
+from wheelbundle.bundle.describe import bundle_name, describe
 from wheelbundle.bundle.policy import enforce, violations
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
+from wheelbundle.collect.plan import PlannedTarget, plan
 from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime, unpacked_python
 from wheelbundle.collect.wheelhouse import collect
 from wheelbundle.errors import UsageError
-from wheelbundle.format.manifest import Manifest
+from wheelbundle.format.manifest import InputFile, Manifest
 from wheelbundle.inputs.options import MakeOptions
-from wheelbundle.inputs.pinned_hashes import given_hashes
+from wheelbundle.inputs.pinned_hashes import GivenHashes, given_hashes
 from wheelbundle.inputs.policy import Policy, load_policy
-from wheelbundle.inputs.sources import RELOCK, read_inputs
+from wheelbundle.inputs.sources import RELOCK, Inputs, read_inputs
 from wheelbundle.pack.delta import against
 from wheelbundle.pack.write import write_bundle
 from wheelbundle.pip.pythons import given_pythons
@@ -32,7 +33,7 @@ from wheelbundle.progress import Reporter, Silent
 from wheelbundle.resolve.locks import read_lock
 from wheelbundle.resolve.locks.model import Lock
 from wheelbundle.resolve.pylock import read_pylock
-from wheelbundle.resolve.resolver import Resolver, resolve_targets
+from wheelbundle.resolve.resolver import Resolved, Resolver, resolve_targets
 from wheelbundle.target import Target, host_target, parse_target
 
 
@@ -42,16 +43,81 @@ class MakeResult:
     manifest: Manifest
 
 
+@dataclass(frozen=True)
+class PlanResult:
+    """What ``bundle make --dry-run`` found: the bundle's name and each target's files."""
+
+    name: str
+    version: str
+    targets: tuple[PlannedTarget, ...]
+    inputs: tuple[InputFile, ...]
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """The make so far: its inputs resolved for each target, and what the next stages need."""
+
+    inputs: Inputs
+    resolver: Resolver
+    cache: Cache
+    targets: tuple[Resolved, ...]
+    given: Mapping[str, GivenHashes]
+    lock: Pylock | Lock | None
+    runtime: RuntimeFile | None
+
+
 def make_bundle(
     options: MakeOptions, reporter: Reporter | None = None, run: Runner = run_pip
 ) -> MakeResult:
     reporter = reporter or Silent()
+    policy = load_policy(options.policy) if options.policy else None
+    with _resolving(options, reporter, run) as made:
+        with _runtime_python(made.runtime, made.cache) as runtime_python:
+            collected = collect(made.targets, made.given, made.resolver, reporter, runtime_python)
+        manifest, wheels = describe(
+            made.inputs,
+            made.targets,
+            collected,
+            options.name,
+            options.version,
+            _lock_format(made.lock),
+        )
+        if made.runtime is not None:
+            manifest = carrying(manifest, made.runtime)
+        if options.since is not None:
+            manifest, wheels = against(options.since, manifest, wheels)
+        if policy is not None:
+            _judge(policy, manifest, options.osv, made.runtime, reporter)
+        reporter.stage(f"packing {len(manifest.packages)} wheels")
+        runtime = made.runtime
+        runtimes = {runtime.runtime.file: runtime.path} if runtime else {}
+        archive = write_bundle(
+            options.outdir, manifest, wheels, options.sign_key, runtimes, options.archive_format
+        )
+        return MakeResult(archive=archive, manifest=manifest)
+
+
+def plan_bundle(
+    options: MakeOptions, reporter: Reporter | None = None, run: Runner = run_pip
+) -> PlanResult:
+    """``make_bundle`` up to its resolution: what it would bundle, nothing built or written
+    (the files pip read to resolve stay cached for the make that follows)."""
+    reporter = reporter or Silent()
+    with _resolving(options, reporter, run) as made:
+        reporter.stage("asking the indexes the size of each file")
+        with made.resolver.fetcher() as fetcher:
+            planned = plan(made.targets, made.cache, fetcher)
+        name, version = bundle_name(options.name, options.version, made.inputs, made.targets)
+        return PlanResult(name, version, tuple(planned), tuple(made.inputs.files))
+
+
+@contextmanager
+def _resolving(options: MakeOptions, reporter: Reporter, run: Runner) -> Iterator[_Resolved]:
     inputs = read_inputs(options.inputs, options.extras, options.groups, options.resolve)
     if options.python_runtime and options.targets:
         raise UsageError(
             "--python-runtime sets the target (its Python, its platform): leave out --target"
         )
-    policy = load_policy(options.policy) if options.policy else None
     lock = _lock(inputs.lock) if inputs.lock else None
     given = {} if lock else given_hashes(inputs.requirements)
     if inputs.ignored_lock is not None:
@@ -62,23 +128,7 @@ def make_bundle(
         targets = _targets(options, runtime)
         _check_build_pythons(options.build_pythons, targets)
         resolved = resolve_targets(resolver, inputs, targets, lock, given)
-        with _runtime_python(runtime, cache) as runtime_python:
-            collected = collect(resolved, given, resolver, reporter, runtime_python)
-        manifest, wheels = describe(
-            inputs, resolved, collected, options.name, options.version, _lock_format(lock)
-        )
-        if runtime is not None:
-            manifest = carrying(manifest, runtime)
-        if options.since is not None:
-            manifest, wheels = against(options.since, manifest, wheels)
-        if policy is not None:
-            _judge(policy, manifest, options.osv, runtime, reporter)
-        reporter.stage(f"packing {len(manifest.packages)} wheels")
-        runtimes = {runtime.runtime.file: runtime.path} if runtime else {}
-        archive = write_bundle(
-            options.outdir, manifest, wheels, options.sign_key, runtimes, options.archive_format
-        )
-        return MakeResult(archive=archive, manifest=manifest)
+        yield _Resolved(inputs, resolver, cache, tuple(resolved), given, lock, runtime)
 
 
 def _lock(path: Path) -> Pylock | Lock:

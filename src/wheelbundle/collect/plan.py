@@ -1,0 +1,73 @@
+"""A dry run's answer: what each target's bundle would hold, nothing downloaded, built or written.
+
+Each file's size is the cache's copy's, else what its server states (a HEAD request, in
+parallel); a wheel still to be built from its sdist has no size until it is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from wheelbundle.cache import Cache
+from wheelbundle.format.manifest import origin_of
+from wheelbundle.format.pins import Pin
+from wheelbundle.net.fetch import Fetcher
+from wheelbundle.resolve.resolver import Resolved
+from wheelbundle.target import Target
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    pin: Pin
+    origin: str
+    """One of ``manifest.ORIGINS``."""
+    size: int | None
+    """None: a wheel to be built here, or a file whose server does not say."""
+
+
+@dataclass(frozen=True)
+class PlannedTarget:
+    target: Target
+    name: str
+    """As the bundle would name it (``cp311-none-any`` for pure wheels)."""
+    files: tuple[PlannedFile, ...]
+    """The target's distributions, then ``--installer uv``'s wheel."""
+
+
+def plan(resolved: Sequence[Resolved], cache: Cache, fetcher: Fetcher) -> list[PlannedTarget]:
+    """Each target's files with their sizes; a file several targets share is asked about once."""
+    pins = {pin.url: pin for r in resolved for pin in _pins(r)}
+    with ThreadPoolExecutor(max_workers=max(1, fetcher.jobs)) as pool:
+        sizes = dict(
+            zip(pins, pool.map(lambda p: _size(p, cache, fetcher), pins.values()), strict=True)
+        )
+    return [
+        PlannedTarget(
+            target=r.target,
+            name=_name(r, single=len(resolved) == 1),
+            files=tuple(PlannedFile(pin, origin_of(pin), sizes[pin.url]) for pin in _pins(r)),
+        )
+        for r in resolved
+    ]
+
+
+def _pins(resolved: Resolved) -> list[Pin]:
+    return [*resolved.resolution.pins, *([resolved.uv] if resolved.uv else [])]
+
+
+def _name(resolved: Resolved, single: bool) -> str:
+    """As ``describe`` names a target, from the wheels known before any is built."""
+    target = resolved.target
+    if single or target.label is None:
+        return target.bundle_tag(p.filename for p in resolved.resolution.pins if p.kind == "wheel")
+    return target.shorthand
+
+
+def _size(pin: Pin, cache: Cache, fetcher: Fetcher) -> int | None:
+    if pin.kind != "wheel":
+        return None
+    if pin.sha256 and (cached := cache.file(pin.sha256, pin.filename)):
+        return cached.stat().st_size
+    return fetcher.size(pin.url)
