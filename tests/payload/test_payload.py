@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -773,6 +774,72 @@ def test_interrupted_install_removes_the_new_release(
     done = run([*OFFLINE, SHELL, bundle / "install.sh", "--python", python, installed])
     assert done.returncode == 143
     assert snapshot(installed, Path(f"{installed}.releases")) == before
+
+
+#: A module a .pth line imports as every Python in the venv starts: in the step install.sh
+#: runs with WB_PAUSE_AT among its arguments, it marks WB_PAUSED and waits where that step's
+#: work is (compiling a file, in compileall's worker processes; running pip), the moment a
+#: Ctrl-C lands.
+PAUSE_HOOK = """\
+import compileall, os, runpy, time
+
+def pause():
+    open(os.environ["WB_PAUSED"], "w").close()
+    time.sleep(60)
+
+def compile_file(*args, **kwargs):
+    pause()
+    return original_compile_file(*args, **kwargs)
+
+def run_module(*args, **kwargs):
+    pause()
+    return original_run_module(*args, **kwargs)
+
+original_compile_file, original_run_module = compileall.compile_file, runpy.run_module
+step = os.environ.get("WB_PAUSE_AT", "")
+if step and step.encode() in open("/proc/self/cmdline", "rb").read().split(b"\\0")[2:]:
+    if step == "compile":
+        compileall.compile_file = compile_file
+    else:
+        runpy.run_module = run_module
+"""
+
+
+@pytest.mark.parametrize("step", ["compile", "check"])
+def test_ctrl_c_while_compiling_or_checking_stops_the_install_and_keeps_venv(
+    installed: Path, tmp_path: Path, pip_wheel: Path, step: str
+) -> None:
+    """SIGINT to install.sh's process group, as a terminal sends it, while the step runs."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    pausing = make_wheel(wheels, "pausing", "1.0", {"pausing.pth": "import pausing_hook\n", "pausing_hook.py": PAUSE_HOOK})
+    bundle = make_bundle(tmp_path / "b", [alpha(wheels, "1.1"), pausing], pip_wheel)
+    before = snapshot(installed, Path(f"{installed}.releases"))
+    paused = tmp_path / "paused"
+    env = clean_env(WB_PAUSE_AT=step, WB_PAUSED=str(paused))
+    command = [*OFFLINE, SHELL, bundle / "install.sh", "--python", sys.executable, installed]
+    with subprocess.Popen(
+        [str(c) for c in command], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    ) as process:  # fmt: skip
+        for _ in range(TIMEOUT * 10):
+            if paused.exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert paused.exists(), process.communicate()
+        os.killpg(process.pid, signal.SIGINT)
+        try:  # the paused step would go on for 60 s: an install that waits for it has hung
+            out, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    assert process.returncode == 130, err
+    assert "switched" not in err and not out
+    assert err.splitlines()[-2:] == [f"{installed} was left as it was", "interrupted"] or (
+        err.splitlines()[-2:] == ["interrupted", f"{installed} was left as it was"]
+    )
+    assert snapshot(installed, Path(f"{installed}.releases")) == before
+    assert alpha_version(installed) == "1.0"
 
 
 def test_plain_venv_at_venv_dir_is_kept_for_rollback(bundle: Path, tmp_path: Path) -> None:

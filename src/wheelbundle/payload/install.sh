@@ -67,6 +67,9 @@ EOF
 
 say() { printf '%s\n' "$*" >&2; }
 die() { code=$1; shift; printf 'error: %s\n' "$*" >&2; exit "$code"; }
+# Ctrl-C, seen by the shell (its trap) or by a step (which then exits 130): never a failure of
+# the step, and never a step done.
+interrupted() { say "interrupted"; exit 130; }
 
 MODE=install PY=python3 PY_GIVEN=no VENV='' SIGNERS='' USE_UV=yes BASE='' RUNTIME_DIR='' RUNTIME_FILE=''
 BASE_DIR='' TAKEN=wheels SUMS_CHECKED=no
@@ -395,7 +398,7 @@ fi
 # The scratch copies (a bundled runtime, a base's wheels for --check) go at exit, whatever
 # happens before the install.
 trap 'rm -rf ${RUNTIME_DIR:+"$RUNTIME_DIR"} ${BASE_DIR:+"$BASE_DIR"}' EXIT
-trap 'say "interrupted"; exit 130' INT
+trap interrupted INT
 trap 'exit 143' TERM
 verify_signature
 use_runtime
@@ -449,7 +452,7 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
+trap interrupted INT
 trap 'exit 143' TERM
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -493,11 +496,13 @@ else
     # pip runs from its wheel, in the new venv; the lock installs pip itself too.
     say "installing $count packages from wheels/ with pip (offline, hash-checked)"
     "$release/bin/python" support/steps.py pip "wheels/$PIP_WHEEL" install --no-index --find-links wheels \
-        --require-hashes --only-binary :all: --no-cache-dir --no-compile --quiet -r "$LOCK" >&2 ||
+        --require-hashes --only-binary :all: --no-cache-dir --no-compile --quiet -r "$LOCK" >&2 || {
+        [ $? -ne 130 ] || interrupted
         die 1 "pip could not install $LOCK (see its message above)"
+    }
     # Bytecode, compiled here so its paths are this server's (a file that does not compile is
     # skipped, as pip skips it).
-    "$release/bin/python" support/steps.py compile >/dev/null 2>&1 || :
+    "$release/bin/python" support/steps.py compile >/dev/null 2>&1 || [ $? -ne 130 ] || interrupted
 fi
 # The same check as "pip check"; uv's takes milliseconds where pip's starts Python and pip.
 if [ -n "$UV" ]; then
@@ -506,8 +511,10 @@ if [ -n "$UV" ]; then
         die 1 "the installed packages do not fit together (uv pip check, above)"
     }
 else
-    "$release/bin/python" support/steps.py pip "wheels/$PIP_WHEEL" check >&2 ||
+    "$release/bin/python" support/steps.py pip "wheels/$PIP_WHEEL" check >&2 || {
+        [ $? -ne 130 ] || interrupted # an interrupted check is not a passed one, nor a failed one
         die 1 "the installed packages do not fit together (pip check, above)"
+    }
 fi
 "$release/bin/python" support/steps.py pip-without-distutils ||
     die 1 "could not write a .pth file into $release"

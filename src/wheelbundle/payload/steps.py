@@ -22,6 +22,7 @@ import json
 import os
 import runpy
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -286,7 +287,19 @@ def main(argv: list[str]) -> None:
         sys.exit("usage: steps.py STEP ARGS, where STEP is one of those its docstring lists")
 
 
+def interrupted(signum: int, frame: object) -> NoReturn:
+    """Ctrl-C ends pip and compile at once with 130, which install.sh reads as an interrupt:
+    pip catches KeyboardInterrupt and exits 1, as if its check had found a conflict, and
+    compileall's process pool hangs on one. What they leave half-done lies in the new release,
+    which install.sh removes (a .pyc is written atomically)."""
+    os._exit(130)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] in (["pip"], ["compile"]) and (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when ignored
+    ):
+        signal.signal(signal.SIGINT, interrupted)  # compileall's workers inherit it
     try:
         main(sys.argv[1:])
     except KeyboardInterrupt:  # Ctrl-C: what was under way was removed; install.sh says so
