@@ -812,7 +812,12 @@ def test_ctrl_c_while_compiling_or_checking_stops_the_install_and_keeps_venv(
     """SIGINT to install.sh's process group, as a terminal sends it, while the step runs."""
     wheels = tmp_path / "wheels"
     wheels.mkdir()
-    pausing = make_wheel(wheels, "pausing", "1.0", {"pausing.pth": "import pausing_hook\n", "pausing_hook.py": PAUSE_HOOK})
+    pausing = make_wheel(
+        wheels,
+        "pausing",
+        "1.0",
+        {"pausing.pth": "import pausing_hook\n", "pausing_hook.py": PAUSE_HOOK},
+    )
     bundle = make_bundle(tmp_path / "b", [alpha(wheels, "1.1"), pausing], pip_wheel)
     before = snapshot(installed, Path(f"{installed}.releases"))
     paused = tmp_path / "paused"
