@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import atomic_file, sha256_file
@@ -60,6 +61,7 @@ class _File:
     sha256: str
     metadata_sha256: str
     requires_python: str | None
+    size: int
 
 
 def index_bundles(
@@ -153,6 +155,7 @@ def _files(wheels: Iterable[Path]) -> dict[str, list[_File]]:
                 sha256=sha256_file(wheel),
                 metadata_sha256=hashlib.sha256(metadata).hexdigest(),
                 requires_python=headers.get("Requires-Python"),
+                size=wheel.stat().st_size,
             )
         )
     return found
@@ -185,16 +188,21 @@ def _project_html(name: str, files: Iterable[_File]) -> str:
     return _page(f"Links for {name}", "\n".join(rows))
 
 
-def _project_json(name: str, files: Iterable[_File]) -> dict[str, Any]:
+def _project_json(name: str, files: Sequence[_File]) -> dict[str, Any]:
+    """PEP 691 JSON at api-version 1.1, which PEP 700 makes name every version (``versions``)
+    and give each file its ``size``."""
+    versions = {str(parse_wheel_filename(f.filename)[1]) for f in files}
     return {
         "meta": _JSON_API,
         "name": name,
+        "versions": sorted(versions, key=Version),
         "files": [
             {
                 "filename": f.filename,
                 "url": f"../../files/{f.filename}",
                 "hashes": {"sha256": f.sha256},
-                "requires-python": f.requires_python,
+                "size": f.size,
+                **({"requires-python": f.requires_python} if f.requires_python else {}),
                 "core-metadata": {"sha256": f.metadata_sha256},
                 "dist-info-metadata": {"sha256": f.metadata_sha256},
             }
