@@ -82,13 +82,21 @@ class ConsoleReporter:
             sys.stderr.write(f"{text}\n")
             sys.stderr.flush()
 
-    def bar(self, description: str, total: int, unit: str) -> Bar:
+    def bar(self, description: str, total: int | None, unit: str) -> Bar:
         if self.quiet or not self.tty:
             return Silent().bar(description, total, unit)
         from tqdm import tqdm  # here: importing it is a tenth of a rebuild's time
 
+        counting = "{desc}: {n_fmt} {unit}{postfix} [{elapsed}]"  # no total, so no rate or bar
         return _TqdmBar(
-            tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False)
+            tqdm(
+                total=total,
+                desc=description,
+                unit=unit,
+                file=sys.stderr,
+                leave=False,
+                bar_format=counting if total is None else None,
+            )
         )
 
 
@@ -98,6 +106,9 @@ class _TqdmBar:
 
     def advance(self, amount: int) -> None:
         self._bar.update(amount)
+
+    def note(self, text: str) -> None:
+        self._bar.set_postfix_str(text, refresh=True)
 
     def close(self) -> None:
         self._bar.close()

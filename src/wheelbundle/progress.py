@@ -11,6 +11,9 @@ from typing import Protocol
 class Bar(Protocol):
     def advance(self, amount: int) -> None: ...
 
+    def note(self, text: str) -> None:
+        """What the count does not say (``12 files, 3.4 MB``), shown beside it at once."""
+
     def close(self) -> None: ...
 
 
@@ -21,12 +24,16 @@ class Reporter(Protocol):
     def warn(self, message: str) -> None:
         """Something the user should know that does not stop the run."""
 
-    def bar(self, description: str, total: int, unit: str) -> Bar:
-        """A measurable step: ``total`` units of ``unit`` (``B`` for bytes)."""
+    def bar(self, description: str, total: int | None, unit: str) -> Bar:
+        """A measurable step: ``total`` units of ``unit`` (``B`` for bytes); None: a count
+        whose end is not known (the projects pip reads while it resolves)."""
 
 
 class _NoBar:
     def advance(self, amount: int) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
     def close(self) -> None:
@@ -42,5 +49,5 @@ class Silent:
     def warn(self, message: str) -> None:
         pass
 
-    def bar(self, description: str, total: int, unit: str) -> Bar:
+    def bar(self, description: str, total: int | None, unit: str) -> Bar:
         return _NoBar()

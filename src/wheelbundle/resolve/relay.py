@@ -61,7 +61,7 @@ from packaging.utils import (
 from wheelbundle.errors import BundleError, FetchFailed, HashMismatch
 from wheelbundle.format.wheelfile import wheel_metadata
 from wheelbundle.net.credentials import redact
-from wheelbundle.net.fetch import Document, Download, Fetcher
+from wheelbundle.net.fetch import Document, Download, Fetcher, Tee
 from wheelbundle.net.simple import (
     PageFile,
     json_page,
@@ -69,6 +69,7 @@ from wheelbundle.net.simple import (
     page_files,
     sha256s_by_filename,
 )
+from wheelbundle.progress import Bar, Silent
 from wheelbundle.resolve.choose import ARCHIVES, for_target, likely_choice, why_none_fits
 from wheelbundle.target import Target
 
@@ -126,8 +127,14 @@ class Relay:
         target: Target | None = None,
         requirements: Sequence[str] = (),
         pages: Pages | None = None,
+        bar: Bar | None = None,
     ):
         self.fetcher = fetcher
+        self._bar = bar or Silent().bar("", None, "")
+        """Counts the projects pip reads; notes the files fetched for it (read ahead or asked
+        for) and their megabytes: all a user sees of a resolution that takes a minute."""
+        self._counted: dict[str, int] = {}
+        """The size of each file fetched so far, by URL."""
         self._pages = pages
         self._target = target
         self._wanted: dict[str, SpecifierSet] = {}
@@ -244,7 +251,19 @@ class Relay:
         with self._lock:
             ahead = self._ahead.pop(url, None)
             self._asked.add(url)
-        return ahead.result() if ahead else self._prepared(url, accept)
+        prepared = ahead.result() if ahead else self._prepared(url, accept)
+        if prepared[1] is not None and prepared[0] == url:
+            self._bar.advance(1)
+        return prepared
+
+    def fetch(self, download: Download, tee: Tee | None = None) -> Path:
+        """A file in the cache (see ``Fetcher.fetch``), counted for the progress display."""
+        path = self.fetcher.fetch(download, tee)
+        with self._lock:
+            self._counted[download.url] = path.stat().st_size
+            files, size = len(self._counted), sum(self._counted.values())
+        self._bar.note(f"{files} file{'s' if files != 1 else ''}, {size / 1e6:.1f} MB")
+        return path
 
     def _prepared(self, url: str, accept: str) -> tuple[str, bytes | None, str]:
         """A page read and made ready for pip (see :meth:`page`); its likely file read ahead."""
@@ -400,7 +419,7 @@ class Relay:
         download = Download(best.url, unquote(best.filename), best.sha256, best.filename)
         with self._lock:
             if best.url not in self._files_ahead:
-                self._files_ahead[best.url] = self._pool.submit(self.fetcher.fetch, download)
+                self._files_ahead[best.url] = self._pool.submit(self.fetch, download)
 
     def _hash(self, name: str) -> str | None:
         """The sha256 its project's page gives the file ``name``."""
@@ -510,7 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
                 relay.wait_for_file(url)  # read ahead: then it is a cache hit
                 to_pip = _ToPip(self)
                 try:
-                    path = relay.fetcher.fetch(relay.download(url), to_pip)
+                    path = relay.fetch(relay.download(url), to_pip)
                 except BundleError:
                     if to_pip.length is None:
                         raise

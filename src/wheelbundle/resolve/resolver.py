@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
@@ -164,6 +165,7 @@ class Resolver:
             return self._resolve(requirements, target, memo, self.settings.index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
         asked = asked_for(requirements, self.requirements)  # their pages are read at once
+        bar = self.reporter.bar(f"resolving for {target.label or target.display}", None, "projects")
         relay = Relay(
             bare,
             self.fetcher(),
@@ -171,8 +173,9 @@ class Resolver:
             target=target,
             requirements=asked,
             pages=self.pages,
+            bar=bar,
         )
-        with relay:
+        with relay, closing(bar):
             if self.settings.verbose:  # pip's own lines will name the relay, not the indexes
                 self.reporter.stage(
                     f"pip reads {', '.join(bare)} through a relay at {relay.root} that keeps "
