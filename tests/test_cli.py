@@ -7,6 +7,8 @@ import fcntl
 import io
 import os
 import re
+import shlex
+import shutil
 import struct
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import pytest
 from support.bundles import make_archive
 from support.index import LocalIndex
 
-from wheelbundle.cli import ConsoleReporter, main
+from wheelbundle.cli import MAKE_EXAMPLES, TOP_EXAMPLES, ConsoleReporter, build_parser, main
 
 
 class Terminal(io.StringIO):
@@ -116,3 +118,52 @@ def test_only_make_says_verbose_shows_pip(capsys: pytest.CaptureFixture[str]) ->
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert ("show pip's own output" in text) is runs_pip, command
+
+
+@pytest.mark.parametrize("examples", [MAKE_EXAMPLES, TOP_EXAMPLES], ids=["make", "top"])
+def test_help_gives_examples_the_parser_takes(
+    capsys: pytest.CaptureFixture[str], examples: tuple[tuple[str, str], ...]
+) -> None:
+    for command, _ in examples:
+        build_parser().parse_args(shlex.split(command)[1:])  # an error here exits 2
+    args = ["make", "--help"] if examples is MAKE_EXAMPLES else ["--help"]
+    with pytest.raises(SystemExit):
+        main(args)
+    shown = capsys.readouterr().out
+    assert "examples:" in shown
+    assert all(f"{command}  " in shown and f"# {what}" in shown for command, what in examples)
+    if examples is MAKE_EXAMPLES:
+        assert "SOURCE_DATE_EPOCH" in shown and "XDG_CACHE_HOME" in shown and "NETRC" in shown
+
+
+BASH = shutil.which("bash")
+
+
+@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+@pytest.mark.parametrize(
+    ("line", "offered"),
+    [
+        ("bundle m", ["make", "merge"]),
+        ("bundle make --dr", ["--dry-run"]),
+        ("bundle make --installer ", ["pip", "uv"]),
+        ("bundle make --format t", ["tar.gz"]),
+        ("bundle cache ", ["info", "clean"]),
+        ("bundle inspect --", ["--help", "--json", "--quiet", "--verbose"]),
+        ("bundle completion ", ["bash", "zsh"]),
+        ("bundle make req", []),  # a file name: bash's own completion (-o default) takes over
+    ],
+)
+def test_bash_completes_commands_options_and_choices(line: str, offered: list[str]) -> None:
+    script = subprocess.run(
+        [sys.executable, "-m", "wheelbundle", "completion", "bash"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    words = line.split(" ")
+    probe = (
+        f"{script}\nCOMP_WORDS=({' '.join(shlex.quote(w) for w in words)})\n"
+        f"COMP_CWORD={len(words) - 1}\n_bundle\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+    )
+    assert BASH is not None
+    done = subprocess.run([BASH, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(w for w in done.stdout.splitlines() if w) == sorted(offered)

@@ -34,6 +34,7 @@ from wheelbundle.bundle.report import gather, report_html, report_markdown
 from wheelbundle.bundle.summary import bundle_summary, plan_summary
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import Cache, atomic_file, default_cache_dir
+from wheelbundle.completion import SHELLS, completion_script
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, UsageError, what_was_done
 from wheelbundle.format.layout import FORMATS, read_manifest
 from wheelbundle.format.manifest import Manifest
@@ -55,6 +56,51 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE: what a shell reports for any program whose reader went away (``| head``)."""
+
+
+#: Each example is a command line the parser takes (tests/test_cli.py parses every one).
+MAKE_EXAMPLES = (
+    ("bundle make requirements.txt", "for this machine's Python and platform"),
+    (
+        "bundle make . --target cp312-manylinux_2_28_x86_64",
+        "a project, or its lock, for another server",
+    ),
+    ("bundle make uv.lock --target server.json", "a lock, for a server 'bundle probe' described"),
+    ("bundle make requirements.txt --dry-run", "what would be bundled; nothing is written"),
+    ("bundle make requirements.txt -q --report out.json", "the archive, and its summary as JSON"),
+)
+TOP_EXAMPLES = (
+    ("bundle make requirements.txt", "writes dist/NAME-VERSION-TARGET.tar.gz"),
+    ("bundle verify dist/myapp-1.0-cp311-none-any.tar.gz", "check it before it crosses"),
+    ("bundle inspect dist/myapp-1.0-cp311-none-any.tar.gz", "what it holds"),
+)
+
+
+def _examples(examples: Sequence[tuple[str, str]]) -> str:
+    width = max(len(command) for command, _ in examples)
+    return "\n".join(f"  {command:<{width}}  # {what}" for command, what in examples)
+
+
+_TOP_EPILOG = f"""examples:
+{_examples(TOP_EXAMPLES)}
+then on the server, with no network:
+  tar xzf myapp-1.0-cp311-none-any.tar.gz && cd myapp-1.0 && ./install.sh /opt/myapp/venv
+
+Run 'bundle COMMAND --help' for each command's options and examples;
+eval "$(bundle completion bash)" completes them in bash.
+exit status: 0 done, 1 failed, 2 usage error, 3 a bundle failed verification, 4 refused by
+--policy, 130 interrupted, 143 terminated."""
+
+_MAKE_EPILOG = f"""examples:
+{_examples(MAKE_EXAMPLES)}
+
+environment:
+  PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_TRUSTED_HOST, PIP_CERT, PIP_PROXY,
+  PIP_CONFIG_FILE and pip.conf   pip's own settings, honoured (the options above win)
+  NETRC                  where index logins are read (default ~/.netrc), as pip reads them
+  XDG_CACHE_HOME         the cache's parent (default ~/.cache): downloads, builds, resolutions
+  SOURCE_DATE_EPOCH      the bundle's timestamp (default: the newest input's), for equal bytes
+  PYENV_ROOT, UV_PYTHON_INSTALL_DIR   where Pythons to build sdists with are looked for"""
 
 
 class Terminated(KeyboardInterrupt):
@@ -118,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bundle",
         description="Turn Python requirements into one archive that installs offline on a server.",
-        epilog="Run 'bundle COMMAND --help' for each command's options.",
+        epilog=_TOP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"wheelbundle {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -132,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
             "NAME-VERSION-TARGET.tar.gz whose install.sh installs it offline. The archive's path "
             "is the last line of stdout. pip's own configuration (pip.conf, PIP_INDEX_URL…) is honoured."
         ),
+        epilog=_MAKE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     make.add_argument(
         "inputs",
@@ -474,6 +523,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--allowed-signers", type=Path, metavar="FILE", help="check the signature")
     report.add_argument("--format", choices=("html", "md"), default="html")
     _add_verbosity(report)
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print a script that completes bundle's commands, options and choices: "
+        'add  eval "$(bundle completion bash)"  to ~/.bashrc (zsh: to ~/.zshrc, with zsh).',
+    )
+    completion.add_argument("shell", choices=SHELLS)
+
     return parser
 
 
@@ -518,6 +575,9 @@ def _terminate_as_interrupt() -> Iterator[None]:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "make":
         return _make(args)
+    if args.command == "completion":
+        sys.stdout.write(completion_script(build_parser(), args.shell))
+        return 0
     if args.command == "probe":
         sys.stdout.write((resources.files("wheelbundle") / "payload" / "probe.py").read_text())
         return 0
