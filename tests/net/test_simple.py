@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wheelbundle.net.simple import links, links_with_sha256, sha256s_by_filename
+from wheelbundle.net.simple import (
+    json_page,
+    links,
+    links_with_sha256,
+    metadata_sha256s,
+    sha256s_by_filename,
+    yanked_files,
+)
 
 PAGE_URL = "https://pypi.example.com/simple/demo/"
 A = "a" * 64
@@ -50,6 +61,45 @@ def test_attributes_pip_reads_are_unescaped_and_kept() -> None:
     assert second.metadata == {}  # served, no hash given
     assert (third.yanked, third.metadata, third.sha256) == ("", False, None)
     assert (fourth.yanked, fourth.metadata, fourth.requires_python) == (None, False, None)
+
+
+def test_the_quick_readers_of_yanked_files_and_metadata_hashes_agree_with_links() -> None:
+    """The relay reads only these two facts of every page, without reading every anchor."""
+    page = (
+        f'<a href="demo-2.0.tar.gz?x=1&amp;y=2#sha256={A}" data-requires-python="&gt;=3.9" '
+        f'data-yanked="broken &amp; build" data-core-metadata="sha256={B.upper()}">x</a>'
+        f"<a href='demo-2.1.tar.gz' data-yanked data-dist-info-metadata='sha256={A}'>y</a>"
+        '<a href="demo-2.2.tar.gz" data-yanked="" data-core-metadata="false">z</a>'
+        '<a href="demo-2.3.tar.gz">plain</a>'
+    )
+    every = list(links(page, PAGE_URL))
+    assert yanked_files(page) == {x.filename: x.yanked for x in every if x.yanked is not None}
+    assert yanked_files(page)["demo-2.0.tar.gz"] == "broken & build"
+    hashed = [(x.filename, x.metadata) for x in every if isinstance(x.metadata, Mapping)]
+    assert metadata_sha256s(page) == {name: m["sha256"] for name, m in hashed if "sha256" in m}
+    as_json = {
+        "files": [
+            {"filename": "demo-2.0.tar.gz", "url": "x", "yanked": "broken & build",
+             "core-metadata": {"sha256": B}},
+            {"filename": "demo-2.1.tar.gz", "url": "y", "yanked": True,
+             "dist-info-metadata": {"sha256": A}},
+            {"filename": "demo-2.2.tar.gz", "url": "z", "yanked": False, "core-metadata": False},
+        ]
+    }  # fmt: skip
+    assert yanked_files(as_json) == {"demo-2.0.tar.gz": "broken & build", "demo-2.1.tar.gz": ""}
+    assert metadata_sha256s(as_json) == {"demo-2.0.tar.gz": B, "demo-2.1.tar.gz": A}
+
+
+def test_a_json_page_no_client_can_read_is_refused_saying_why() -> None:
+    for text, why in [
+        ('{"files": [', "it is not JSON"),
+        ('{"name": "x"}', 'it has no "files" list'),
+        ('{"files": [{"url": "a"}]}', "file 1 has no filename"),
+        ('{"files": [{"filename": "a-1.0.tar.gz"}]}', "file 1 (a-1.0.tar.gz) has no url"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(why)):
+            json_page(text)
+    assert json_page('{"files": []}') == {"files": []}
 
 
 def test_a_base_element_moves_relative_links() -> None:

@@ -27,8 +27,10 @@ _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", r
 #: ``href`` in lower case, as every index writes it: a case-blind search is six times slower.
 _HREF_SHA256 = re.compile(r"""href\s*=\s*["']?([^"'\s>#]*)#sha256=([0-9a-fA-F]{64})""")
 _METADATA_SHA256 = re.compile(
-    r"""data-(?:core|dist-info)-metadata\s*=\s*["']?sha256=([0-9a-fA-F]{64})"""
+    r"""data-(?:core|dist-info)-metadata\s*=\s*["']?(sha256=[0-9a-fA-F]{64})"""
 )
+#: ``data-yanked``, with its reason (``="…"``, ``='…'``) or none.
+_YANKED = re.compile(r"""data-yanked(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 #: ``name="value"``, ``name='value'``, ``name=value``, or a bare ``name`` (value "": PEP 592's
 #: ``data-yanked`` may have none).
 _ATTRIBUTE = re.compile(
@@ -156,24 +158,42 @@ def json_page(page: str) -> dict[str, Any]:
     return data
 
 
-def metadata_sha256(page: str, filename: str) -> str | None:
-    """The sha256 a page gives a file's PEP 658 metadata (``FILE.metadata``), if it gives one."""
-    if page.lstrip().startswith("{"):
-        try:
-            files = json.loads(page)["files"]
-            [entry] = [f for f in files if f.get("filename") == filename]
-            given = entry.get("core-metadata", entry.get("dist-info-metadata"))
-            return str(given["sha256"]).lower() if isinstance(given, dict) else None
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
-    for m in _METADATA_SHA256.finditer(page):
+def metadata_sha256s(page: str | Mapping[str, Any]) -> dict[str, str]:
+    """The sha256 a page gives each file's PEP 658 metadata (``FILE.metadata``), by file name;
+    the page is HTML, or PEP 691 JSON as :func:`json_page` parsed it. Only the anchors that
+    carry the attribute are read (PyPI's pages hold thousands)."""
+    if not isinstance(page, str):
+        return {
+            str(f["filename"]): str(given["sha256"]).lower()
+            for f in page["files"]
+            if isinstance(given := f.get("core-metadata", f.get("dist-info-metadata")), dict)
+            and isinstance(given.get("sha256"), str)
+        }
+    return {name: value[7:].lower() for name, value in _by_filename(page, _METADATA_SHA256)}
+
+
+def yanked_files(page: str | Mapping[str, Any]) -> dict[str, str]:
+    """The reason a page gives for each file it marks yanked (PEP 592; possibly empty), by
+    file name; the page as for :func:`metadata_sha256s`."""
+    if not isinstance(page, str):
+        return {
+            str(f["filename"]): reason
+            for f in page["files"]
+            if (reason := _json_yanked(f.get("yanked"))) is not None
+        }
+    return dict(_by_filename(page, _YANKED))
+
+
+def _by_filename(page: str, attribute: re.Pattern[str]) -> Iterator[tuple[str, str]]:
+    """Each anchor's file name and the value of ``attribute`` (its one group), for the anchors
+    that carry it: found by the attribute first, then the tag around it."""
+    for m in attribute.finditer(page):
         start, end = page.rfind("<", 0, m.start()), page.find(">", m.end())
         tag = page[start + 1 : end] if start >= 0 and end >= 0 else ""
-        if (href := _HREF.search(tag)) and _filename(
-            html.unescape(next(v for v in href.groups() if v is not None)).partition("#")[0]
-        ) == filename:
-            return m[1].lower()
-    return None
+        if (href := _HREF.search(tag)) and tag[:1] in "aA":
+            value = html.unescape(next(v for v in href.groups() if v is not None))
+            given = next((g for g in m.groups() if g is not None), "")
+            yield _filename(value.partition("#")[0]), html.unescape(given)
 
 
 def links_with_sha256(page: str, page_url: str, sha256s: frozenset[str]) -> list[Link]:

@@ -65,9 +65,10 @@ from wheelbundle.net.fetch import Document, Download, Fetcher, Tee
 from wheelbundle.net.simple import (
     PageFile,
     json_page,
-    metadata_sha256,
+    metadata_sha256s,
     page_files,
     sha256s_by_filename,
+    yanked_files,
 )
 from wheelbundle.progress import Bar, Silent
 from wheelbundle.resolve.choose import ARCHIVES, for_target, likely_choice, why_none_fits
@@ -150,6 +151,10 @@ class Relay:
         explained from them (``Pages`` keeps them for the run anyway)."""
         self._hashes: dict[str, dict[str, str]] = {}
         """Each project's files' sha256 (by file name) on the pages served for it."""
+        self._metadata: dict[str, str] = {}
+        """The sha256 the pages give each file's PEP 658 metadata, by file name."""
+        self._yanked: dict[str, str] = {}
+        """The reason the pages give for each yanked file, by file name."""
         self._ahead: dict[str, Future[tuple[str, bytes | None, str]]] = {}
         """Pages read ahead of pip's asking and not yet asked for, by upstream URL."""
         self._asked: set[str] = set()
@@ -274,12 +279,15 @@ class Relay:
         final, text = found.url, found.text
         project = canonicalize_name(PurePosixPath(urlsplit(final).path).name)
         is_json = found.content_type == "application/vnd.pypi.simple.v1+json"
-        if is_json:
-            page = self._readable(url, found, project)
-            if self._target is not None:
-                text = json.dumps(for_target(page, self._target))
+        page = self._readable(url, found, project) if is_json else None
+        read = text if page is None else page  # each page is parsed once, here
+        if page is not None and self._target is not None:
+            text = json.dumps(for_target(page, self._target))
+        metadata, yanked = metadata_sha256s(read), yanked_files(read)
         with self._lock:
             self._documents.setdefault(project, []).append(found)
+            self._metadata.update(metadata)
+            self._yanked.update(yanked)
         self._read_file_ahead(found)
         hashes = sha256s_by_filename(text)  # of the files pip will see
         with self._lock:
@@ -322,8 +330,8 @@ class Relay:
 
     def yanked(self, filename: str) -> str | None:
         """The reason the index gives for having yanked a file (PEP 592); None if not yanked."""
-        project = _project(filename) or ""
-        return next((f.yanked for f in self._offered(project) if f.filename == filename), None)
+        with self._lock:
+            return self._yanked.get(filename)
 
     def check_metadata(self, url: str, body: bytes) -> None:
         """Raise HashMismatch when a wheel's PEP 658 metadata is not what its page says: pip
@@ -331,10 +339,7 @@ class Relay:
         metadata = unquote(PurePosixPath(urlsplit(url).path).name)
         wheel = metadata.removesuffix(_METADATA)
         with self._lock:
-            documents = list(self._documents.get(_project(wheel) or "", ()))
-        expected = next(
-            (h for d in documents if (h := metadata_sha256(d.text, wheel)) is not None), None
-        )
+            expected = self._metadata.get(wheel)
         got = hashlib.sha256(body).hexdigest()
         if expected is None or hmac.compare_digest(expected, got):
             return
