@@ -56,6 +56,11 @@ class Built:
     failed: Mapping[BuildKey, BuildFailed]
 
 
+def built_of(wheels: Mapping[BuildKey, Path], pin: Pin) -> list[Path]:
+    """The wheels built of a pin's name and version, by whichever Pythons built it."""
+    return [w for (n, v, _), w in wheels.items() if (n, v) == (pin.name, pin.version)]
+
+
 def build_key(pin: Pin, pip_options: Sequence[str], python: str = "") -> str | None:
     """Cache key of a build; None for a local folder, whose content may change at any time."""
     if pin.kind == "dir":

@@ -18,7 +18,7 @@ from packaging.tags import parse_tag
 from packaging.utils import parse_wheel_filename
 
 from wheelbundle.cache import Cache
-from wheelbundle.collect.build import BuildJob, BuildKey, Built, build_all
+from wheelbundle.collect.build import BuildJob, BuildKey, Built, build_all, built_of
 from wheelbundle.collect.repair import Repaired, needs_repair, repair
 from wheelbundle.errors import BundleError
 from wheelbundle.format.pins import Pin
@@ -48,7 +48,7 @@ class Collected:
         """The pin's wheel; of those built for it, the one ``target`` installs."""
         if pin.kind == "wheel":
             return self.fetched[pin.url]
-        built = [w for (n, v, _), w in self.built.items() if (n, v) == (pin.name, pin.version)]
+        built = built_of(self.built, pin)
         fitting = [w for w in built if target is None or target.accepts(w.name)]
         return (fitting or built)[0]
 
@@ -113,10 +113,7 @@ def _check_given(
 
 
 def _fits(target: Target, built: Built, pin: Pin) -> bool:
-    return any(
-        (n, v) == (pin.name, pin.version) and target.accepts(w.name)
-        for (n, v, _), w in built.wheels.items()
-    )
+    return any(target.accepts(w.name) for w in built_of(built.wheels, pin))
 
 
 def _for_other_pythons(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from wheelbundle.net.simple import index_base
 from wheelbundle.pip.config import config_settings
 
 #: pip options (and their ``pip config`` keys) whose values are places to look for distributions.
@@ -133,7 +134,7 @@ class Credentials:
 
 def _match(locations: Sequence[Location], url: str) -> Login | None:
     with_login = [loc for loc in locations if loc.login is not None]
-    prefixed = [loc for loc in with_login if url.startswith(loc.url.rstrip("/") + "/")]
+    prefixed = [loc for loc in with_login if url.startswith(index_base(loc.url))]
     if prefixed:
         return max(prefixed, key=lambda loc: len(loc.url)).login
     same_host = (loc for loc in with_login if _host_port(loc.url) == _host_port(url))

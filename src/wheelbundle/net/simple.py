@@ -94,6 +94,12 @@ class Link:
         }
 
 
+def index_base(url: str) -> str:
+    """An index's URL as a project's page is found below it (``URL/NAME/``): with one
+    trailing slash, however it was written."""
+    return url.rstrip("/") + "/"
+
+
 def links(page: str, page_url: str) -> Iterator[Link]:
     """Every file linked from ``page`` (fetched from ``page_url``), in page order."""
     base = page_url

@@ -64,6 +64,7 @@ from wheelbundle.net.credentials import redact
 from wheelbundle.net.fetch import Document, Download, Fetcher, Tee
 from wheelbundle.net.simple import (
     PageFile,
+    index_base,
     json_page,
     metadata_sha256s,
     page_files,
@@ -144,7 +145,7 @@ class Relay:
         self._files_ahead: dict[str, Future[Path]] = {}
         """Files read ahead of pip's asking, by upstream URL."""
         self.failure: BundleError | None = None
-        self._indexes = [url.rstrip("/") + "/" for url in indexes]
+        self._indexes = [index_base(url) for url in indexes]
         self._origins: list[str] = []
         self._documents: dict[str, list[Document]] = {}
         """Each project's pages as the indexes sent them: what pip found nothing on is

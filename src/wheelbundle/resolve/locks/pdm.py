@@ -13,6 +13,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from wheelbundle.errors import UsageError
+from wheelbundle.net.simple import index_base
 from wheelbundle.resolve.locks.model import (
     Locked,
     applies,
@@ -50,7 +51,7 @@ class PdmLock:
     @property
     def indexes(self) -> tuple[str, ...]:
         sources = self.project.get("tool", {}).get("pdm", {}).get("source", [])
-        return tuple(str(s["url"]).rstrip("/") + "/" for s in sources if "url" in s)
+        return tuple(index_base(str(s["url"])) for s in sources if "url" in s)
 
     def select(
         self, environment: Mapping[str, str], extras: Sequence[str], groups: Sequence[str]

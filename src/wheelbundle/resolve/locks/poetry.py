@@ -13,6 +13,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from wheelbundle.net.simple import index_base
 from wheelbundle.resolve.locks.model import (
     Locked,
     applies,
@@ -55,7 +56,7 @@ class PoetryLock:
             for p in self.data.get("package", [])
             if p.get("source", {}).get("type") == "legacy"
         ]
-        return tuple(dict.fromkeys(u.rstrip("/") + "/" for u in urls))
+        return tuple(dict.fromkeys(index_base(u) for u in urls))
 
     def select(
         self, environment: Mapping[str, str], extras: Sequence[str], groups: Sequence[str]
