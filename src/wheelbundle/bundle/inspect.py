@@ -6,6 +6,7 @@ A package whose license is ``unknown`` declared none that could be read as SPDX 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,7 @@ def inspect_bundle(path: Path) -> str:
         (p.name, p.version, p.origin, p.license or "unknown", human_size(p.size))
         for p in manifest.packages
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines += [
-        "  ".join(f"{cell:<{width}}" for cell, width in zip(r[:4], widths, strict=True))
-        + f"  {r[4]:>9}"
-        for r in rows
-    ]
+    lines += _table(rows)
     total = sum(p.size for p in manifest.packages)
     lines.append(
         f"{len(manifest.packages)} packages, {human_size(total)} of wheels, archive {human_size(path.stat().st_size)}"
@@ -86,13 +82,7 @@ def plan_table(summary: dict[str, Any]) -> str:
              else "unknown" if p["size"] is None else human_size(p["size"]))
             for p in files
         ]  # fmt: skip
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines += [
-            "  "
-            + "  ".join(f"{cell:<{width}}" for cell, width in zip(r[:4], widths, strict=True))
-            + f"  {r[4]:>9}"
-            for r in rows
-        ]
+        lines += _table(rows, indent="  ")
         known = [p["size"] for p in files if p["size"] is not None]
         unsized = len(files) - len(known)
         lines.append(
@@ -100,6 +90,17 @@ def plan_table(summary: dict[str, Any]) -> str:
             + (f" ({unsized} more whose size is known once built or fetched)" if unsized else "")
         )
     return "\n".join(lines)
+
+
+def _table(rows: Sequence[tuple[str, str, str, str, str]], indent: str = "") -> list[str]:
+    """Four columns as wide as their widest cell, then the size, right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return [
+        indent
+        + "  ".join(f"{cell:<{width}}" for cell, width in zip(r[:4], widths, strict=True))
+        + f"  {r[4]:>9}"
+        for r in rows
+    ]
 
 
 def inspect_json(path: Path) -> str:

@@ -1,8 +1,9 @@
 """What a bundle holds, or would hold, as one JSON document for scripts and CI.
 
 ``bundle inspect --json``, ``bundle make --report FILE`` and ``bundle make --dry-run --report
-FILE`` write this one schema (docs/summary.schema.json, explained in docs/reference.md): a dry run fills in what it knows before anything is downloaded or built
-and leaves the rest null (a wheel still to be built has no name, hash or size yet).
+FILE`` write this one schema (docs/summary.schema.json, explained in docs/reference.md): a dry
+run fills in what it knows before anything is downloaded or built and leaves the rest null (a
+wheel still to be built has no name, hash or size yet).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from wheelbundle import __version__
-from wheelbundle.format.manifest import InputFile, Manifest, source_url_of
+from wheelbundle.format.manifest import InputFile, Manifest, origin_of, source_url_of
 
 if TYPE_CHECKING:  # the plan's code fetches; reading a bundle never loads it
     from wheelbundle.collect.plan import PlannedTarget
@@ -68,7 +69,7 @@ def plan_summary(
                     "wheel": wheel,
                     "sha256": f.pin.sha256 if wheel else None,
                     "size": f.size,
-                    "origin": f.origin,
+                    "origin": origin_of(f.pin),
                     "source_url": source_url_of(f.pin),
                     "source_sha256": f.pin.sha256,
                     "license": None,

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from wheelbundle.cache import Cache
-from wheelbundle.format.manifest import origin_of
 from wheelbundle.format.pins import Pin
 from wheelbundle.net.fetch import Fetcher
 from wheelbundle.resolve.resolver import Resolved
@@ -21,8 +20,6 @@ from wheelbundle.target import Target
 @dataclass(frozen=True)
 class PlannedFile:
     pin: Pin
-    origin: str
-    """One of ``manifest.ORIGINS``."""
     size: int | None
     """None: a wheel to be built here, or a file whose server does not say."""
 
@@ -47,7 +44,7 @@ def plan(resolved: Sequence[Resolved], cache: Cache, fetcher: Fetcher) -> list[P
         PlannedTarget(
             target=r.target,
             name=_name(r, single=len(resolved) == 1),
-            files=tuple(PlannedFile(pin, origin_of(pin), sizes[pin.url]) for pin in _pins(r)),
+            files=tuple(PlannedFile(pin, sizes[pin.url]) for pin in _pins(r)),
         )
         for r in resolved
     ]
