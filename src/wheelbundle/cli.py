@@ -556,8 +556,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """While a command runs, SIGTERM raises :class:`Terminated` (signals reach the main thread
-    only, so a caller on another thread keeps its own handling)."""
+    """While a command runs, SIGTERM raises :class:`Terminated` and SIGINT raises
+    KeyboardInterrupt (signals reach the main thread only, so a caller on another thread keeps
+    its own handling).
+
+    SIGINT is taken even when the parent left it ignored, as a shell does for a job started
+    with ``&`` in a script: Python would then keep ignoring it, and a Ctrl-C sent to the
+    process group would let a make run on and exit 0 with a bundle nobody wanted.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -566,10 +572,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, terminated)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _run(args: argparse.Namespace) -> int:

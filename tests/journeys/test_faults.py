@@ -30,8 +30,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support.bundles import bundle, requirements, with_member
+from support.fixtures import MakeIndex
 from support.index import LocalIndex
-from support.packages import make_wheel
+from support.packages import make_wheel, pip_wheel_name
 
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import STALE_SECONDS, Cache
@@ -444,7 +445,7 @@ def test_a_kill_9_leaves_nothing_the_next_make_keeps_and_a_live_writer_loses_not
 # --- a full disk, for real: a small tmpfs in a mount namespace of its own --------------------
 
 FULL_DISK = """
-mount -t tmpfs -o size=256k tmpfs "$1" || exit 99
+mount -t tmpfs -o "$MOUNT" tmpfs "$1" || exit 99
 shift
 "$@"; status=$?
 echo "left: $(find "$FULL" -name '*.part' | wc -l)"
@@ -452,18 +453,16 @@ exit $status
 """
 
 
-@pytest.mark.parametrize("full", ["dist", "cache"])
-def test_a_full_disk_is_one_error_line_naming_where_and_leaves_nothing(
-    tmp_path: Path, index: LocalIndex, full: str
-) -> None:
-    """The outdir, or the cache, on a disk too small for the bundle (pip's wheel alone is over
-    a megabyte)."""
+def _make_on_a_tmpfs(
+    tmp_path: Path, index: LocalIndex, folder: Path, mount: str = "size=256k"
+) -> subprocess.CompletedProcess[str]:
+    """``bundle make`` with ``folder`` on a small tmpfs (``mount``'s options) of a mount
+    namespace of its own; skipped where none can be mounted."""
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root and unshare (util-linux)")
-    folder = tmp_path / full
     folder.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_CONFIG_FILE=os.devnull, FULL=str(folder))
+    env.update(PIP_CONFIG_FILE=os.devnull, FULL=str(folder), MOUNT=mount)
     done = subprocess.run(
         ["unshare", "-m", "sh", "-c", FULL_DISK, "sh", folder,
          sys.executable, "-m", "wheelbundle", "make", requirements(tmp_path / "app", "alpha"),
@@ -473,10 +472,63 @@ def test_a_full_disk_is_one_error_line_naming_where_and_leaves_nothing(
     )  # fmt: skip
     if done.returncode == 99:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    return done
+
+
+def test_a_full_cache_disk_is_one_error_line_naming_where_and_leaves_nothing(
+    tmp_path: Path, index: LocalIndex
+) -> None:
+    """The cache on a disk too small for the files (pip's wheel alone is over a megabyte)."""
+    folder = tmp_path / "cache"
+    done = _make_on_a_tmpfs(tmp_path, index, folder)
     assert done.returncode == 1, done.stderr
     line = one_error_line(done.stderr)
     assert line.startswith(f"error: No space left on device: {folder}/"), line
     assert done.stdout.splitlines()[-1] == "left: 0"
+
+
+@pytest.mark.parametrize(
+    ("mount", "code", "said"),
+    [
+        ("size=256k", 1, "its disk has 256 kB free, and no bundle is smaller than 1 MB (pip's "
+         "own wheel is in each); free some space, or choose another -o OUTDIR"),
+        ("ro", 2, "cannot write there (Read-only file system); choose another -o OUTDIR, or "
+         "make it writable"),
+    ],
+    ids=["full", "read-only"],
+)  # fmt: skip
+def test_an_outdir_that_cannot_take_the_archive_is_refused_before_any_work(
+    tmp_path: Path, make_index: MakeIndex, packages_dir: Path, mount: str, code: int, said: str
+) -> None:
+    """Found at once, naming OUTDIR and the fix, not after resolving and downloading (the
+    index is never asked), and not as a hidden temporary file's name."""
+    quiet = make_index(packages_dir / "alpha-1.0-py3-none-any.whl")
+    folder = tmp_path / "dist"
+    started = time.monotonic()
+    done = _make_on_a_tmpfs(tmp_path, quiet, folder, mount)
+    took = time.monotonic() - started
+    assert done.returncode == code, done.stderr
+    assert one_error_line(done.stderr) == f"error: -o {folder}: {said}"
+    assert not quiet.requests
+    assert took < 5, took  # Python's start and the mount; resolving alone takes longer
+    assert done.stdout.splitlines()[-1] == "left: 0"
+
+
+def test_an_outdir_that_is_a_file_is_refused_before_any_work(
+    tmp_path: Path, index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "dist"
+    taken.write_text("a file, not a folder")
+    for outdir in (taken, taken / "sub"):
+        made = bundle(
+            capsys, "make", requirements(tmp_path / "app", "alpha"), "-o", outdir,
+            "--index-url", index.url, "--cache-dir", tmp_path / "cache",
+        )  # fmt: skip
+        assert made.code == 2, made.err
+        assert one_error_line(made.err) == (
+            f"error: -o {outdir}: {taken} is not a folder; choose another -o OUTDIR"
+        )
+    assert taken.read_text() == "a file, not a folder"
 
 
 # --- signals: SIGTERM as Ctrl-C, and no wait for a slow download -----------------------------
@@ -548,6 +600,58 @@ def test_sigterm_during_a_make_cleans_up_like_ctrl_c(
     assert took < 10  # a stalled index: without the fix, until pip times out
     assert not dist.exists() or not list(dist.iterdir())
     assert not list((tmp_path / "cache").rglob("*.part"))
+
+
+def _pip_resolving(session: int, deadline: float = 60) -> None:
+    """Wait until the process group ``session`` runs pip's dry run (the resolution)."""
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        for proc in Path("/proc").iterdir():
+            with contextlib.suppress(OSError, ValueError):  # gone meanwhile; not a process
+                if os.getsid(int(proc.name)) != session:
+                    continue
+                if b"--dry-run" in (proc / "cmdline").read_bytes().split(b"\0"):
+                    return
+        time.sleep(0.05)
+    raise AssertionError("pip never started resolving")
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_while_pip_resolves_ends_the_make_with_130(
+    tmp_path: Path, packages_dir: Path, make_index: MakeIndex, inherited: str
+) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while pip reads a
+    slow index: 130 and nothing written, also when the shell that started the make left SIGINT
+    ignored (a job started with & in a script), where the make once ran on and exited 0."""
+    slow = make_index(
+        *(packages_dir / name for name in ("alpha-1.0-py3-none-any.whl",
+                                           "beta-1.0-py3-none-any.whl", pip_wheel_name())),
+        delay=4,
+    )  # fmt: skip
+    dist = tmp_path / "dist"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    ignore = 'trap "" INT; ' if inherited == "ignored" else ""
+    proc = subprocess.Popen(
+        ["sh", "-c", f'{ignore}exec "$@"', "sh", sys.executable, "-m", "wheelbundle", "make",
+         requirements(tmp_path / "app", "alpha"), "-o", dist, "--index-url", slow.url,
+         "--cache-dir", tmp_path / "cache"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _pip_resolving(proc.pid)
+        time.sleep(1)  # pip is waiting on the index's first page
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1] == "error: interrupted; nothing was written"
+    assert not out
+    assert not dist.exists() or not list(dist.iterdir())
 
 
 TRICKLE = """

@@ -15,12 +15,13 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -274,6 +275,32 @@ def test_a_runtime_url_whose_published_hash_is_unusable_is_refused(
         digest = hashlib.sha256(runtime.read_bytes()).hexdigest()
         code, err, _ = _make(capsys, tmp_path / "c", index, f"{url}/other.tar.gz#sha256={digest}")
         assert code == 0, err
+    assert not dist.exists() or not list(dist.iterdir())
+
+
+def test_a_runtime_url_that_is_not_there_is_named_missing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, index: LocalIndex
+) -> None:
+    """A 404 for the runtime itself is a failed fetch (exit 1) naming the runtime, not a
+    complaint about its missing digest file."""
+    from support.index import serve_folder
+
+    site = tmp_path / "site"
+    site.mkdir()
+    with serve_folder(site) as url:
+        missing = f"{url}/rt-missing.tar.gz"
+        code, err, dist = _make(capsys, tmp_path / "a", index, missing)
+        assert code == 1, err
+        assert _error_line(err) == (
+            f"error: --python-runtime {missing}: no runtime there (HTTP 404); check the URL "
+            "(python-build-standalone's release assets end in -install_only.tar.gz)"
+        )
+        code, err, _ = _make(capsys, tmp_path / "b", index, f"{missing}#sha256={'a' * 64}")
+        assert code == 1, err
+        assert _error_line(err) == (
+            f"error: --python-runtime: could not download the Python runtime: HTTP 404 from "
+            f"{missing}"
+        )
     assert not dist.exists() or not list(dist.iterdir())
 
 
@@ -622,7 +649,6 @@ def test_bundle_index_refuses_a_clash_in_one_run_before_adding_anything(
 def test_bundle_index_waits_for_another_writer_and_keeps_every_file_both_added(
     tmp_path: Path, index_bundles: tuple[Path, Path]
 ) -> None:
-    import fcntl
     import json
     import time
 
@@ -630,8 +656,7 @@ def test_bundle_index_waits_for_another_writer_and_keeps_every_file_both_added(
     out.mkdir()
     env = {**os.environ, "PIP_CONFIG_FILE": "/dev/null"}
     command: list[str | Path] = [sys.executable, "-m", "wheelbundle", "index", out]
-    with (out / ".wheelbundle-index.lock").open("a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with _folder_lock(out):
         runs = [
             subprocess.Popen([*command, a], env=env, stderr=subprocess.PIPE) for a in index_bundles
         ]
@@ -662,9 +687,52 @@ def test_bundle_index_removes_what_a_killed_run_left(
     (staging / "beta-1.0-py3-none-any.whl").write_bytes(b"half")
     page = out / "simple" / "alpha" / ".index.html.k1ll3d.part"
     page.write_bytes(b"<html")
+    (out / ".wheelbundle-index.lock").touch()  # the lock file earlier versions left
     assert bundle(capsys, "index", out, second).code == 0
     assert not staging.exists() and not page.exists()
-    assert not [p for p in out.rglob(".*") if p.name != ".wheelbundle-index.lock"]
+    assert not list(out.rglob(".*"))
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the lock ``bundle index`` takes on its folder, as a writer in its midst would."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_an_interrupted_bundle_index_leaves_nothing_in_the_served_folder(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    index_bundles: tuple[Path, Path],
+    how: signal.Signals,
+) -> None:
+    """Ctrl-C or kill -9 while a run waits its turn: the folder nginx serves holds only the
+    index, before and after a rerun (a lock file was once left there)."""
+    first, second = index_bundles
+    out = tmp_path / "site"
+    assert bundle(capsys, "index", out, first).code == 0
+    before = _tree(out)
+    env = {**os.environ, "PIP_CONFIG_FILE": "/dev/null"}
+    with _folder_lock(out):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "wheelbundle", "index", out, second],
+            env=env, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(2)  # verified, and waiting for its turn
+        run.send_signal(how)
+        _, err = run.communicate(timeout=60)
+    assert run.returncode == (130 if how == signal.SIGINT else -signal.SIGKILL), err
+    assert _tree(out) == before
+    assert not list(out.rglob(".*"))
+    assert bundle(capsys, "index", out, second).code == 0
+    assert not list(out.rglob(".*"))
 
 
 # Answers served to us: a deadline per request, bounded bodies, bounded inflation.

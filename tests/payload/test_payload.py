@@ -859,33 +859,51 @@ def test_plain_venv_at_venv_dir_is_kept_for_rollback(bundle: Path, tmp_path: Pat
     assert (venv / "marker").read_text() == "the old one"
 
 
-def test_a_kill_while_a_plain_venv_is_moved_aside_loses_nothing(
-    bundle: Path, tmp_path: Path
+#: Where a kill -9 (power loss, OOM) can catch the switch: a wrapper of the command kills
+#: install.sh ($PPID) once the command is done.
+KILL_POINTS = {
+    "the plain venv moved aside": ("mv", "*/previous-*"),
+    "VENV switched, rollback not yet": ("ln", "*/rollback.tmp-link"),
+}
+
+
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+@pytest.mark.parametrize("then", ["install again", "roll back"])
+def test_a_kill_while_switching_from_a_plain_venv_loses_nothing(
+    bundle: Path, tmp_path: Path, point: str, then: str
 ) -> None:
-    """kill -9 (power loss, OOM) right after the plain venv is moved, before the switch: the
-    next install puts it back, keeps it for rollback, and never deletes it as a leftover."""
+    """kill -9 in the midst of the switch from a venv made by hand: the next run, an install
+    or --rollback, first puts the venv back; after an install, --rollback returns to it. An
+    interrupted switch is never taken for a finished one, whose leftovers may be deleted."""
     venv = tmp_path / "venv"
     ok(run([sys.executable, "-m", "venv", "--without-pip", venv]))
     (venv / "marker").write_text("the old one")
-    tools = tmp_path / "killing-mv"
+    command, argument = KILL_POINTS[point]
+    tools = tmp_path / "killing"
     tools.mkdir()
-    (tools / "mv").write_text(
-        '#!/bin/sh\n/bin/mv "$@"; status=$?\n'
-        f"case $2 in */previous-*) kill -{signal.SIGKILL.value} $PPID ;; esac\nexit $status\n"
+    (tools / command).write_text(
+        f'#!/bin/sh\n/bin/{command} "$@"; status=$?\n'
+        f'case "$*" in {argument}) kill -{signal.SIGKILL.value} $PPID ;; esac\nexit $status\n'
     )
-    (tools / "mv").chmod(0o755)
+    (tools / command).chmod(0o755)
     env = clean_env(PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
     killed = install(bundle, venv, env=env)
     assert killed.returncode == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
-    assert not venv.exists()  # the instant the kill caught: the venv is only previous-STAMP
-    [moved] = [p for p in releases_of(venv) if p.startswith("previous-")]
-    assert link(Path(f"{venv}.releases") / "rollback").endswith(moved)
-
-    again = ok(install(bundle, venv))
-    assert f"put back {venv}, which an interrupted install had left as " in again.stderr
-    assert venv.is_symlink() and alpha_version(venv) == "1.0"
-    ok(install(bundle, "--rollback", venv))
+    assert not (venv / "marker").exists()  # the venv is only previous-STAMP now
+    assert link(Path(f"{venv}.releases") / "switching").endswith(
+        next(p for p in releases_of(venv) if p.startswith("previous-"))
+    )
+    put_back = f"put {venv} back as it was before an install that was stopped while switching"
+    if then == "roll back":
+        rolled = ok(install(bundle, "--rollback", venv))
+        assert put_back in rolled.stderr
+    else:
+        again = ok(install(bundle, venv))
+        assert put_back in again.stderr
+        assert venv.is_symlink() and alpha_version(venv) == "1.0"
+        ok(install(bundle, "--rollback", venv))
     assert (venv / "marker").read_text() == "the old one"
+    assert "switching" not in releases_of(venv)
 
 
 def test_a_non_venv_directory_is_refused(bundle: Path, tmp_path: Path) -> None:

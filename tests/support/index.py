@@ -17,6 +17,7 @@ import shutil
 import ssl
 import sys
 import threading
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -88,6 +89,7 @@ class LocalIndex:
     wheels while resolving, like the plain indexes many build machines reach. With
     `hashes=False` links carry no `#sha256=` fragment (PEP 503 only recommends it). With
     `json=True` a client that asks for PEP 691 JSON (as pip and uv do) gets it, as from PyPI.
+    With `delay`, every project page comes that many seconds late, as from a slow index.
     """
 
     def __init__(
@@ -102,8 +104,10 @@ class LocalIndex:
         port: int = 0,
         tls: tuple[Path, Path] | None = None,
         json: bool = False,
+        delay: float = 0.0,
     ) -> None:
         self.root = root
+        self.delay = delay
         self.metadata = metadata
         self.hashes = hashes
         self.json = json
@@ -403,6 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found(send_body)
 
     def _project(self, rest: str, send_body: bool) -> None:
+        time.sleep(self.server.index.delay)
         name = rest.rstrip("/")
         canonical = canonicalize_name(name)
         if not name or "/" in name:

@@ -32,6 +32,7 @@ from wheelbundle.cache import CHUNK, sha256_file
 from wheelbundle.errors import FetchFailed, UsageError
 from wheelbundle.format.manifest import Manifest, Runtime
 from wheelbundle.format.members import RUNTIME_TOP, checked
+from wheelbundle.net.credentials import redact
 from wheelbundle.net.fetch import Download, Fetcher
 from wheelbundle.target import Target, parse_target
 
@@ -241,6 +242,11 @@ def _published_sha256(url: str, fetcher: Fetcher) -> str | None:
         return None
     found = fetcher.read(url + ".sha256")
     fix = "add the runtime's digest to the URL as #sha256=DIGEST"
+    if found is None and (status := fetcher.status(url)) != 200:  # the runtime itself is not there
+        raise FetchFailed(
+            f"--python-runtime {redact(url)}: no runtime there (HTTP {status}); check the URL "
+            "(python-build-standalone's release assets end in -install_only.tar.gz)"
+        )
     if found is None:
         raise UsageError(
             f"--python-runtime {url}: no sha256 is published beside it ({url}.sha256 is not "

@@ -13,7 +13,7 @@ Adding a later bundle to the same folder adds its wheels and rewrites the pages.
 checked and staged first, then every file appears by an atomic rename, wheels before the pages
 that name them, so pip reading the index meanwhile sees the old pages or the new ones, each
 complete, and a failed run adds nothing. A wheel already there under the same name must have
-the same bytes. Writers take turns on a lock file (``.wheelbundle-index.lock``).
+the same bytes. Writers take turns on a lock on OUTDIR itself: the folder holds only the index.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import html
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,6 +45,7 @@ from wheelbundle.format.wheelfile import metadata_bytes
 
 _METADATA = ".metadata"
 _JSON_API = {"api-version": "1.1"}
+_OLD_LOCK = ".wheelbundle-index.lock"
 
 
 @dataclass(frozen=True)
@@ -119,11 +121,16 @@ def _stage_bundle(
 
 @contextmanager
 def _locked(outdir: Path) -> Iterator[None]:
-    """The folder's writer lock: held by one run at a time, and let go by the kernel when
-    that run ends, however it ends."""
-    with (outdir / ".wheelbundle-index.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """The folder's writer lock: held by one run at a time, and let go by the kernel when that
+    run ends, however it ends. It is taken on the folder itself, so that no lock file is left
+    in what a web server serves (earlier versions left ``.wheelbundle-index.lock``: removed)."""
+    fd = os.open(outdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        (outdir / _OLD_LOCK).unlink(missing_ok=True)
         yield
+    finally:
+        os.close(fd)
 
 
 def _sweep(outdir: Path) -> None:

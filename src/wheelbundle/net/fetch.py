@@ -453,16 +453,22 @@ class Fetcher:
         if parts.scheme == "file":
             path = Path(unquote(parts.path))
             return path.stat().st_size if path.is_file() else None
+        response = self._head(url, f"could not ask {redact(url)} for its size")
+        length = response.getheader("Content-Length", "")
+        return int(length) if response.status == 200 and length.isdigit() else None
 
+    def status(self, url: str) -> int:
+        """The HTTP status a file's URL answers (a HEAD request, redirects followed)."""
+        return self._head(url, f"could not reach {redact(url)}").status
+
+    def _head(self, url: str, failure: str) -> http.client.HTTPResponse:
         def attempt() -> http.client.HTTPResponse:
             with self._watched(url):
                 response, _, _ = self._get(url, method="HEAD")
                 self._drain(response, url)
                 return response
 
-        response = self._retrying(attempt, url, f"could not ask {redact(url)} for its size")
-        length = response.getheader("Content-Length", "")
-        return int(length) if response.status == 200 and length.isdigit() else None
+        return self._retrying(attempt, url, failure)
 
     def check_access(self, urls: Iterable[str]) -> None:
         """Raise AccessRefused for the first of ``urls`` that answers 401 or 403.

@@ -26,7 +26,7 @@ from wheelbundle.inputs.pinned_hashes import GivenHashes, given_hashes
 from wheelbundle.inputs.policy import Policy, load_policy
 from wheelbundle.inputs.sources import RELOCK, Inputs, read_inputs
 from wheelbundle.pack.delta import against
-from wheelbundle.pack.write import write_bundle
+from wheelbundle.pack.write import check_outdir, write_bundle
 from wheelbundle.pip.pythons import given_pythons
 from wheelbundle.pip.runner import Runner, run_pip
 from wheelbundle.progress import Reporter, Silent
@@ -70,6 +70,7 @@ def make_bundle(
     options: MakeOptions, reporter: Reporter | None = None, run: Runner = run_pip
 ) -> MakeResult:
     reporter = reporter or Silent()
+    check_outdir(options.outdir)
     policy = load_policy(options.policy) if options.policy else None
     with _resolving(options, reporter, run) as made:
         with _runtime_python(made.runtime, made.cache) as runtime_python:

@@ -17,13 +17,14 @@ from wheelbundle.errors import UsageError
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import lock_name, runtime_member, wheel_member
 from wheelbundle.format.manifest import Manifest, Package, TargetEntry
-from wheelbundle.pack.write import write_bundle
+from wheelbundle.pack.write import check_outdir, write_bundle
 
 
 def merge_bundles(archives: Sequence[Path], outdir: Path) -> tuple[Path, Manifest]:
     """Verify every input, check they agree, and write the merged archive into ``outdir``."""
     if len(archives) < 2:
         raise UsageError("merge needs at least two bundles")
+    check_outdir(outdir)
     manifests = [verify_bundle(a).manifest for a in archives]
     for archive, manifest in zip(archives, manifests, strict=True):
         if manifest.base is not None:

@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import tarfile
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -26,6 +27,7 @@ from pathlib import Path
 from wheelbundle.bundle.sbom import sbom_json
 from wheelbundle.bundle.sign import sign
 from wheelbundle.cache import atomic_file, naming, sweep_stale
+from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.format.checksums import sha256sums
 from wheelbundle.format.layout import (
     FORMATS,
@@ -48,6 +50,8 @@ from wheelbundle.format.manifest import Manifest, pip_wheel_of
 from wheelbundle.format.pylock import pylock_text
 
 GZIP_LEVEL = 0
+#: Every bundle carries pip's wheel (about 1.8 MB): a disk with less free cannot take one.
+SMALLEST_ARCHIVE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,35 @@ class Member:
     path: Path | None = None
     data: bytes | None = None
     executable: bool = False
+
+
+def check_outdir(outdir: Path) -> None:
+    """Raise before any work when ``outdir`` cannot take an archive: an unwritable or full folder
+    found only when packing has cost the whole make, and named a hidden temporary file.
+
+    Nothing is created: the nearest folder that exists is probed with a file that has no name
+    (``O_TMPFILE`` where the kernel has it), so not even ``kill -9`` can leave the probe behind.
+    """
+    existing = outdir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    fix = "choose another -o OUTDIR"
+    if not existing.is_dir():
+        raise UsageError(f"-o {outdir}: {existing} is not a folder; {fix}")
+    try:
+        with tempfile.TemporaryFile(dir=existing) as probe:
+            probe.write(b"\0")
+            probe.flush()
+    except OSError as exc:
+        raise UsageError(
+            f"-o {outdir}: cannot write there ({exc.strerror or exc}); {fix}, or make it writable"
+        ) from exc
+    disk = os.statvfs(existing)
+    if (free := disk.f_bavail * disk.f_frsize) < SMALLEST_ARCHIVE:
+        raise BundleError(
+            f"-o {outdir}: its disk has {free >> 10} kB free, and no bundle is smaller than "
+            f"{SMALLEST_ARCHIVE >> 20} MB (pip's own wheel is in each); free some space, or {fix}"
+        )
 
 
 def write_bundle(

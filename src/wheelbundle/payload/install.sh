@@ -21,10 +21,13 @@
 #     RELEASE.partial sits beside it.
 #  3. Only then is VENV_DIR switched: it is a symlink to the current release, replaced by one
 #     atomic rename. A real directory at VENV_DIR (a venv made some other way) is first moved
-#     to VENV_DIR.releases/previous-STAMP.
+#     to VENV_DIR.releases/previous-STAMP. While the switch is under way the symlink
+#     VENV_DIR.releases/switching names what VENV_DIR was before it.
 #  4. VENV_DIR.releases/rollback points at the release that was current before (--rollback swaps
 #     the two); any other release is deleted.
-# A failure or Ctrl-C before the switch deletes the new release: VENV_DIR stays as it was.
+# A failure or Ctrl-C before the switch is done deletes the new release: VENV_DIR stays as it
+# was. A run killed outright (kill -9, power loss) during the switch leaves "switching" behind:
+# the next run (install or --rollback) first puts VENV_DIR back as "switching" names it.
 # Concurrent runs against the same VENV_DIR are not supported.
 #
 # Exit status: 0 done, 1 failed, 2 usage, 3 the bundle does not fit this server, 4 bundle damaged.
@@ -381,10 +384,39 @@ check_venv_dir() {
         die 1 "$VENV exists and is not a virtual environment; choose another VENV_DIR"
 }
 
+# undo_switch: VENV back to what RELEASES/switching names (a release, a plain venv moved aside
+# as previous-STAMP, or "none"), after a run that was stopped in the middle of its switch. Each
+# step may be repeated: a kill during the undo leaves "switching" for the next run.
+undo_switch() {
+    was=$(readlink "$RELEASES/switching")
+    case $was in
+        none) if [ -L "$VENV" ]; then rm -f "$VENV"; fi ;;
+        "$RELEASES"/previous-*)
+            if [ -d "$was" ] && { [ -L "$VENV" ] || [ ! -e "$VENV" ]; }; then
+                rm -f "$VENV"
+                mv "$was" "$VENV" || die 1 "cannot put $was back at $VENV"
+            fi
+            ;;
+        *) switch_link "$VENV" "$was" ;;
+    esac
+    rollback=$(readlink "$RELEASES/rollback" 2>/dev/null) || rollback=
+    if [ -n "$rollback" ] && { [ "$rollback" = "$was" ] || [ ! -e "$rollback" ]; }; then
+        rm -f "$RELEASES/rollback"
+    fi
+    rm -f "$RELEASES/switching" "$VENV.tmp-link"
+    say "put $VENV back as it was before an install that was stopped while switching"
+}
+
 if [ "$MODE" = rollback ]; then
-    [ -L "$VENV" ] || die 1 "$VENV is not a symlink to a release, so there is nothing to roll back"
     # A server with no Python of its own has the current release's (its bundled runtime).
     if [ "$PY_GIVEN" = no ] && [ -f support/runtimes.txt ]; then PY=$VENV/bin/python; fi
+    if [ -L "$RELEASES/switching" ]; then # the install that was stopped is what is rolled back
+        [ -x "$PY" ] || PY=python3
+        require_python
+        undo_switch
+        exit 0
+    fi
+    [ -L "$VENV" ] || die 1 "$VENV is not a symlink to a release, so there is nothing to roll back"
     require_python
     previous=$(readlink "$RELEASES/rollback" 2>/dev/null) || die 1 "no earlier release in $RELEASES"
     [ -d "$previous" ] || die 1 "the earlier release $previous is gone"
@@ -424,27 +456,14 @@ if [ "$MODE" = check ]; then
     exit 0
 fi
 
-# From here on the disk changes; cleanup undoes everything until the switch.
-# A run killed outright (kill -9, power loss) between moving a plain venv aside and the switch
-# left VENV_DIR missing and the venv as RELEASES/previous-STAMP, which rollback already names:
-# it is put back first, so that it is never taken for a leftover.
-moved=$(readlink "$RELEASES/rollback" 2>/dev/null) || moved=
-if [ ! -e "$VENV" ] && [ ! -L "$VENV" ] && [ -d "$moved" ]; then
-    case ${moved##*/} in previous-*)
-        mv "$moved" "$VENV" || die 1 "cannot put $moved back at $VENV"
-        rm -f "$RELEASES/rollback"
-        say "put back $VENV, which an interrupted install had left as $moved"
-        ;;
-    esac
-fi
-NEW='' MOVED=''
+# From here on the disk changes; cleanup undoes everything until the switch is done.
+[ ! -L "$RELEASES/switching" ] || undo_switch
+NEW=''
 cleanup() {
     status=$?
-    if [ -n "$NEW" ] && [ "$(readlink "$VENV" 2>/dev/null || :)" != "$NEW" ]; then
+    if [ -n "$NEW" ]; then
+        [ ! -L "$RELEASES/switching" ] || undo_switch
         rm -rf "$NEW" "$NEW.partial" "$NEW.uv" "$VENV.tmp-link" || true
-        if [ -n "$MOVED" ] && [ ! -e "$VENV" ] && [ ! -L "$VENV" ] && mv "$MOVED" "$VENV"; then
-            rm -f "$RELEASES/rollback"
-        fi
         rmdir "$RELEASES" 2>/dev/null || true
         say "$VENV was left as it was"
     fi
@@ -521,21 +540,18 @@ fi
 rm -rf "$release.uv"
 rm -f "$release.partial"
 
-# The switch. A plain venv directory at VENV_DIR is kept as previous-STAMP, for --rollback.
+# The switch. A plain venv directory at VENV_DIR is kept as previous-STAMP, for --rollback;
+# "switching" names what VENV_DIR was until the switch is done, wherever a kill leaves it.
 before=$(readlink "$VENV" 2>/dev/null) || before=
+[ ! -d "$VENV" ] || [ -L "$VENV" ] || [ ! -f "$VENV/pyvenv.cfg" ] || before=$RELEASES/previous-$stamp
+ln -s "${before:-none}" "$RELEASES/switching"
 if [ -d "$VENV" ] && [ ! -L "$VENV" ]; then
-    if [ -f "$VENV/pyvenv.cfg" ]; then
-        MOVED=$RELEASES/previous-$stamp
-        switch_link "$RELEASES/rollback" "$MOVED" # names the venv wherever a kill leaves it
-        mv "$VENV" "$MOVED"
-        before=$MOVED
-    else
-        rmdir "$VENV" # empty, checked above
-    fi
+    if [ -n "$before" ]; then mv "$VENV" "$before"; else rmdir "$VENV"; fi # empty, checked above
 fi
 switch_link "$VENV" "$release"
-NEW=
 if [ -n "$before" ]; then switch_link "$RELEASES/rollback" "$before"; else rm -f "$RELEASES/rollback"; fi
+rm -f "$RELEASES/switching"
+NEW=
 say "switched $VENV to ${release##*/}"
 
 # Keep the current release and the one before it; delete leftovers of earlier runs.
