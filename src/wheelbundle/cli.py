@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 
 from wheelbundle import __version__
 from wheelbundle.bundle.audit import (
+    Audit,
     audit_bundles,
-    findings_json,
+    audit_json,
+    audit_summary,
     findings_text,
     sbom_with_vulnerabilities,
 )
@@ -33,6 +35,7 @@ from wheelbundle.bundle.policy import PolicyViolation, enforce, violations
 from wheelbundle.bundle.report import gather, report_html, report_markdown
 from wheelbundle.bundle.summary import bundle_summary, plan_summary
 from wheelbundle.bundle.verify import verify_bundle
+from wheelbundle.bundle.vex import openvex
 from wheelbundle.cache import Cache, atomic_file, default_cache_dir
 from wheelbundle.completion import SHELLS, completion_script
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, UsageError, what_was_done
@@ -285,9 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--osv",
         type=Path,
         metavar="PATH",
-        help="a copy of the OSV database (osv.dev's PyPI/all.zip), for --policy's "
-        "vulnerability rules",
+        help="a copy of the OSV database (osv.dev's PyPI/all.zip, or a folder of OSV JSON or "
+        "YAML), for --policy's vulnerability rules; one holding no PyPI advisory is refused",
     )
+    _add_osv_max_age(make)
     make.add_argument(
         "--resolve",
         action="store_true",
@@ -488,7 +492,21 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     audit.add_argument("archives", nargs="+", type=Path, metavar="ARCHIVE")
-    audit.add_argument("--osv", type=Path, required=True, metavar="PATH", help="OSV zip or folder")
+    audit.add_argument(
+        "--osv",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="OSV zip or folder (JSON, or the PyPA's YAML); one with no PyPI advisory is refused",
+    )
+    _add_osv_max_age(audit)
+    audit.add_argument(
+        "--vex-out",
+        type=Path,
+        metavar="FILE",
+        help="write every finding as an OpenVEX statement to FILE: the policy's ignore entries "
+        "as not_affected (with their reason and expiry), the rest as affected (with the fix)",
+    )
     audit.add_argument(
         "--sbom-out",
         type=Path,
@@ -519,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     report.add_argument("--since", type=Path, metavar="OLD", help="the release before this one")
     report.add_argument("--osv", type=Path, metavar="PATH", help="a copy of the OSV database")
+    _add_osv_max_age(report)
     report.add_argument("--policy", type=Path, metavar="FILE", help="a site's policy (YAML)")
     report.add_argument("--allowed-signers", type=Path, metavar="FILE", help="check the signature")
     report.add_argument("--format", choices=("html", "md"), default="html")
@@ -656,20 +675,20 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    if args.osv is not None and not args.osv.exists():
-        raise UsageError(f"--osv {args.osv}: no such file or folder; give osv.dev's PyPI/all.zip")
-    findings = audit_bundles([args.archive], args.osv) if args.osv else []
+    audit = _audited(args, [args.archive]) if args.osv else None
     verdict = None
     if args.policy is not None:
         policy = load_policy(args.policy)
         verdict = violations(
-            policy, read_manifest(args.archive), findings, args.archive.stat().st_size
+            policy,
+            read_manifest(args.archive),
+            audit.findings if audit else (),
+            args.archive.stat().st_size,
         )
     changes = diff_bundles(args.since, args.archive) if args.since else None
     facts = gather(
         args.archive,
-        findings,
-        audited=args.osv is not None,
+        audit,
         violations=verdict,
         changes=changes,
         since=read_manifest(args.since) if args.since else None,
@@ -683,33 +702,35 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit(args: argparse.Namespace) -> int:
+def _audited(args: argparse.Namespace, archives: Sequence[Path]) -> Audit:
     if not args.osv.exists():
         raise UsageError(f"--osv {args.osv}: no such file or folder; give osv.dev's PyPI/all.zip")
-    findings = audit_bundles(args.archives, args.osv)
+    return audit_bundles(archives, args.osv, args.osv_max_age)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    audit = _audited(args, args.archives)
+    policy = load_policy(args.policy) if args.policy is not None else None
+    ignore = policy.ignore if policy else ()
     if args.sbom_out is not None:
-        document = sbom_with_vulnerabilities(read_manifest(args.archives[0]), findings)
+        document = sbom_with_vulnerabilities(read_manifest(args.archives[0]), audit, ignore)
         with atomic_file(args.sbom_out) as out:
             out.write((json.dumps(document, indent=2) + "\n").encode())
+    if args.vex_out is not None:
+        with atomic_file(args.vex_out) as out:
+            out.write((json.dumps(openvex(audit, ignore), indent=2) + "\n").encode())
     if args.json:
-        print(findings_json(findings))
-    elif findings:
-        print(findings_text(findings))
+        print(audit_json(audit, ignore))
+    elif audit.findings:
+        print(findings_text(audit))
     if not args.quiet:
-        packages = len({(f.name, f.version) for f in findings})
-        print(
-            f"{len(findings)} known vulnerabilities in {packages} packages"
-            if findings
-            else "no known vulnerability",
-            file=sys.stderr,
-        )
-    if args.policy is not None:
-        policy = load_policy(args.policy)
+        print(audit_summary(audit), file=sys.stderr)
+    if policy is not None:
         for archive in args.archives:
-            mine = [f for f in findings if f.archive == archive]
+            mine = [f for f in audit.findings if f.archive == archive]
             lines = violations(policy, read_manifest(archive), mine, archive.stat().st_size)
             enforce(policy, lines, archive.name)
-    return 1 if findings else 0
+    return 1 if audit.findings else 0
 
 
 def _make(args: argparse.Namespace) -> int:
@@ -762,6 +783,7 @@ def _make_options(args: argparse.Namespace) -> MakeOptions:
         build_pythons=tuple(args.build_python) or conf.build_pythons,
         policy=args.policy,
         osv=args.osv,
+        osv_max_age=args.osv_max_age,
         jobs=args.jobs,
         verbose=args.verbose,
         targets=tuple(args.target) or conf.targets,
@@ -790,6 +812,15 @@ def _signature_note(signed: bool, signer: str | None) -> str:
     if signed:
         return "; signed (pass --allowed-signers FILE to check the signature)"
     return "; not signed"
+
+
+def _add_osv_max_age(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--osv-max-age",
+        type=_positive,
+        metavar="DAYS",
+        help="refuse an OSV copy whose newest advisory changed more than DAYS days ago",
+    )
 
 
 def _positive(text: str) -> int:

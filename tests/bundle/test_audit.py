@@ -17,6 +17,9 @@ import pytest
 from support.bundles import bundle, make_archive
 from support.cyclonedx import validate
 from support.index import LocalIndex
+from support.schemas import validate_openvex, validate_schema
+
+from wheelbundle.cache import sha256_file
 
 PLANTED: dict[str, dict[str, Any]] = {
     "PYSEC-2026-1": {
@@ -83,15 +86,20 @@ def _zip(tmp_path: Path, advisories: dict[str, dict[str, Any]]) -> Path:
 def test_the_planted_advisories_are_found_and_the_withdrawn_one_is_not(
     archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], form: Any
 ) -> None:
-    found = bundle(capsys, "audit", archive, "--osv", form(tmp_path, PLANTED))
+    source = form(tmp_path, PLANTED)
+    found = bundle(capsys, "audit", archive, "--osv", source)
     assert found.code == 1, found.err
     lines = found.out.strip().splitlines()
-    assert lines == [
-        f"{archive.name}: beta 2.0: PYSEC-2026-1 (CVE-2026-0001), fixed in 2.1 [HIGH]: beta trusts its input",
-        f"{archive.name}: gamma 1.0: GHSA-9wx4-h78v-vm56 (CVE-2024-35195), no fixed version "
-        "[MODERATE]: gamma Session object does not verify requests after making first request",
+    assert lines == [  # the most severe first; the CVE first among a finding's ids
+        f"{archive.name}: beta 2.0: high: CVE-2026-0001, PYSEC-2026-1; fixed in 2.1: beta trusts its input",
+        f"{archive.name}: gamma 1.0: medium 5.6: CVE-2024-35195, GHSA-9wx4-h78v-vm56; no fixed "
+        "version: gamma Session object does not verify requests after making first request",
     ]
-    assert found.err.strip() == "2 known vulnerabilities in 2 packages"
+    digest = f", sha256 {sha256_file(source)}" if source.is_file() else ""
+    assert found.err.strip() == (  # the npm advisory is not PyPI's; the withdrawn one counts
+        "2 known vulnerabilities (1 high, 1 medium) in 2 packages; checked against 5 PyPI "
+        f"advisories, newest undated{digest}"
+    )
 
 
 def test_a_clean_bundle_exits_0_and_json_is_for_scripts(
@@ -101,10 +109,19 @@ def test_a_clean_bundle_exits_0_and_json_is_for_scripts(
     assert bundle(capsys, "audit", archive, "--osv", _folder(tmp_path, clean)).code == 0
     found = bundle(capsys, "audit", archive, "--osv", _zip(tmp_path, PLANTED), "--json", "-q")
     assert found.code == 1
-    assert [(f["package"], f["id"], f["fixed"]) for f in json.loads(found.out)] == [
-        ("beta", "PYSEC-2026-1", ["2.1"]),
-        ("gamma", "GHSA-9wx4-h78v-vm56", []),
+    document = json.loads(found.out)
+    validate_schema(document, "audit.schema.json")
+    assert document["counts"] == {"high": 1, "medium": 1}
+    assert document["snapshot"]["advisories"] == 5
+    assert [(f["package"], f["ids"], f["fixed"]) for f in document["findings"]] == [
+        ("beta", ["CVE-2026-0001", "PYSEC-2026-1"], "2.1"),
+        ("gamma", ["CVE-2024-35195", "GHSA-9wx4-h78v-vm56"], None),
     ]
+    assert document["findings"][1]["severity"] == {
+        "rating": "medium",
+        "score": 5.6,
+        "vector": "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:H/I:H/A:N",
+    }
 
 
 def test_the_sbom_out_carries_the_vulnerabilities_and_stays_valid_cyclonedx(
@@ -118,11 +135,15 @@ def test_the_sbom_out_carries_the_vulnerabilities_and_stays_valid_cyclonedx(
     document = json.loads(out.read_text())
     validate(document)
     vulns = {v["id"]: v for v in document["vulnerabilities"]}
-    assert set(vulns) == {"PYSEC-2026-1", "GHSA-9wx4-h78v-vm56"}
-    assert vulns["PYSEC-2026-1"]["ratings"] == [{"severity": "high", "source": {"name": "OSV"}}]
-    assert vulns["GHSA-9wx4-h78v-vm56"]["ratings"][0]["severity"] == "medium"
+    assert set(vulns) == {"CVE-2026-0001", "CVE-2024-35195"}
+    assert vulns["CVE-2026-0001"]["ratings"] == [{"severity": "high", "source": {"name": "OSV"}}]
+    assert vulns["CVE-2024-35195"]["ratings"][0]["severity"] == "medium"
+    assert vulns["CVE-2024-35195"]["ratings"][0]["score"] == 5.6
+    assert [r["id"] for r in vulns["CVE-2026-0001"]["references"]] == ["PYSEC-2026-1"]
     refs = {c["bom-ref"] for c in document["components"]}
     assert all(a["ref"] in refs for v in vulns.values() for a in v["affects"])
+    properties = {p["name"]: p["value"] for p in document["metadata"]["properties"]}
+    assert properties["wheelbundle:osv:advisories"] == "5"
 
 
 def test_a_missing_or_broken_database_is_a_usage_error(
@@ -134,3 +155,140 @@ def test_a_missing_or_broken_database_is_a_usage_error(
     broken.write_bytes(b"PK not a zip")
     refused = bundle(capsys, "audit", archive, "--osv", broken)
     assert refused.code == 2 and "not an OSV zip or folder" in refused.err
+
+
+def _empty_zip(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("README.txt", "no advisories here")
+    return path
+
+
+def _empty_folder(tmp_path: Path) -> Path:
+    (tmp_path / "empty").mkdir()
+    return tmp_path / "empty"
+
+
+def _npm_only(tmp_path: Path) -> Path:
+    return _zip(tmp_path, {"GHSA-npm-beta": PLANTED["GHSA-npm-beta"]})
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        (_empty_zip, "holds no OSV advisory (no .json, .yaml or .yml file in it)"),
+        (_empty_folder, "holds no OSV advisory (no .json, .yaml or .yml file in it)"),
+        (_npm_only, "holds 1 OSV advisories, and none about PyPI (they are about npm)"),
+    ],
+    ids=["empty-zip", "empty-folder", "another-ecosystem"],
+)
+def test_a_source_without_pypi_advisories_is_refused_by_every_command(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], source: Any, said: str
+) -> None:
+    """Read as a clean database, it once let a vulnerable bundle through every gate."""
+    osv = source(tmp_path)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("vulnerabilities:\n  deny: high\n")
+    expected = (
+        f"error: --osv {osv}: {said}; give osv.dev's PyPI/all.zip, or a folder of OSV JSON or "
+        "YAML files"
+    )
+    for command in (
+        ("audit", archive, "--osv", osv),
+        ("report", archive, "-o", tmp_path / "report.html", "--osv", osv),
+    ):
+        refused = bundle(capsys, *command)
+        assert refused.code == 2, refused.err
+        assert refused.err.strip() == expected
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_make_with_a_policy_refuses_an_empty_source_and_records_a_real_one(
+    index: LocalIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("vulnerabilities:\n  deny: critical\n")
+    req = tmp_path / "app" / "requirements.txt"
+    req.parent.mkdir()
+    req.write_text("alpha\ngamma\n")
+    common = ("make", req, "--index-url", index.url, "--policy", policy, "-o", tmp_path / "dist")
+    refused = bundle(capsys, *common, "--osv", _empty_folder(tmp_path))
+    assert refused.code == 2
+    assert "holds no OSV advisory" in refused.err.splitlines()[-1]
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+    osv = _zip(tmp_path, PLANTED)
+    made = bundle(capsys, *common, "--osv", osv)  # high and medium: below critical
+    assert made.code == 0, made.err
+    inspected = json.loads(bundle(capsys, "inspect", "--json", made.out.splitlines()[-1]).out)
+    assert inspected["audit"] == {
+        "source": "all.zip", "advisories": 5, "newest": None, "sha256": sha256_file(osv),
+    }  # fmt: skip
+
+
+def test_a_stale_snapshot_is_refused_with_osv_max_age(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dated = {k: {**v, "modified": "2020-02-03T04:05:06Z"} for k, v in PLANTED.items()}
+    osv = _folder(tmp_path, dated)
+    refused = bundle(capsys, "audit", archive, "--osv", osv, "--osv-max-age", "30")
+    assert refused.code == 2
+    assert refused.err.strip().startswith(
+        f"error: --osv {osv}: the newest advisory was last changed "
+    )
+    assert refused.err.strip().endswith(
+        "days ago, more than --osv-max-age 30; mirror a newer copy of the database"
+    )
+    fresh = bundle(capsys, "audit", archive, "--osv", osv, "--osv-max-age", "100000")
+    assert fresh.code == 1
+    assert "newest 2020-02-03T04:05:06Z" in fresh.err
+
+
+def test_the_vex_out_states_what_the_policy_ignores_and_why_as_openvex(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ignore entry is a not_affected statement (its justification, or its reason as the
+    impact); every other finding is affected, with the fix as the action."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "vulnerabilities:\n  deny: all\n  ignore:\n"
+        "    - {id: CVE-2024-35195, reason: no Session is reused, expires: 2999-12-31,\n"
+        "       justification: vulnerable_code_not_in_execute_path}\n"
+    )
+    out, sbom_out = tmp_path / "vex.json", tmp_path / "sbom.json"
+    judged = bundle(
+        capsys, "audit", archive, "--osv", _zip(tmp_path, PLANTED), "--policy", policy,
+        "--vex-out", out, "--sbom-out", sbom_out,
+    )  # fmt: skip
+    assert judged.code == 4  # beta's is denied
+    document = json.loads(out.read_text())
+    validate_openvex(document)
+    statements = {s["vulnerability"]["name"]: s for s in document["statements"]}
+    assert statements["CVE-2024-35195"] == {
+        "vulnerability": {
+            "name": "CVE-2024-35195",
+            "description": "gamma Session object does not verify requests after making first "
+            "request",
+            "aliases": ["GHSA-9wx4-h78v-vm56"],
+        },
+        "products": [{"@id": "pkg:pypi/gamma@1.0", "identifiers": {"purl": "pkg:pypi/gamma@1.0"}}],
+        "status": "not_affected",
+        "justification": "vulnerable_code_not_in_execute_path",
+        "status_notes": "no Session is reused; accepted until 2999-12-31",
+    }
+    assert statements["CVE-2026-0001"]["status"] == "affected"
+    assert statements["CVE-2026-0001"]["action_statement"] == "upgrade beta to 2.1"
+    sbom = json.loads(sbom_out.read_text())
+    validate(sbom)
+    analysis = {v["id"]: v.get("analysis") for v in sbom["vulnerabilities"]}
+    assert analysis == {
+        "CVE-2026-0001": None,
+        "CVE-2024-35195": {
+            "state": "not_affected",
+            "justification": "code_not_reachable",
+            "detail": "no Session is reused (accepted until 2999-12-31)",
+        },
+    }
+    again = tmp_path / "again.json"
+    bundle(capsys, "audit", archive, "--osv", _zip(tmp_path, PLANTED), "--policy", policy,
+           "--vex-out", again)  # fmt: skip
+    assert again.read_bytes() == out.read_bytes()  # the same inputs, the same document

@@ -13,6 +13,9 @@ from support.fixtures import MakeIndex
 from support.index import LocalIndex
 from support.packages import make_sdist, make_wheel, pip_wheel
 
+from wheelbundle.bundle.policy import license_allowed
+from wheelbundle.inputs.policy import load_policy
+
 ADVISORY = {
     "id": "PYSEC-2026-1",
     "aliases": ["CVE-2026-0001"],
@@ -98,8 +101,8 @@ def test_known_vulnerabilities_are_denied_unless_ignored_until_a_date_not_yet_pa
     refused = _make(capsys, tmp_path, licensed_index, "--policy", deny, "--osv", osv)
     assert refused.code == 4
     assert (
-        "policy: beta 2.0: PYSEC-2026-1 (HIGH) is a known vulnerability the policy denies"
-        in refused.err
+        "policy: beta 2.0: CVE-2026-0001, PYSEC-2026-1 (high) is a known vulnerability the "
+        "policy denies; fixed in 2.1" in refused.err
     )
     tomorrow = datetime.date.today() + datetime.timedelta(days=1)
     for expires, code in ((tomorrow, 0), (datetime.date(2020, 1, 1), 4)):
@@ -128,8 +131,8 @@ def test_audit_with_a_policy_exits_4_naming_each_violation(
     refused = bundle(capsys, "audit", archive, "--osv", osv, "--policy", policy)
     assert refused.code == 4
     assert (
-        "policy: beta 2.0: PYSEC-2026-1 (HIGH) is a known vulnerability the policy denies"
-        in refused.err
+        "policy: beta 2.0: CVE-2026-0001, PYSEC-2026-1 (high) is a known vulnerability the "
+        "policy denies; fixed in 2.1" in refused.err
     )
     assert f"refuses {archive.name}: 1 violation (above)" in refused.err
 
@@ -149,6 +152,12 @@ def test_audit_with_a_policy_exits_4_naming_each_violation(
         ("origins:\n  deny: [downloaded]\n", "origins: 'downloaded' is none of"),
         ("max_size: lots\n", "max_size 'lots': give bytes, or a size such as 500 MB"),
         ("colours: red\n", "unknown key 'colours'"),
+        ("vulnerabilities:\n  unknown: maybe\n", "unknown must be deny or allow, not 'maybe'"),
+        (
+            "vulnerabilities:\n  ignore:\n    - {id: X, reason: r, expires: 2030-01-01, "
+            "justification: trust-me}\n",
+            "justification 'trust-me' is none of component_not_present,",
+        ),
     ],
 )
 def test_a_wrong_policy_is_a_usage_error_naming_what_is_wrong(
@@ -160,3 +169,62 @@ def test_a_wrong_policy_is_a_usage_error_naming_what_is_wrong(
     )
     assert refused.code == 2
     assert expected in refused.err
+
+
+@pytest.mark.parametrize(
+    ("expression", "deny", "allow", "allowed"),
+    [
+        # AND: every part must pass; OR: some alternative must (issue 33: AND once slipped through)
+        ("(MIT OR Apache-2.0) AND BSD-3-Clause", ["BSD-3-Clause"], None, False),
+        ("(MIT OR Apache-2.0) AND BSD-3-Clause", ["MIT"], None, True),
+        ("(MIT OR Apache-2.0) AND BSD-3-Clause", ["MIT", "Apache-2.0"], None, False),
+        ("MIT OR (GPL-3.0-only AND (BSD-2-Clause OR ISC))", ["MIT", "ISC"], None, True),
+        ("MIT OR (GPL-3.0-only AND (BSD-2-Clause OR ISC))", ["MIT", "GPL-3.0-only"], None, False),
+        ("mit or apache-2.0", ["MIT"], None, True),  # case as packaging canonicalises it
+        # WITH: judged by its licence, unless the policy names the licence with its exception
+        ("GPL-2.0-only WITH Classpath-exception-2.0", ["GPL-2.0-only"], None, False),
+        ("GPL-2.0-only WITH Classpath-exception-2.0", ["GPL-3.0-only"], None, True),
+        (
+            "GPL-2.0-only WITH Classpath-exception-2.0",
+            ["GPL-2.0-only"],
+            ["GPL-2.0-only WITH Classpath-exception-2.0", "MIT"],
+            True,
+        ),
+        (
+            "GPL-2.0-only WITH Classpath-exception-2.0",
+            ["GPL-2.0-only WITH Classpath-exception-2.0"],
+            None,
+            False,
+        ),
+        # an allow list: some alternative entirely within it
+        ("Apache-2.0 AND (MIT OR GPL-3.0-only)", [], ["Apache-2.0", "MIT"], True),
+        ("Apache-2.0 AND GPL-3.0-only", [], ["Apache-2.0", "MIT"], False),
+        ("LicenseRef-Proprietary", ["LicenseRef-Proprietary"], None, False),
+        ("LicenseRef-Proprietary", [], ["MIT"], False),
+        ("unknown", ["unknown"], None, False),
+        ("unknown", [], None, True),
+    ],
+)
+def test_a_licence_expression_is_parsed_not_split(
+    tmp_path: Path, expression: str, deny: list[str], allow: list[str] | None, allowed: bool
+) -> None:
+    text = f"licenses:\n  deny: {json.dumps(deny)}\n"
+    if allow is not None:
+        text += f"  allow: {json.dumps(allow)}\n"
+    assert license_allowed(expression, load_policy(_policy(tmp_path, text))) is allowed
+
+
+def test_a_finding_no_advisory_rates_is_as_the_policy_says(
+    index: LocalIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = make_archive(tmp_path / "one", index.url, "alpha")
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    unrated = {k: v for k, v in ADVISORY.items() if k != "database_specific"}
+    (osv / "PYSEC-2026-1.json").write_text(json.dumps(unrated))
+    for unknown, code in (("", 4), ("  unknown: deny\n", 4), ("  unknown: allow\n", 1)):
+        policy = _policy(tmp_path, f"vulnerabilities:\n  deny: high\n{unknown}")
+        judged = bundle(capsys, "audit", archive, "--osv", osv, "--policy", policy)
+        assert judged.code == code, judged.err
+        if code == 4:
+            assert "(unknown) is a known vulnerability the policy denies" in judged.err

@@ -7,11 +7,14 @@ screenshot is kept beside it; the HTML parses with every element closed.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.bundles import bundle, make_archive
@@ -99,7 +102,9 @@ def test_the_report_holds_every_fact_and_every_element_is_closed(
     for loads in ("<script", "<link", "src=", "href=", "url("):  # nothing fetched, nothing run
         assert loads not in page, loads
     for fact in ("alpha", "MIT", "Apache-2.0", "gamma", "built-from-sdist", "unsigned",
-                 "PYSEC-2026-1, CVE-2026-0001", "gamma 1.0: its license unknown is not allowed",
+                 "CVE-2026-0001<br>PYSEC-2026-1", "gamma 1.0: its license unknown is not allowed",
+                 "1 known vulnerabilities: 1 high", "Checked against 1 PyPI advisories",
+                 '<span class="sev high">1 known (high)</span>',
                  f"Changes since {old.name}", "upgraded", "<svg", "@page{size:A4"):  # fmt: skip
         assert fact in page, fact
 
@@ -124,11 +129,41 @@ def test_chromium_renders_the_report_as_a_reader_sees_it(
         assert fact in dom, fact
     shot = tmp_path / "report.png"
     subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, *profile, f"--screenshot={shot}", "--window-size=1200,1600",
+        [chromium, *CHROMIUM_FLAGS, *profile, f"--screenshot={shot}", "--window-size=1280,1600",
          report.as_uri()],
         capture_output=True, timeout=120, check=True,
     )  # fmt: skip
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    widths = _rendered_widths(chromium, profile, report, tmp_path)
+    assert widths["page"] <= 1280, widths
+    assert all(w >= 60 for w in widths["vulns"]), widths  # no column squeezed to a sliver
+
+
+#: Added to a copy of the report only: the report itself runs no script.
+MEASURE = """<script>
+const cells = [...document.querySelectorAll("table.vulns thead th")];
+const out = document.createElement("pre");
+out.id = "widths";
+out.textContent = JSON.stringify({
+  page: document.documentElement.scrollWidth,
+  vulns: cells.map(c => Math.round(c.getBoundingClientRect().width)),
+});
+document.body.append(out);
+</script>"""
+
+
+def _rendered_widths(chromium: str, profile: list[str], report: Path, tmp_path: Path) -> Any:
+    """The page's width and each vulnerability column's, as Chromium lays them out at 1280 px."""
+    measured = tmp_path / "measured.html"
+    measured.write_text(report.read_text().replace("</body>", MEASURE + "</body>"))
+    dom = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, *profile, "--window-size=1280,1600", "--dump-dom",
+         measured.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    found = re.search(r'<pre id="widths">(.*?)</pre>', dom)
+    assert found is not None, dom[-500:]
+    return json.loads(html.unescape(found[1]))
 
 
 def test_markdown_for_a_ticket_holds_the_same_facts(
@@ -141,7 +176,11 @@ def test_markdown_for_a_ticket_holds_the_same_facts(
         capsys, new, tmp_path / "report.md", "--format", "md", "--since", old, "--osv", osv
     )
     assert text.startswith("# app 1.1\n")
-    assert "- **beta 2.0**: PYSEC-2026-1 (CVE-2026-0001), fixed in 2.1" in text
+    assert (
+        "- **beta 2.0** (high): CVE-2026-0001, PYSEC-2026-1; fixed in 2.1: beta trusts its input"
+        in text
+    )
+    assert "Checked against 1 PyPI advisories, newest undated." in text
     assert "| gamma | 1.0 | built-from-sdist | unknown |" in text
     assert "- beta: upgraded 1.0 → 2.0" in text
     assert "2 wheels (" in text and ") are not in the old bundle." in text  # beta 2.0 and gamma

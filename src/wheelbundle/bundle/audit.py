@@ -1,109 +1,222 @@
 """``bundle audit ARCHIVE… --osv PATH``: every package of a bundle against known advisories,
-on either side of the gap, from a copy of the OSV database (``format.osv``)."""
+on either side of the gap, from a copy of the OSV database (``format.osv``).
+
+One vulnerability is one finding: osv.dev's PyPI export carries most CVEs twice, as a PYSEC
+record and its GHSA twin, each naming the other in ``aliases``; the records that name each
+other are joined, with every id, the highest severity any of them gives, and the fix that
+applies to the version installed.
+"""
 
 from __future__ import annotations
 
+import datetime
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from wheelbundle.bundle.sbom import sbom
 from wheelbundle.format.layout import read_manifest
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.format.osv import Advisory, read_advisories
+from wheelbundle.format.osv import RATINGS, Advisory, Severity, Snapshot, read_osv
+from wheelbundle.inputs.policy import Ignored
+
+#: Which of a vulnerability's ids a reader looks up first: the CVE, then GitHub's, then PyPA's.
+_ID_ORDER = ("CVE-", "GHSA-", "PYSEC-")
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One package of one bundle that an advisory affects."""
+    """One vulnerability of one package of one bundle, as every advisory about it says."""
 
     archive: Path
     name: str
     version: str
     wheel: str
-    advisory: Advisory
+    advisories: tuple[Advisory, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id and alias, the CVE first."""
+        names = {n for a in self.advisories for n in (a.id, *a.aliases)}
+        return tuple(sorted(names, key=_id_rank))
+
+    @property
+    def id(self) -> str:
+        return self.ids[0]
+
+    @property
+    def severity(self) -> Severity:
+        return max(a.severity for a in self.advisories)
+
+    @property
+    def fixed(self) -> str | None:
+        """The lowest version that fixes it above the one installed (the 3.2 branch's fix for
+        3.2.0, not the 3.1 branch's); None when no fix is published."""
+        try:
+            installed = Version(self.version)
+        except InvalidVersion:
+            return None
+        fixes = []
+        for fix in {f for a in self.advisories for f in a.fixed}:
+            try:
+                if Version(fix) > installed:
+                    fixes.append(Version(fix))
+            except InvalidVersion:
+                continue
+        return str(min(fixes)) if fixes else None
+
+    @property
+    def summary(self) -> str:
+        """GitHub's one-line summary where there is one (PYSEC records have paragraphs)."""
+        ranked = sorted(self.advisories, key=lambda a: _id_rank(a.id))
+        return next((a.summary for a in ranked if a.summary), "")
+
+    def ignored_by(self, ignore: Iterable[Ignored], today: datetime.date) -> Ignored | None:
+        """The policy's unexpired ``ignore`` entry that names any of its ids."""
+        ids = set(self.ids)
+        return next((i for i in ignore if i.id in ids and i.expires >= today), None)
 
 
-def audit_bundles(archives: Sequence[Path], osv: Path) -> list[Finding]:
-    """The findings of every bundle, by bundle, package and advisory id."""
-    return audit_manifests([(archive, read_manifest(archive)) for archive in archives], osv)
+@dataclass(frozen=True)
+class Audit:
+    """The findings of some bundles, and the copy of the database they rest on."""
+
+    findings: tuple[Finding, ...]
+    snapshot: Snapshot
+
+    def counts(self) -> dict[str, int]:
+        """Findings by rating, most severe first; ratings with none left out."""
+        counted = Counter(f.severity.rating for f in self.findings)
+        return {r: counted[r] for r in reversed(RATINGS) if counted[r]}
 
 
-def audit_manifests(manifests: Sequence[tuple[Path, Manifest]], osv: Path) -> list[Finding]:
+def audit_bundles(archives: Sequence[Path], osv: Path, max_age: int | None = None) -> Audit:
+    """The findings of every bundle, by bundle, severity and package."""
+    manifests = [(archive, read_manifest(archive)) for archive in archives]
+    return audit_manifests(manifests, osv, max_age)
+
+
+def audit_manifests(
+    manifests: Sequence[tuple[Path, Manifest]], osv: Path, max_age: int | None = None
+) -> Audit:
     """The findings of bundles by their manifests (one being made has no archive yet)."""
     names = {p.name for _, m in manifests for p in m.packages}
-    advisories = list(read_advisories(osv, names))
+    database = read_osv(osv, names, max_age)
     findings = [
-        Finding(archive, p.name, p.version, p.wheel, a)
+        Finding(archive, p.name, p.version, p.wheel, group)
         for archive, manifest in manifests
         for p in manifest.packages
-        for a in advisories
-        if a.package == p.name and a.affects(p.version)
+        for group in _joined(
+            a for a in database.advisories if a.package == p.name and a.affects(p.version)
+        )
     ]
-    return sorted(findings, key=lambda f: (str(f.archive), f.name, f.advisory.id))
+    findings.sort(key=lambda f: (str(f.archive), -f.severity.rank, f.name, f.id))
+    return Audit(tuple(findings), database.snapshot)
 
 
-def findings_text(findings: Sequence[Finding]) -> str:
-    """One line per finding: package, version, advisory and its aliases, the fix, severity."""
+def _joined(advisories: Iterable[Advisory]) -> list[tuple[Advisory, ...]]:
+    """The advisories grouped by the ids they share, directly or through another."""
+    groups: list[tuple[set[str], list[Advisory]]] = []
+    for advisory in advisories:
+        names = {advisory.id, *advisory.aliases}
+        touching = [g for g in groups if g[0] & names]
+        merged: tuple[set[str], list[Advisory]] = (names, [advisory])
+        for group in touching:
+            groups.remove(group)
+            merged[0].update(group[0])
+            merged[1].extend(group[1])
+        groups.append(merged)
+    return [tuple(sorted(g[1], key=lambda a: _id_rank(a.id))) for g in groups]
+
+
+def _id_rank(name: str) -> tuple[int, str]:
+    rank = next((i for i, p in enumerate(_ID_ORDER) if name.startswith(p)), len(_ID_ORDER))
+    return rank, name
+
+
+def findings_text(audit: Audit) -> str:
+    """One line per finding: package, version, severity, ids, the fix, the summary."""
     lines = []
-    for f in findings:
-        a = f.advisory
-        aliases = f" ({', '.join(a.aliases)})" if a.aliases else ""
-        fixed = f"fixed in {', '.join(a.fixed)}" if a.fixed else "no fixed version"
-        severity = f" [{a.severity}]" if a.severity else ""
+    for f in audit.findings:
+        fixed = f"fixed in {f.fixed}" if f.fixed else "no fixed version"
         lines.append(
-            f"{f.archive.name}: {f.name} {f.version}: {a.id}{aliases}, {fixed}{severity}: {a.summary}"
+            f"{f.archive.name}: {f.name} {f.version}: {f.severity}: {', '.join(f.ids)}; "
+            f"{fixed}: {f.summary}"
         )
     return "\n".join(lines)
 
 
-def findings_json(findings: Sequence[Finding]) -> str:
+def audit_summary(audit: Audit) -> str:
+    """The closing line: how many, how severe, against what."""
+    if not audit.findings:
+        found = "no known vulnerability"
+    else:
+        packages = len({(f.archive, f.name, f.version) for f in audit.findings})
+        by = ", ".join(f"{n} {r}" for r, n in audit.counts().items())
+        found = f"{len(audit.findings)} known vulnerabilities ({by}) in {packages} packages"
+    return f"{found}; checked against {audit.snapshot.describe()}"
+
+
+def audit_json(
+    audit: Audit, ignore: Sequence[Ignored] = (), today: datetime.date | None = None
+) -> str:
+    """The audit for scripts (docs/schemas/audit.schema.json)."""
+    today = today or datetime.date.today()
     return json.dumps(
-        [
-            {
-                "archive": str(f.archive),
-                "package": f.name,
-                "version": f.version,
-                "id": f.advisory.id,
-                "aliases": list(f.advisory.aliases),
-                "fixed": list(f.advisory.fixed),
-                "severity": f.advisory.severity,
-                "summary": f.advisory.summary,
-            }
-            for f in findings
-        ],
+        {
+            "snapshot": audit.snapshot.as_json(),
+            "counts": audit.counts(),
+            "findings": [_finding_json(f, f.ignored_by(ignore, today)) for f in audit.findings],
+        },
         indent=2,
     )
 
 
-def sbom_with_vulnerabilities(manifest: Manifest, findings: Sequence[Finding]) -> dict[str, Any]:
-    """The bundle's SBOM with a CycloneDX ``vulnerabilities`` entry per advisory, naming the
-    components (wheels) it affects."""
+def _finding_json(f: Finding, ignored: Ignored | None) -> dict[str, Any]:
+    return {
+        "archive": str(f.archive),
+        "package": f.name,
+        "version": f.version,
+        "wheel": f.wheel,
+        "id": f.id,
+        "ids": list(f.ids),
+        "severity": _severity_json(f.severity),
+        "fixed": f.fixed,
+        "summary": f.summary,
+        "ignored": None if ignored is None else {
+            "reason": ignored.reason, "expires": ignored.expires.isoformat()
+        },
+    }  # fmt: skip
+
+
+def _severity_json(severity: Severity) -> dict[str, Any]:
+    return {"rating": severity.rating, "score": severity.score, "vector": severity.vector}
+
+
+def sbom_with_vulnerabilities(
+    manifest: Manifest,
+    audit: Audit,
+    ignore: Sequence[Ignored] = (),
+    today: datetime.date | None = None,
+) -> dict[str, Any]:
+    """The bundle's SBOM with a CycloneDX ``vulnerabilities`` entry per vulnerability, naming
+    the components (wheels) it affects; what the policy ignores carries its ``analysis``, and
+    the metadata names the database snapshot."""
+    today = today or datetime.date.today()
     document = sbom(manifest)
+    document["metadata"]["properties"] = [
+        {"name": f"wheelbundle:osv:{key}", "value": str(value)}
+        for key, value in audit.snapshot.as_json().items()
+        if value is not None
+    ]
     by_id: dict[str, dict[str, Any]] = {}
-    for f in findings:
-        a = f.advisory
-        entry = by_id.setdefault(
-            a.id,
-            {
-                "id": a.id,
-                "source": {"name": "OSV", "url": f"https://osv.dev/vulnerability/{a.id}"},
-                "description": a.summary,
-                "affects": [],
-            },
-        )
-        if a.aliases:
-            entry["references"] = [{"id": alias, "source": {"name": "OSV"}} for alias in a.aliases]
-        if a.severity and not a.severity.startswith("CVSS:"):
-            word = {"moderate": "medium"}.get(a.severity.lower(), a.severity.lower())
-            severity = word if word in _SEVERITIES else "unknown"
-            entry["ratings"] = [{"severity": severity, "source": {"name": "OSV"}}]
-        elif a.severity:
-            entry["ratings"] = [
-                {"vector": a.severity, "method": _method(a.severity), "source": {"name": "OSV"}}
-            ]
+    for f in audit.findings:
+        entry = by_id.setdefault(f.id, _vulnerability(f, f.ignored_by(ignore, today)))
         if {"ref": f.wheel} not in entry["affects"]:
             entry["affects"].append({"ref": f.wheel})
     if by_id:
@@ -111,7 +224,46 @@ def sbom_with_vulnerabilities(manifest: Manifest, findings: Sequence[Finding]) -
     return document
 
 
-_SEVERITIES = ("critical", "high", "medium", "low", "info", "none")
+def _vulnerability(f: Finding, ignored: Ignored | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": f.id,
+        "source": {"name": "OSV", "url": f"https://osv.dev/vulnerability/{f.id}"},
+        "description": f.summary,
+        "affects": [],
+    }
+    if others := f.ids[1:]:
+        entry["references"] = [
+            {
+                "id": other,
+                "source": {"name": "OSV", "url": f"https://osv.dev/vulnerability/{other}"},
+            }
+            for other in others
+        ]
+    rating: dict[str, Any] = {"severity": f.severity.rating, "source": {"name": "OSV"}}
+    if f.severity.score is not None and f.severity.vector:
+        rating.update(score=f.severity.score, method=_method(f.severity.vector))
+        rating["vector"] = f.severity.vector
+    entry["ratings"] = [rating]
+    if f.fixed:
+        entry["recommendation"] = f"upgrade {f.name} to {f.fixed}"
+    if ignored is not None:
+        entry["analysis"] = {
+            "state": "not_affected",
+            **({"justification": _CYCLONEDX_JUSTIFICATION[ignored.justification]}
+               if ignored.justification else {}),
+            "detail": f"{ignored.reason} (accepted until {ignored.expires.isoformat()})",
+        }  # fmt: skip
+    return entry
+
+
+#: OpenVEX's justifications (the policy's words) as CycloneDX names them.
+_CYCLONEDX_JUSTIFICATION: Mapping[str, str] = {
+    "component_not_present": "requires_dependency",
+    "vulnerable_code_not_present": "code_not_present",
+    "vulnerable_code_not_in_execute_path": "code_not_reachable",
+    "vulnerable_code_cannot_be_controlled_by_adversary": "requires_environment",
+    "inline_mitigations_already_exist": "protected_by_mitigating_control",
+}
 
 
 def _method(vector: str) -> str:

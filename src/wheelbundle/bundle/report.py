@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelbundle.bundle.audit import Finding
+from wheelbundle.bundle.audit import Audit, Finding
 from wheelbundle.bundle.diff import Change
 from wheelbundle.bundle.inspect import human_size
 from wheelbundle.bundle.verify import verify_bundle
@@ -36,8 +36,8 @@ class Facts:
     sums_sha256: str
     signed: str
     """``signed by PRINCIPAL``, ``signed (signature not checked)`` or ``unsigned``."""
-    findings: tuple[Finding, ...] = ()
-    audited: bool = False
+    audit: Audit | None = None
+    """With ``--osv``: the findings, and the copy of the database they rest on."""
     violations: tuple[str, ...] | None = None
     """None: no policy was given."""
     changes: tuple[Change, ...] | None = None
@@ -48,8 +48,7 @@ class Facts:
 
 def gather(
     archive: Path,
-    findings: Sequence[Finding] = (),
-    audited: bool = False,
+    audit: Audit | None = None,
     violations: Sequence[str] | None = None,
     changes: Sequence[Change] | None = None,
     since: Manifest | None = None,
@@ -74,8 +73,7 @@ def gather(
         archive_sha256=sha256_file(archive),
         sums_sha256=sums,
         signed=signed,
-        findings=tuple(findings),
-        audited=audited,
+        audit=audit,
         violations=None if violations is None else tuple(violations),
         changes=None if changes is None else tuple(changes),
         since=since_name,
@@ -136,7 +134,10 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em aut
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.2em .5em;border-bottom:1px solid #eee;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}code{font-size:.85em;word-break:break-all}
-.bad{color:#a00;font-weight:600}.ok{color:#060;font-weight:600}ul.tree{list-style:none;padding-left:1.2em}
+.bad{color:#a00;font-weight:600}.ok{color:#060;font-weight:600}
+.sev{white-space:nowrap;font-weight:600}.critical{color:#fff;background:#8b0000;padding:0 .3em}
+.high{color:#a00}.medium{color:#a60}.low,.none,.unknown{color:#555}
+table.vulns td:nth-child(4){white-space:nowrap;font-family:monospace;font-size:.85em}ul.tree{list-style:none;padding-left:1.2em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}
 @page{size:A4;margin:15mm}@media print{body{margin:0;max-width:none;font-size:10pt}}
 """
@@ -153,8 +154,9 @@ def report_html(facts: Facts) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{e(m.name)} {e(m.version)}</h1>",
         f"<p>{len(m.packages)} packages, {e(human_size(total))} of wheels, archive "
-        f"{e(human_size(facts.archive.stat().st_size))}; made {e(m.created)} by wheelbundle "
-        f"{e(m.tool_version)}.</p>",
+        f"{e(human_size(facts.archive.stat().st_size))}; dated {e(m.created)} "
+        "(SOURCE_DATE_EPOCH, else its newest input's time) by wheelbundle "
+        f"{e(m.tool_version)}.{_headline_html(facts)}</p>",
         "<h2>Identity</h2><dl>",
         f"<dt>Archive</dt><dd><code>{e(facts.archive.name)}</code></dd>",
         f"<dt>Archive sha256</dt><dd><code>{facts.archive_sha256}</code></dd>",
@@ -166,10 +168,11 @@ def report_html(facts: Facts) -> str:
         "<h2>Packages</h2><table><thead><tr><th>Package</th><th>Version</th><th>Origin</th>"
         "<th>Licence</th><th>Size</th><th>Source and sha256</th></tr></thead><tbody>",
     ]
+    vulnerable = _vulnerable(facts)
     for p in m.packages:
         grafted = "".join(f"<br>carries {e(g.name)}" for g in p.grafted)
         out.append(
-            f"<tr><td>{e(p.name)}</td><td>{e(p.version)}</td><td>{e(p.origin)}</td>"
+            f"<tr><td>{_marked(p, vulnerable)}</td><td>{e(p.version)}</td><td>{e(p.origin)}</td>"
             f"<td>{e(p.license or 'unknown')}</td><td class=num>{e(human_size(p.size))}</td>"
             f"<td><code>{e(p.source_url)}</code><br><code>{p.sha256}</code>{grafted}</td></tr>"
         )
@@ -180,29 +183,33 @@ def report_html(facts: Facts) -> str:
         for name, count in licence_totals(m)
     ]
     out += ["</tbody></table>", "<h2>Sizes</h2>", _size_chart(m.packages)]
-    out += ["<h2>Dependency tree</h2>", _tree_html(dependency_tree(m)), "</body></html>"]
+    out += ["<h2>Dependency tree</h2>", _tree_html(dependency_tree(m), vulnerable)]
+    out.append("</body></html>")
     return "\n".join(out) + "\n"
 
 
 def _verdicts_html(facts: Facts) -> list[str]:
     e = html.escape
     out = []
-    if facts.audited:
+    if facts.audit is not None:
+        audit = facts.audit
         out.append("<h2>Known vulnerabilities</h2>")
-        if not facts.findings:
-            out.append('<p class="ok">None known in the OSV database given.</p>')
+        out.append(f"<p>Checked against {e(audit.snapshot.describe())}.</p>")
+        if not audit.findings:
+            out.append('<p class="ok">None known in that copy of the OSV database.</p>')
         else:
+            out.append(f'<p class="bad">{e(_counts_text(audit))}.</p>')
             out.append(
-                "<table><thead><tr><th>Package</th><th>Advisory</th><th>Fixed in</th>"
-                "<th>Severity</th><th>Summary</th></tr></thead><tbody>"
+                '<table class="vulns"><thead><tr><th>Package</th><th>Severity</th>'
+                "<th>Fixed in</th><th>Ids</th><th>Summary</th></tr></thead><tbody>"
             )
-            for f in facts.findings:
-                a = f.advisory
-                ids = ", ".join((a.id, *a.aliases))
+            for f in audit.findings:
+                vector = f' title="{e(f.severity.vector)}"' if f.severity.vector else ""
                 out.append(
-                    f'<tr><td class="bad">{e(f.name)} {e(f.version)}</td><td>{e(ids)}</td>'
-                    f"<td>{e(', '.join(a.fixed) or 'not fixed')}</td><td>{e(a.severity or '')}</td>"
-                    f"<td>{e(a.summary)}</td></tr>"
+                    f'<tr><td class="bad">{e(f.name)} {e(f.version)}</td>'
+                    f'<td class="sev {e(f.severity.rating)}"{vector}>{e(str(f.severity))}</td>'
+                    f"<td>{e(f.fixed or 'not fixed')}</td>"
+                    f"<td>{'<br>'.join(e(i) for i in f.ids)}</td><td>{e(f.summary)}</td></tr>"
                 )
             out.append("</tbody></table>")
     if facts.violations is not None:
@@ -236,6 +243,40 @@ def _verdicts_html(facts: Facts) -> list[str]:
     return out
 
 
+def _counts_text(audit: Audit) -> str:
+    """``5 known vulnerabilities: 1 critical, 2 high, 2 medium``."""
+    counts = ", ".join(f"{n} {rating}" for rating, n in audit.counts().items())
+    return f"{len(audit.findings)} known vulnerabilities: {counts}"
+
+
+def _headline_html(facts: Facts) -> str:
+    if facts.audit is None:
+        return ""
+    if not facts.audit.findings:
+        return ' <span class="ok">No known vulnerability.</span>'
+    return f' <span class="bad">{html.escape(_counts_text(facts.audit))}.</span>'
+
+
+def _vulnerable(facts: Facts) -> dict[tuple[str, str], list[Finding]]:
+    """The findings by package and version."""
+    found: dict[tuple[str, str], list[Finding]] = {}
+    for f in facts.audit.findings if facts.audit else ():
+        found.setdefault((f.name, f.version), []).append(f)
+    return found
+
+
+def _marked(p: Package, vulnerable: dict[tuple[str, str], list[Finding]]) -> str:
+    """A package's name, marked when a vulnerability is known of its version."""
+    found = vulnerable.get((p.name, p.version))
+    if not found:
+        return html.escape(p.name)
+    worst = max(f.severity for f in found)
+    return (
+        f'<span class="bad">{html.escape(p.name)}</span> '
+        f'<span class="sev {worst.rating}">{len(found)} known ({worst.rating})</span>'
+    )
+
+
 def _size_chart(packages: Sequence[Package]) -> str:
     """Inline SVG bars, largest first: where the bytes that cross the gap are."""
     ranked = sorted(packages, key=lambda p: -p.size)
@@ -258,7 +299,9 @@ def _size_chart(packages: Sequence[Package]) -> str:
     return "".join(parts)
 
 
-def _tree_html(rows: Sequence[tuple[int, Package]]) -> str:
+def _tree_html(
+    rows: Sequence[tuple[int, Package]], vulnerable: dict[tuple[str, str], list[Finding]]
+) -> str:
     out, depth = ['<ul class="tree">'], 0
     for level, p in rows:
         while depth < level:
@@ -267,7 +310,7 @@ def _tree_html(rows: Sequence[tuple[int, Package]]) -> str:
         while depth > level:
             out.append("</ul></li>")
             depth -= 1
-        out.append(f"<li>{html.escape(p.name)} {html.escape(p.version)}</li>")
+        out.append(f"<li>{_marked(p, vulnerable)} {html.escape(p.version)}</li>")
     while depth > 0:
         out.append("</ul></li>")
         depth -= 1
@@ -286,13 +329,21 @@ def report_markdown(facts: Facts) -> str:
         f"- {len(m.packages)} packages, {human_size(sum(p.size for p in m.packages))} of wheels",
         "",
     ]
-    if facts.audited:
-        lines += ["## Known vulnerabilities", ""]
+    if facts.audit is not None:
+        audit = facts.audit
         lines += [
-            f"- **{f.name} {f.version}**: {f.advisory.id} ({', '.join(f.advisory.aliases)}), "
-            f"fixed in {', '.join(f.advisory.fixed) or 'no version'}"
-            for f in facts.findings
-        ] or ["None known in the OSV database given."]
+            "## Known vulnerabilities",
+            "",
+            f"Checked against {audit.snapshot.describe()}.",
+            "",
+        ]
+        if audit.findings:
+            lines += [_counts_text(audit) + ".", ""]
+        lines += [
+            f"- **{f.name} {f.version}** ({f.severity}): {', '.join(f.ids)}; "
+            f"fixed in {f.fixed or 'no version'}: {f.summary}"
+            for f in audit.findings
+        ] or ["None known in that copy of the OSV database."]
         lines.append("")
     if facts.violations is not None:
         lines += (

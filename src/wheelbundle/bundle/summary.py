@@ -50,6 +50,7 @@ def bundle_summary(manifest: Manifest, archive: Path) -> dict[str, Any]:
         inputs=[asdict(i) for i in manifest.inputs],
         packages=packages,
         base=asdict(manifest.base) if manifest.base else None,
+        audit=manifest.audit.as_json() if manifest.audit else None,
     )
 
 
@@ -109,6 +110,7 @@ def plan_summary(
         inputs=[asdict(i) for i in inputs],
         packages=sorted(packages.values(), key=lambda p: (p["name"], p["file"])),
         base=None,
+        audit=None,
     )
 
 

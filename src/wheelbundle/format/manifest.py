@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from wheelbundle.errors import VerifyFailed
+from wheelbundle.format.osv import Snapshot
 from wheelbundle.format.pins import Pin
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -159,6 +160,9 @@ class Manifest:
     format: int = FORMAT
     base: Base | None = None
     """A delta bundle (``bundle make --since``): what it expects from the earlier bundle."""
+    audit: Snapshot | None = None
+    """``bundle make --policy … --osv``: the copy of the OSV database the bundle was judged
+    against (its file's name, not its path)."""
 
     @property
     def top(self) -> str:
@@ -179,6 +183,8 @@ class Manifest:
         }
         if self.base is not None:
             data["base"] = _plain(self.base)
+        if self.audit is not None:
+            data["audit"] = self.audit.as_json()
         return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=200)
 
     @classmethod
@@ -197,6 +203,7 @@ class Manifest:
                 inputs=tuple(InputFile(**i) for i in data["inputs"]),
                 packages=tuple(_package(p) for p in data["packages"]),
                 base=_base(data["base"]) if "base" in data else None,
+                audit=Snapshot(**data["audit"]) if "audit" in data else None,
             )
         except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
             raise VerifyFailed(f"manifest.yaml is not a valid bundle manifest: {exc}") from exc

@@ -1,28 +1,63 @@
 """OSV advisories (the format osv.dev publishes, one JSON file per advisory, each ecosystem as
-one zip): read as a stream, keeping only what affects the packages asked about.
+one zip; the PyPA's advisory repository keeps the same records as YAML): read as a stream,
+keeping only what affects the packages asked about.
 
 An air-gapped site mirrors ``PyPI/all.zip`` and checks bundles against that copy, so the
 database is read from a file, never fetched. A zip of 100 MB holds some 20,000 advisories; each
 is read, parsed and dropped unless it names one of the packages, so memory stays that of one
 advisory (and the matches).
+
+A source that holds no PyPI advisory is refused, never read as a clean bill: an empty folder, a
+zip of something else, another ecosystem's export. What was read (how many advisories, the
+newest change, the zip's sha256) is the :class:`Snapshot` a verdict is recorded with.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+from cvss import CVSS3, CVSS4, CVSSError
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from wheelbundle.cache import sha256_file
 from wheelbundle.errors import UsageError
 
 MAX_ADVISORY = 4 << 20
 """More than any advisory: a larger member is not read (one a hostile zip inflates)."""
+RATINGS = ("unknown", "none", "low", "medium", "high", "critical")
+"""CVSS's qualitative ratings from least to most severe, ``unknown`` below them all; an
+advisory's word is one of them (GitHub's ``moderate`` is ``medium``)."""
+_DOCUMENTS = (".json", ".yaml", ".yml")
+_FIX = "give osv.dev's PyPI/all.zip, or a folder of OSV JSON or YAML files"
+
+
+@dataclass(frozen=True, order=True)
+class Severity:
+    """How severe an advisory says it is: a CVSS vector scored, else its database's word."""
+
+    rank: int
+    """The rating's place in :data:`RATINGS`: severities compare by it, then by score."""
+    score: float | None = None
+    vector: str | None = None
+
+    @property
+    def rating(self) -> str:
+        return RATINGS[self.rank]
+
+    def __str__(self) -> str:
+        return self.rating if self.score is None else f"{self.rating} {self.score:.1f}"
+
+
+UNKNOWN_SEVERITY = Severity(0)
 
 
 @dataclass(frozen=True)
@@ -39,8 +74,7 @@ class Advisory:
     version)."""
     versions: tuple[str, ...]
     """Versions listed as affected."""
-    severity: str | None
-    """As the advisory gives it: its database's word (``HIGH``), else a CVSS vector."""
+    severity: Severity
 
     def affects(self, version: str) -> bool:
         if version in self.versions:
@@ -58,65 +92,184 @@ class Advisory:
         )
 
 
-def read_advisories(path: Path, packages: Iterable[str]) -> Iterator[Advisory]:
-    """Every advisory in ``path`` (an OSV zip, or a folder of OSV JSON files) about one of
-    ``packages`` in the PyPI ecosystem, withdrawn ones left out."""
+@dataclass(frozen=True)
+class Snapshot:
+    """Which copy of the database a verdict rests on: recorded beside it, so that a reviewer
+    can tell an audit against yesterday's export from one against last year's."""
+
+    source: str
+    advisories: int
+    """PyPI advisories read (withdrawn ones included)."""
+    newest: str | None
+    """The newest ``modified`` among them, ``YYYY-MM-DDTHH:MM:SSZ``."""
+    sha256: str | None
+    """The zip's; None for a folder."""
+
+    def describe(self) -> str:
+        """``2661 PyPI advisories, newest 2026-12-01T09:12:00Z, zip sha256 …``, one line."""
+        parts = [f"{self.advisories} PyPI advisories", f"newest {self.newest or 'undated'}"]
+        if self.sha256:
+            parts.append(f"sha256 {self.sha256}")
+        return ", ".join(parts)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "advisories": self.advisories,
+            "newest": self.newest,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class Database:
+    """An OSV source, read: the advisories about the packages asked for, and what was read."""
+
+    advisories: tuple[Advisory, ...]
+    snapshot: Snapshot
+
+
+def read_osv(
+    path: Path,
+    packages: Iterable[str],
+    max_age: int | None = None,
+    today: datetime.date | None = None,
+) -> Database:
+    """Every advisory in ``path`` (an OSV zip, or a folder of OSV JSON or YAML files) about one
+    of ``packages`` in the PyPI ecosystem, withdrawn ones left out. A source with no PyPI
+    advisory at all, or (``max_age`` days) none changed lately, is refused."""
     wanted: set[str] = {canonicalize_name(p) for p in packages}
+    found: list[Advisory] = []
+    ecosystems: Counter[str] = Counter()
+    read = pypi = 0
+    newest: datetime.datetime | None = None
     for name, data in _documents(path):
-        try:
-            record = json.loads(data)
-        except ValueError as exc:
-            raise UsageError(f"{path}: {name} is not OSV JSON ({exc})") from exc
-        if isinstance(record, dict) and not record.get("withdrawn"):
-            yield from _about(record, wanted)
+        record = _record(path, name, data)
+        if not isinstance(record, dict):
+            continue
+        read += 1
+        here = {_ecosystem(a) for a in record.get("affected") or () if isinstance(a, dict)}
+        ecosystems.update(here)
+        if "PyPI" not in here:
+            continue
+        pypi += 1
+        if (changed := _when(record.get("modified"))) and (newest is None or changed > newest):
+            newest = changed
+        if not record.get("withdrawn"):
+            found.extend(_about(record, wanted))
+    if not pypi:
+        raise UsageError(f"--osv {path}: {_nothing_for_pypi(read, ecosystems)}; {_FIX}")
+    snapshot = Snapshot(
+        str(path),
+        pypi,
+        newest.strftime("%Y-%m-%dT%H:%M:%SZ") if newest else None,
+        None if path.is_dir() else sha256_file(path),
+    )
+    if max_age is not None:
+        _check_age(path, newest, max_age, today or datetime.date.today())
+    return Database(tuple(found), snapshot)
+
+
+def _nothing_for_pypi(read: int, ecosystems: Counter[str]) -> str:
+    if not read:
+        return "holds no OSV advisory (no .json, .yaml or .yml file in it)"
+    named = ", ".join(e or "none named" for e, _ in ecosystems.most_common(3))
+    return f"holds {read} OSV advisories, and none about PyPI (they are about {named})"
+
+
+def _check_age(
+    path: Path, newest: datetime.datetime | None, days: int, today: datetime.date
+) -> None:
+    age = None if newest is None else (today - newest.date()).days
+    if age is None or age > days:
+        when = "carries no date" if newest is None else f"was last changed {age} days ago"
+        raise UsageError(
+            f"--osv {path}: the newest advisory {when}, more than --osv-max-age {days}; "
+            "mirror a newer copy of the database"
+        )
+
+
+def _record(path: Path, name: str, data: bytes) -> Any:
+    try:
+        if name.endswith(".json"):
+            return json.loads(data)
+        return yaml.safe_load(data)
+    except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise UsageError(f"--osv {path}: {name} is not an OSV advisory ({exc})") from exc
 
 
 def _documents(path: Path) -> Iterator[tuple[str, bytes]]:
     if path.is_dir():
-        for file in sorted(path.rglob("*.json")):
-            if file.stat().st_size <= MAX_ADVISORY:
+        for file in sorted(path.rglob("*")):
+            if file.suffix in _DOCUMENTS and file.is_file() and file.stat().st_size <= MAX_ADVISORY:
                 yield str(file.relative_to(path)), file.read_bytes()
         return
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                if info.filename.endswith(".json") and info.file_size <= MAX_ADVISORY:
+                if info.filename.endswith(_DOCUMENTS) and info.file_size <= MAX_ADVISORY:
                     with zf.open(info) as member:
                         yield info.filename, member.read(MAX_ADVISORY + 1)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise UsageError(
-            f"--osv {path}: not an OSV zip or folder ({exc}); give osv.dev's PyPI/all.zip or a "
-            "folder of OSV JSON files"
-        ) from exc
+        raise UsageError(f"--osv {path}: not an OSV zip or folder ({exc}); {_FIX}") from exc
+
+
+def _ecosystem(affected: Mapping[str, Any]) -> str:
+    package = affected.get("package")
+    ecosystem = package.get("ecosystem", "") if isinstance(package, Mapping) else ""
+    return str(ecosystem).split(":")[0]
+
+
+def _when(value: Any) -> datetime.datetime | None:
+    """An OSV timestamp (RFC 3339; YAML reads one as a datetime already), in UTC."""
+    if isinstance(value, datetime.datetime):
+        when = value
+    else:
+        try:
+            when = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
 
 
 def _about(record: Mapping[str, Any], wanted: set[str]) -> Iterator[Advisory]:
     for affected in record.get("affected") or ():
-        package = affected.get("package") or {}
-        if str(package.get("ecosystem", "")).split(":")[0] != "PyPI":
+        if not isinstance(affected, dict) or _ecosystem(affected) != "PyPI":
             continue
-        name = canonicalize_name(str(package.get("name", "")))
+        name = canonicalize_name(str((affected.get("package") or {}).get("name", "")))
         if name not in wanted:
             continue
         yield Advisory(
             id=str(record.get("id", "")),
             aliases=tuple(str(a) for a in record.get("aliases") or ()),
-            summary=str(record.get("summary") or record.get("details") or "").split("\n")[0],
+            summary=_summary(record),
             package=name,
             ranges=tuple(
                 tuple(_events(r.get("events") or ()))
                 for r in affected.get("ranges") or ()
-                if r.get("type") == "ECOSYSTEM"
+                if isinstance(r, dict) and r.get("type") == "ECOSYSTEM"
             ),
             versions=tuple(str(v) for v in affected.get("versions") or ()),
-            severity=_severity(record, affected),
+            severity=severity_of(record, affected),
         )
+
+
+def _summary(record: Mapping[str, Any]) -> str:
+    """The advisory's one line: its summary, else the first sentence of its details (PYSEC
+    records have only those, a paragraph or more)."""
+    if summary := str(record.get("summary") or "").strip():
+        return summary.splitlines()[0]
+    details = " ".join(str(record.get("details") or "").split())
+    sentence = details.split(". ")[0].rstrip(".")
+    return sentence if len(sentence) <= 160 else sentence[:157].rstrip() + "…"
 
 
 def _events(events: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
     for event in events:
         for kind in ("introduced", "fixed", "last_affected"):
-            if kind in event:
+            if isinstance(event, Mapping) and kind in event:
                 yield kind, str(event[kind])
 
 
@@ -143,11 +296,36 @@ def _version(text: str) -> Version:
         return Version("0")
 
 
-def _severity(record: Mapping[str, Any], affected: Mapping[str, Any]) -> str | None:
+def severity_of(record: Mapping[str, Any], affected: Mapping[str, Any]) -> Severity:
+    """The highest a CVSS v3.x or v4.0 vector of the advisory scores (its base score and
+    rating), else its database's word (``database_specific.severity``), else unknown."""
+    scored = [s for s in map(_scored, record.get("severity") or ()) if s is not None]
+    if scored:
+        return max(scored)
     for source in (affected.get("database_specific"), record.get("database_specific")):
-        if isinstance(source, Mapping) and source.get("severity"):
-            return str(source["severity"]).upper()
-    for entry in record.get("severity") or ():
-        if isinstance(entry, Mapping) and entry.get("score"):
-            return str(entry["score"])
-    return None
+        if isinstance(source, Mapping) and (word := rating_of(str(source.get("severity", "")))):
+            return Severity(RATINGS.index(word))
+    return UNKNOWN_SEVERITY
+
+
+def rating_of(word: str) -> str | None:
+    """A rating from an advisory's or a policy's word; None for none of them."""
+    word = {"moderate": "medium"}.get(word.lower(), word.lower())
+    return word if word in RATINGS and word != "unknown" else None
+
+
+def _scored(entry: Any) -> Severity | None:
+    vector = str(entry.get("score", "")) if isinstance(entry, Mapping) else ""
+    try:
+        if vector.startswith("CVSS:3."):
+            v3 = CVSS3(vector)
+            score, word = float(v3.scores()[0]), str(v3.severities()[0])
+        elif vector.startswith("CVSS:4.0/"):
+            v4 = CVSS4(vector)
+            score, word = float(v4.base_score), str(v4.severity)
+        else:  # CVSS v2 (no ratings of its own) or another scheme: the word decides
+            return None
+    except (CVSSError, ValueError, KeyError, IndexError):  # a malformed vector is no score
+        return None
+    rating = rating_of(word)
+    return None if rating is None else Severity(RATINGS.index(rating), score, vector)

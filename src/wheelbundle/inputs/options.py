@@ -79,6 +79,8 @@ class MakeOptions:
     """``--policy FILE``: what the site allows; a bundle it refuses is never written."""
     osv: Path | None = None
     """``--osv PATH``: a copy of the OSV database, for the policy's vulnerability rules."""
+    osv_max_age: int | None = None
+    """``--osv-max-age DAYS``: a copy whose newest advisory is older is refused."""
     installer: str = "pip"
     """``uv``: the bundle also carries each target's uv wheel, and install.sh installs with it."""
     archive_format: str = "tar.gz"

@@ -4,8 +4,10 @@
       deny: [AGPL-3.0-only, AGPL-3.0-or-later, unknown]   # or allow: [MIT, BSD-3-Clause, ...]
     vulnerabilities:
       deny: high              # all, or at or above a severity: critical, high, medium, low
-      ignore:
-        - {id: GHSA-9wx4-h78v-vm56, reason: "no Session reuse here", expires: 2027-06-30}
+      unknown: deny           # a finding no advisory rates: deny (the default) or allow
+      ignore:                 # each one a VEX statement (bundle audit --vex-out)
+        - {id: GHSA-9wx4-h78v-vm56, reason: "no Session reuse here", expires: 2027-06-30,
+           justification: vulnerable_code_not_in_execute_path}   # optional, OpenVEX's words
     origins:
       deny: [built-from-vcs]  # built-from-sdist, built-from-vcs, local
     max_size: 500 MB
@@ -27,9 +29,19 @@ from packaging.licenses import InvalidLicenseExpression, canonicalize_license_ex
 
 from wheelbundle.errors import UsageError
 from wheelbundle.format.manifest import ORIGINS
+from wheelbundle.format.osv import RATINGS, rating_of
 
-SEVERITIES = ("low", "medium", "high", "critical")
-"""From least to most severe; ``moderate`` (GitHub's word) is ``medium``."""
+SEVERITIES = RATINGS[RATINGS.index("low") :]
+"""The ratings a policy may deny from, least severe first; ``moderate`` (GitHub's word) is
+``medium``."""
+JUSTIFICATIONS = (
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+)
+"""Why a vulnerability does not apply, in OpenVEX's words (an ``ignore`` entry may give one)."""
 UNKNOWN = "unknown"
 """The license of a package whose metadata says none."""
 
@@ -41,6 +53,8 @@ class Ignored:
     id: str
     reason: str
     expires: datetime.date
+    justification: str | None = None
+    """One of :data:`JUSTIFICATIONS`, or None: then the reason alone says why."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class Policy:
     allow_licenses: frozenset[str] | None = None
     deny_vulnerabilities: str | None = None
     """``all``, or the least severity denied."""
+    deny_unknown: bool = True
+    """A finding whose advisories give no severity: denied unless ``unknown: allow``."""
     ignore: tuple[Ignored, ...] = ()
     deny_origins: frozenset[str] = frozenset()
     max_size: int | None = None
@@ -70,7 +86,7 @@ def load_policy(path: Path) -> Policy:
     if unknown:
         raise UsageError(f"--policy {path}: unknown key {sorted(unknown)[0]!r}")
     licenses = _table(path, data, "licenses", {"deny", "allow"})
-    vulns = _table(path, data, "vulnerabilities", {"deny", "ignore"})
+    vulns = _table(path, data, "vulnerabilities", {"deny", "unknown", "ignore"})
     origins = _table(path, data, "origins", {"deny"})
     return Policy(
         path=path,
@@ -79,6 +95,7 @@ def load_policy(path: Path) -> Policy:
         if "allow" in licenses
         else None,
         deny_vulnerabilities=_severity(path, vulns.get("deny")),
+        deny_unknown=_unknown(path, vulns.get("unknown", "deny")),
         ignore=tuple(
             _ignored(path, entry) for entry in _list(path, "ignore", vulns.get("ignore", []))
         ),
@@ -118,7 +135,7 @@ def _licenses(path: Path, value: Any) -> list[str]:
 def _severity(path: Path, value: Any) -> str | None:
     if value is None:
         return None
-    word = {"moderate": "medium"}.get(str(value).lower(), str(value).lower())
+    word = "all" if str(value).lower() == "all" else rating_of(str(value))
     if word != "all" and word not in SEVERITIES:
         raise UsageError(
             f"--policy {path}: vulnerabilities: deny must be all or one of {', '.join(SEVERITIES)}, "
@@ -127,11 +144,25 @@ def _severity(path: Path, value: Any) -> str | None:
     return word
 
 
+def _unknown(path: Path, value: Any) -> bool:
+    if str(value).lower() not in ("deny", "allow"):
+        raise UsageError(
+            f"--policy {path}: vulnerabilities: unknown must be deny or allow, not {value!r}"
+        )
+    return str(value).lower() == "deny"
+
+
 def _ignored(path: Path, entry: Any) -> Ignored:
     if not isinstance(entry, dict) or not {"id", "reason", "expires"} <= set(entry):
         raise UsageError(
             f"--policy {path}: vulnerabilities: each ignore entry needs id, reason and expires "
             f"(got {entry!r})"
+        )
+    justification = entry.get("justification")
+    if justification is not None and justification not in JUSTIFICATIONS:
+        raise UsageError(
+            f"--policy {path}: ignore {entry['id']}: justification {justification!r} is none of "
+            f"{', '.join(JUSTIFICATIONS)}"
         )
     expires = entry["expires"]
     if not isinstance(expires, datetime.date):
@@ -141,7 +172,7 @@ def _ignored(path: Path, entry: Any) -> Ignored:
             raise UsageError(
                 f"--policy {path}: ignore {entry['id']}: expires {expires!r} is no date"
             ) from exc
-    return Ignored(str(entry["id"]), str(entry["reason"]), expires)
+    return Ignored(str(entry["id"]), str(entry["reason"]), expires, justification)
 
 
 def _origins(path: Path, value: Any) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.pylock import Pylock, is_valid_pylock_path
@@ -88,7 +88,7 @@ def make_bundle(
         if options.since is not None:
             manifest, wheels = against(options.since, manifest, wheels)
         if policy is not None:
-            _judge(policy, manifest, options.osv, made.runtime, reporter)
+            manifest = _judge(policy, manifest, options, made.runtime, reporter)
         reporter.stage(f"packing {len(manifest.packages)} wheels")
         runtime = made.runtime
         runtimes = {runtime.runtime.file: runtime.path} if runtime else {}
@@ -149,22 +149,31 @@ def _lock(path: Path) -> Pylock | Lock:
 def _judge(
     policy: Policy,
     manifest: Manifest,
-    osv: Path | None,
+    options: MakeOptions,
     runtime: RuntimeFile | None,
     reporter: Reporter,
-) -> None:
-    """The policy's verdict before the archive is written: a refused bundle never exists."""
+) -> Manifest:
+    """The policy's verdict before the archive is written: a refused bundle never exists. The
+    manifest of one that passes records the OSV copy it was judged against."""
     reporter.stage(f"checking the bundle against {policy.path}")
+    osv = options.osv
     if policy.deny_vulnerabilities and osv is None:
         raise UsageError(
             f"--policy {policy.path} denies vulnerabilities: give the OSV database to check "
             "against with --osv PATH"
         )
-    findings = audit_manifests([(Path(manifest.top), manifest)], osv) if osv else []
+    audit = (
+        audit_manifests([(Path(manifest.top), manifest)], osv, options.osv_max_age) if osv else None
+    )
+    findings = audit.findings if audit else ()
     size = sum(p.size for p in manifest.packages) + (runtime.runtime.size if runtime else 0)
     enforce(
         policy, violations(policy, manifest, findings, size), "this bundle; nothing was written"
     )
+    if audit is None or osv is None:
+        return manifest
+    reporter.stage(f"checked against {audit.snapshot.describe()}")
+    return replace(manifest, audit=replace(audit.snapshot, source=osv.name))
 
 
 def _check_build_pythons(paths: Sequence[Path], targets: Sequence[Target]) -> None:
