@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,13 @@ from support.packages import (
     pip_wheel,
 )
 from support.runtimes import RUNTIME_VERSION, make_runtime
+
+# A suite started where SIGINT is ignored (as a shell does for a job run with & in a script, or
+# a CI runner may) would hand that to every child, and the tests that press Ctrl-C on a child
+# would wait for it forever. Python's own handler is reset to the default at exec: the children
+# get a Ctrl-C as a terminal would deliver it, whatever started the suite.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

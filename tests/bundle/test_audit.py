@@ -4,6 +4,11 @@ The advisories are small OSV files made for the fixture index's packages, in the
 real database has: ECOSYSTEM ranges with ``introduced``/``fixed`` and ``last_affected``, a
 ``versions`` list, aliases, a withdrawn advisory, another ecosystem's package of the same name,
 and one copied in shape from a real GitHub advisory (requests' CVE-2024-35195).
+
+Then real records (``osv_data/``, copied unchanged from the PyPA's and GitHub's advisory
+databases; its README says from where): PYSEC records and their GHSA twins for requests
+2.25.0, urllib3 1.26.4 and Django 3.2, CVSS v3 and v4 vectors, two withdrawn records, a
+``last_affected`` range and another ecosystem's package of a PyPI name.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ import pytest
 from support.bundles import bundle, make_archive
 from support.cyclonedx import validate
 from support.index import LocalIndex
+from support.packages import make_wheel, pip_wheel
 from support.schemas import validate_openvex, validate_schema
 
 from wheelbundle.cache import sha256_file
+from wheelbundle.format.archive import BundleArchive
+from wheelbundle.format.layout import SBOM
 
 PLANTED: dict[str, dict[str, Any]] = {
     "PYSEC-2026-1": {
@@ -223,6 +231,14 @@ def test_make_with_a_policy_refuses_an_empty_source_and_records_a_real_one(
     assert inspected["audit"] == {
         "source": "all.zip", "advisories": 5, "newest": None, "sha256": sha256_file(osv),
     }  # fmt: skip
+    with BundleArchive(Path(made.out.splitlines()[-1])) as archive:
+        carried = json.loads(archive.read(SBOM))
+    validate(carried)
+    assert {p["name"]: p["value"] for p in carried["metadata"]["properties"]} == {
+        "wheelbundle:osv:source": "all.zip",
+        "wheelbundle:osv:advisories": "5",
+        "wheelbundle:osv:sha256": sha256_file(osv),
+    }
 
 
 def test_a_stale_snapshot_is_refused_with_osv_max_age(
@@ -292,3 +308,116 @@ def test_the_vex_out_states_what_the_policy_ignores_and_why_as_openvex(
     bundle(capsys, "audit", archive, "--osv", _zip(tmp_path, PLANTED), "--policy", policy,
            "--vex-out", again)  # fmt: skip
     assert again.read_bytes() == out.read_bytes()  # the same inputs, the same document
+
+
+# --- real advisories -------------------------------------------------------------------------
+
+REAL = Path(__file__).parent / "osv_data"
+#: The old pins a reviewer is shown, and what the real records say of each: every CVE once, with
+#: its ids, the highest score any twin gives and the fix for that version (sorted as printed).
+EXPECTED = [
+    ("django", "3.2", "critical 9.8", "CVE-2022-28346, GHSA-2gwj-7jmv-h26r, PYSEC-2022-190", "3.2.13"),
+    ("django", "3.2", "critical 9.8", "CVE-2022-34265, GHSA-p64x-8rxx-wf6q, PYSEC-2022-213", "3.2.14"),
+    ("django", "3.2", "critical 9.8", "CVE-2023-31047, GHSA-r3xc-prgr-mg9p, PYSEC-2023-61", "3.2.19"),
+    ("django", "3.2", "high 7.5", "CVE-2021-31542, GHSA-rxjp-mfm9-w4wr, PYSEC-2021-7", "3.2.1"),
+    ("django", "3.2", "high 7.5", "CVE-2022-23833, GHSA-6cw3-g6wv-c2xv, PYSEC-2022-20", "3.2.12"),
+    ("urllib3", "1.26.4", "high 8.1", "CVE-2023-43804, GHSA-v845-jxx5-vc9f, PYSEC-2023-192", "1.26.17"),
+    ("urllib3", "1.26.4", "high 7.5", "CVE-2021-33503, GHSA-q2q7-5pp4-w6pg, PYSEC-2021-108", "1.26.5"),
+    ("aiohttp", "3.10.1", "medium 6.3", "CVE-2024-42367, GHSA-jwhx-xcg6-8xhj", "3.10.2"),
+    ("django", "3.2", "medium 4.9", "CVE-2021-33203, GHSA-68w8-qjq3-2gfm, PYSEC-2021-98", "3.2.4"),
+    ("py", "1.11.0", "medium 5.3", "CVE-2022-42969, GHSA-w596-4wvx-j9j6, PYSEC-2022-42969", None),
+    ("requests", "2.25.0", "medium 6.1", "CVE-2023-32681, GHSA-j8r2-6x86-q33q, PYSEC-2023-74", "2.31.0"),
+    ("requests", "2.25.0", "medium 5.6", "CVE-2024-35195, GHSA-9wx4-h78v-vm56", "2.32.0"),
+    ("urllib3", "1.26.4", "medium 4.4", "CVE-2024-37891, GHSA-34jh-p97f-mpxf", "1.26.19"),
+    ("urllib3", "1.26.4", "medium 4.2", "CVE-2023-45803, GHSA-g4mx-q9vg-27p4, PYSEC-2023-212", "1.26.18"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def old_pins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle of the old pins (wheels of those names and versions, made here), and redis
+    3.0.0, which only a withdrawn advisory and npm's redis would name."""
+    folder = tmp_path_factory.mktemp("old-pins")
+    for name, version in (("requests", "2.25.0"), ("urllib3", "1.26.4"), ("Django", "3.2"),
+                          ("aiohttp", "3.10.1"), ("py", "1.11.0"), ("redis", "3.0.0")):  # fmt: skip
+        make_wheel(folder, name, version)
+    pip_wheel(folder)
+    with LocalIndex(folder) as served:
+        return make_archive(
+            tmp_path_factory.mktemp("old"), served.url, "requests==2.25.0", "urllib3==1.26.4",
+            "Django==3.2", "aiohttp==3.10.1", "py==1.11.0", "redis==3.0.0",
+        )  # fmt: skip
+
+
+def _real_zip(tmp_path: Path) -> Path:
+    """The JSON records as osv.dev's PyPI/all.zip carries them."""
+    path = tmp_path / "all.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for record in sorted((REAL / "json").glob("*.json")):
+            zf.write(record, record.name)
+    return path
+
+
+def _sorted(findings: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str | None]]:
+    return [
+        (
+            f["package"],
+            f["version"],
+            f"{f['severity']['rating']} {f['severity']['score']}",
+            ", ".join(f["ids"]),
+            f["fixed"],
+        )
+        for f in findings
+    ]
+
+
+def test_real_records_give_each_cve_once_with_its_score_and_the_fix_for_the_version(
+    old_pins: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """28 records (13 PYSEC, 15 GHSA): 10 PYSEC/GHSA twins joined, two withdrawn and npm's
+    redis left out, a CVSS v4 vector scored above its v3 twin, the twins' differing vectors
+    for CVE-2023-43804 settled by the higher (8.1), and ``last_affected`` 1.11.0 included."""
+    found = bundle(capsys, "audit", old_pins, "--osv", _real_zip(tmp_path), "--json")
+    assert found.code == 1, found.err
+    document = json.loads(found.out)
+    validate_schema(document, "audit.schema.json")
+    assert document["snapshot"]["advisories"] == 27  # every record but npm's
+    assert document["snapshot"]["newest"] == "2024-08-12T16:02:22Z"
+    assert document["counts"] == {"critical": 3, "high": 4, "medium": 7}
+    got = _sorted(document["findings"])
+    assert sorted(got, key=lambda f: (f[0], f[3])) == sorted(
+        [(n, v, s, i, fix) for n, v, s, i, fix in EXPECTED], key=lambda f: (f[0], f[3])
+    )
+    ranks = ["critical", "high", "medium"]
+    order = [ranks.index(f["severity"]["rating"]) for f in document["findings"]]
+    assert order == sorted(order)  # the most severe first
+    assert {f["package"] for f in document["findings"]} == {
+        "requests", "urllib3", "django", "aiohttp", "py",
+    }  # fmt: skip
+
+
+def test_the_pypa_yaml_layout_is_read_as_osv_json_is(
+    old_pins: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The PyPA's own repository (YAML, PYSEC only, seldom a severity): the same advisories
+    are found; those no record rates are unknown, which the policy denies unless told."""
+    yaml_only = bundle(capsys, "audit", old_pins, "--osv", REAL / "yaml", "--json", "-q")
+    as_json = bundle(capsys, "audit", old_pins, "--osv", REAL / "json", "--json", "-q")
+
+    def pysec(out: str) -> list[tuple[str, str]]:
+        findings = json.loads(out)["findings"]
+        return sorted(
+            (f["package"], i) for f in findings for i in f["ids"] if i.startswith("PYSEC")
+        )
+
+    assert pysec(yaml_only.out) == pysec(as_json.out)
+    assert len(json.loads(yaml_only.out)["findings"]) == 11  # requests 1, urllib3 3, Django 6, py 1
+    ratings = [f["severity"]["rating"] for f in json.loads(yaml_only.out)["findings"]]
+    assert ratings.count("unknown") == 9  # only urllib3's two PYSEC records carry a vector
+    assert json.loads(yaml_only.out)["snapshot"]["advisories"] == 13
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("vulnerabilities:\n  deny: critical\n")
+    judged = bundle(capsys, "audit", old_pins, "--osv", REAL / "yaml", "--policy", policy)
+    assert judged.code == 4
+    assert judged.err.count("(unknown) is a known vulnerability the policy denies") == 9
+    assert "(high 8.1)" not in judged.err  # rated below critical: allowed

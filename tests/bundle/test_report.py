@@ -103,7 +103,7 @@ def test_the_report_holds_every_fact_and_every_element_is_closed(
         assert loads not in page, loads
     for fact in ("alpha", "MIT", "Apache-2.0", "gamma", "built-from-sdist", "unsigned",
                  "CVE-2026-0001<br>PYSEC-2026-1", "gamma 1.0: its license unknown is not allowed",
-                 "1 known vulnerabilities: 1 high", "Checked against 1 PyPI advisories",
+                 "1 known vulnerabilities: 1 high", "Checked against <code>osv</code>: 1 PyPI advisories",
                  '<span class="sev high">1 known (high)</span>',
                  f"Changes since {old.name}", "upgraded", "<svg", "@page{size:A4"):  # fmt: skip
         assert fact in page, fact

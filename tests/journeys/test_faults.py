@@ -40,6 +40,7 @@ from wheelbundle.errors import BundleError, UsageError, VerifyFailed
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.checksums import parse_sha256sums
 from wheelbundle.format.manifest import Manifest
+from wheelbundle.format.osv import read_osv
 from wheelbundle.format.wheelcheck import check_wheel
 from wheelbundle.format.wheelfile import wheel_metadata
 from wheelbundle.inputs.config import load_config
@@ -108,6 +109,31 @@ def test_fuzz_the_requirements_reader(tmp_path: Path, data: bytes) -> None:
 def test_fuzz_the_bundle_yaml_reader(tmp_path: Path, data: bytes) -> None:
     with contextlib.suppress(UsageError):
         load_config(written(tmp_path, "bundle.yaml", data))
+
+
+@FUZZ
+@given(
+    data=st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
+    suffix=st.sampled_from([".json", ".yaml"]),
+)
+@example(data=b'{"affected": [{"package": {"ecosystem": "PyPI", "name": 1}, "ranges": [1]}]}',
+         suffix=".json")  # fmt: skip
+@example(
+    data=b"affected:\n- package: {ecosystem: PyPI, name: a}\n  versions: [[1]]\n", suffix=".yaml"
+)
+@example(data=b'{"affected": 5, "aliases": 7}', suffix=".json")
+@example(data=b'{"affected": [{"package": {"ecosystem": "PyPI", "name": "a"}, "ranges": '
+              b'[{"type": "ECOSYSTEM", "events": 3}], "versions": 4}], "severity": 2}',
+         suffix=".json")  # fmt: skip
+def test_fuzz_the_osv_reader(tmp_path: Path, data: bytes, suffix: str) -> None:
+    """An advisory is the world's word: read, or refused in one line, whatever its shape."""
+    folder = tmp_path / "osv"
+    folder.mkdir(exist_ok=True)
+    written(folder, f"A{suffix}", data)
+    with contextlib.suppress(UsageError):
+        for advisory in read_osv(folder, ["a", "1"]).advisories:
+            advisory.affects("1.0")
+            str(advisory.severity)
 
 
 @FUZZ

@@ -19,7 +19,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from wheelbundle.bundle.sbom import sbom
+from wheelbundle.bundle.sbom import sbom, snapshot_properties
 from wheelbundle.format.layout import read_manifest
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.osv import RATINGS, Advisory, Severity, Snapshot, read_osv
@@ -115,7 +115,9 @@ def audit_manifests(
             a for a in database.advisories if a.package == p.name and a.affects(p.version)
         )
     ]
-    findings.sort(key=lambda f: (str(f.archive), -f.severity.rank, f.name, f.id))
+    findings.sort(key=lambda f: (f.name, f.id))
+    findings.sort(key=lambda f: f.severity, reverse=True)  # by rating, then score
+    findings.sort(key=lambda f: str(f.archive))
     return Audit(tuple(findings), database.snapshot)
 
 
@@ -209,11 +211,7 @@ def sbom_with_vulnerabilities(
     the metadata names the database snapshot."""
     today = today or datetime.date.today()
     document = sbom(manifest)
-    document["metadata"]["properties"] = [
-        {"name": f"wheelbundle:osv:{key}", "value": str(value)}
-        for key, value in audit.snapshot.as_json().items()
-        if value is not None
-    ]
+    document["metadata"]["properties"] = snapshot_properties(audit.snapshot)
     by_id: dict[str, dict[str, Any]] = {}
     for f in audit.findings:
         entry = by_id.setdefault(f.id, _vulnerability(f, f.ignored_by(ignore, today)))

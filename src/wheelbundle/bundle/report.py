@@ -137,6 +137,7 @@ td.num{text-align:right;white-space:nowrap}code{font-size:.85em;word-break:break
 .bad{color:#a00;font-weight:600}.ok{color:#060;font-weight:600}
 .sev{white-space:nowrap;font-weight:600}.critical{color:#fff;background:#8b0000;padding:0 .3em}
 .high{color:#a00}.medium{color:#a60}.low,.none,.unknown{color:#555}
+table.vulns td:nth-child(-n+3){white-space:nowrap}
 table.vulns td:nth-child(4){white-space:nowrap;font-family:monospace;font-size:.85em}ul.tree{list-style:none;padding-left:1.2em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}
 @page{size:A4;margin:15mm}@media print{body{margin:0;max-width:none;font-size:10pt}}
@@ -194,7 +195,10 @@ def _verdicts_html(facts: Facts) -> list[str]:
     if facts.audit is not None:
         audit = facts.audit
         out.append("<h2>Known vulnerabilities</h2>")
-        out.append(f"<p>Checked against {e(audit.snapshot.describe())}.</p>")
+        source = Path(audit.snapshot.source).name
+        out.append(
+            f"<p>Checked against <code>{e(source)}</code>: {e(audit.snapshot.describe())}.</p>"
+        )
         if not audit.findings:
             out.append('<p class="ok">None known in that copy of the OSV database.</p>')
         else:

@@ -22,6 +22,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from wheelbundle.format.manifest import GraftedLibrary, Manifest, Package, Runtime
+from wheelbundle.format.osv import Snapshot
 
 SPEC_VERSION = "1.6"
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "wheelbundle:sbom.cdx.json")
@@ -66,9 +67,20 @@ def sbom(manifest: Manifest) -> dict[str, Any]:
         ],
         "dependencies": _dependencies(manifest, root),
     }
+    if manifest.audit is not None:  # make --policy judged it against this copy of OSV
+        body["metadata"]["properties"] = snapshot_properties(manifest.audit)
     content = json.dumps([head, body], sort_keys=True).encode()
     serial = uuid.uuid5(_SERIAL_NAMESPACE, hashlib.sha256(content).hexdigest())
     return {**head, "serialNumber": serial.urn, **body}
+
+
+def snapshot_properties(snapshot: Snapshot) -> list[dict[str, str]]:
+    """The copy of the OSV database a verdict rests on, as the SBOM's metadata properties."""
+    return [
+        {"name": f"wheelbundle:osv:{key}", "value": str(value)}
+        for key, value in snapshot.as_json().items()
+        if value is not None
+    ]
 
 
 def sbom_json(manifest: Manifest) -> str:

@@ -15,6 +15,7 @@ newest change, the zip's sha256) is the :class:`Snapshot` a verdict is recorded 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import zipfile
 from collections import Counter
@@ -40,18 +41,26 @@ _DOCUMENTS = (".json", ".yaml", ".yml")
 _FIX = "give osv.dev's PyPI/all.zip, or a folder of OSV JSON or YAML files"
 
 
-@dataclass(frozen=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True)
 class Severity:
     """How severe an advisory says it is: a CVSS vector scored, else its database's word."""
 
     rank: int
-    """The rating's place in :data:`RATINGS`: severities compare by it, then by score."""
+    """The rating's place in :data:`RATINGS`: severities compare by it, then by score (a
+    database's word without a score below any score of its rating)."""
     score: float | None = None
     vector: str | None = None
 
     @property
     def rating(self) -> str:
         return RATINGS[self.rank]
+
+    def __lt__(self, other: Severity) -> bool:
+        return self._order() < other._order()
+
+    def _order(self) -> tuple[int, float]:
+        return self.rank, -1.0 if self.score is None else self.score
 
     def __str__(self) -> str:
         return self.rating if self.score is None else f"{self.rating} {self.score:.1f}"
@@ -77,13 +86,16 @@ class Advisory:
     severity: Severity
 
     def affects(self, version: str) -> bool:
+        """The version is listed (as PEP 440 compares them: Django's ``3.2`` is ``3.2.0``), or
+        within a range."""
         if version in self.versions:
             return True
         try:
             v = Version(version)
         except InvalidVersion:
             return False
-        return any(_in_range(v, events) for events in self.ranges)
+        listed = (_version(text) for text in self.versions)
+        return any(v == at for at in listed) or any(_in_range(v, r) for r in self.ranges)
 
     @property
     def fixed(self) -> tuple[str, ...]:
@@ -148,7 +160,7 @@ def read_osv(
         if not isinstance(record, dict):
             continue
         read += 1
-        here = {_ecosystem(a) for a in record.get("affected") or () if isinstance(a, dict)}
+        here = {_ecosystem(a) for a in _list(record, "affected") if isinstance(a, dict)}
         ecosystems.update(here)
         if "PyPI" not in here:
             continue
@@ -235,7 +247,7 @@ def _when(value: Any) -> datetime.datetime | None:
 
 
 def _about(record: Mapping[str, Any], wanted: set[str]) -> Iterator[Advisory]:
-    for affected in record.get("affected") or ():
+    for affected in _list(record, "affected"):
         if not isinstance(affected, dict) or _ecosystem(affected) != "PyPI":
             continue
         name = canonicalize_name(str((affected.get("package") or {}).get("name", "")))
@@ -243,15 +255,15 @@ def _about(record: Mapping[str, Any], wanted: set[str]) -> Iterator[Advisory]:
             continue
         yield Advisory(
             id=str(record.get("id", "")),
-            aliases=tuple(str(a) for a in record.get("aliases") or ()),
+            aliases=tuple(str(a) for a in _list(record, "aliases")),
             summary=_summary(record),
             package=name,
             ranges=tuple(
-                tuple(_events(r.get("events") or ()))
-                for r in affected.get("ranges") or ()
+                tuple(_events(_list(r, "events")))
+                for r in _list(affected, "ranges")
                 if isinstance(r, dict) and r.get("type") == "ECOSYSTEM"
             ),
-            versions=tuple(str(v) for v in affected.get("versions") or ()),
+            versions=tuple(str(v) for v in _list(affected, "versions")),
             severity=severity_of(record, affected),
         )
 
@@ -264,6 +276,12 @@ def _summary(record: Mapping[str, Any]) -> str:
     details = " ".join(str(record.get("details") or "").split())
     sentence = details.split(". ")[0].rstrip(".")
     return sentence if len(sentence) <= 160 else sentence[:157].rstrip() + "…"
+
+
+def _list(record: Mapping[str, Any], key: str) -> list[Any]:
+    """A list the schema promises; anything else (a hostile or broken record) is empty."""
+    value = record.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _events(events: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
@@ -299,7 +317,7 @@ def _version(text: str) -> Version:
 def severity_of(record: Mapping[str, Any], affected: Mapping[str, Any]) -> Severity:
     """The highest a CVSS v3.x or v4.0 vector of the advisory scores (its base score and
     rating), else its database's word (``database_specific.severity``), else unknown."""
-    scored = [s for s in map(_scored, record.get("severity") or ()) if s is not None]
+    scored = [s for s in map(_scored, _list(record, "severity")) if s is not None]
     if scored:
         return max(scored)
     for source in (affected.get("database_specific"), record.get("database_specific")):
