@@ -56,3 +56,15 @@ def test_a_record_that_is_neither_json_nor_yaml_is_named(tmp_path: Path) -> None
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(UsageError, match=r"bad.json is not an OSV advisory"):
         read_osv(tmp_path, ["x"])
+
+
+def test_a_clone_of_the_pypa_repository_is_read_without_its_hidden_folders(tmp_path: Path) -> None:
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yaml").write_text("on: [push]\n---\nmore: 1\n")
+    (tmp_path / "vulns" / "a").mkdir(parents=True)
+    (tmp_path / "vulns" / "a" / "PYSEC-1.yaml").write_text(
+        "id: PYSEC-1\naffected:\n- package: {name: a, ecosystem: PyPI}\n  versions: ['1.0']\n"
+    )
+    database = read_osv(tmp_path, ["a"])
+    assert [a.id for a in database.advisories] == ["PYSEC-1"]
+    assert database.snapshot.advisories == 1

@@ -211,10 +211,13 @@ def _record(path: Path, name: str, data: bytes) -> Any:
 
 
 def _documents(path: Path) -> Iterator[tuple[str, bytes]]:
-    if path.is_dir():
+    if path.is_dir():  # a clone of an advisory repository: its .git and .github are not read
         for file in sorted(path.rglob("*")):
-            if file.suffix in _DOCUMENTS and file.is_file() and file.stat().st_size <= MAX_ADVISORY:
-                yield str(file.relative_to(path)), file.read_bytes()
+            name = file.relative_to(path)
+            if file.suffix not in _DOCUMENTS or any(p.startswith(".") for p in name.parts):
+                continue
+            if file.is_file() and file.stat().st_size <= MAX_ADVISORY:
+                yield str(name), file.read_bytes()
         return
     try:
         with zipfile.ZipFile(path) as zf:
