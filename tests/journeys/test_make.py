@@ -264,25 +264,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_an_output_folder_that_cannot_be_written_is_one_error_line(
-    capsys: pytest.CaptureFixture[str], index: LocalIndex, tmp_path: Path
-) -> None:
-    blocker = tmp_path / "dist"
-    blocker.write_text("a file where the output folder should be")
-    outcome = bundle(
-        capsys,
-        "make",
-        requirements(tmp_path / "app", "beta"),
-        "-o",
-        blocker,
-        "--index-url",
-        index.url,
-    )
-    assert outcome.code == 1
-    assert outcome.err.strip().splitlines()[-1] == f"error: File exists: {blocker}"
-    assert "Traceback" not in outcome.err
-
-
 def test_a_full_disk_while_packing_is_one_error_line_and_leaves_nothing(
     capsys: pytest.CaptureFixture[str],
     index: LocalIndex,
