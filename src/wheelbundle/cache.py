@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -63,9 +64,67 @@ def naming(path: Path) -> Iterator[None]:
 
 @contextmanager
 def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """A file that appears at ``path`` whole or not at all: written under a temporary name beside
-    it (``.NAME.XXXXXXXX.part``) and renamed over it in one rename(2) when the block ends; removed
-    if the block fails. ``mode`` is its permission bits (mkstemp's would be 0600)."""
+    """A file that appears at ``path`` whole or not at all, with ``mode`` as its permission bits.
+
+    Where Linux allows it, it is written as a file with no name (``O_TMPFILE``), which nothing,
+    not even ``kill -9`` in the midst of a long write, can leave behind; once whole it is linked
+    beside ``path`` and renamed over it. Elsewhere it is written under a temporary name beside
+    it (``.NAME.XXXXXXXX.part``, locked while written, so that :func:`sweep_stale` can tell a
+    killed run's from a live one's). A block that fails leaves nothing either way.
+    """
+    fd = _nameless(path.parent, mode)
+    if fd is None:
+        with _named(path, mode) as out:
+            yield out
+        return
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            yield out
+        tmp = _linked(fd, path)
+        try:
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _linked(fd: int, path: Path) -> Path:
+    """The nameless file ``fd``, given a temporary name beside ``path`` (link(2) never replaces
+    a file: a name another process took meanwhile is passed over)."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        while True:
+            name = f".{path.name}.{secrets.token_hex(4)}.part"
+            try:  # a directory fd makes this linkat(2), which can follow /proc's link
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder, follow_symlinks=True)
+            except FileExistsError:
+                continue
+            return path.parent / name
+    finally:
+        os.close(folder)
+
+
+def _nameless(folder: Path, mode: int) -> int | None:
+    """A file with no name in ``folder``, open for writing; None where there can be none, or
+    where it could not be given one afterwards (no ``/proc`` to link it through)."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        fd = os.open(folder, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError:  # a file system without it (some network ones), or an old kernel
+        return None
+    if not Path(f"/proc/self/fd/{fd}").exists():
+        os.close(fd)
+        return None
+    os.fchmod(fd, mode)
+    return fd
+
+
+@contextmanager
+def _named(path: Path, mode: int) -> Iterator[BinaryIO]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with holding(tmp):

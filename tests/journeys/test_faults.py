@@ -468,6 +468,46 @@ def test_a_kill_9_leaves_nothing_the_next_make_keeps_and_a_live_writer_loses_not
             holders[0].stdout.close()
 
 
+PAUSED_PACKER = """
+import sys, time
+import wheelbundle.pack.write as write
+from wheelbundle.cli import main
+real = write._add_tree
+
+def paused(tar, top, members, mtime):
+    real(tar, top, members[: len(members) // 2], mtime)  # half the archive is written
+    print("packing", flush=True)
+    time.sleep(600)
+
+write._add_tree = paused
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_kill_9_while_packing_leaves_the_outdir_as_it_was(
+    tmp_path: Path, index: LocalIndex
+) -> None:
+    """The archive is written as a file with no name until it is whole: a kill leaves nothing
+    in OUTDIR, not even a temporary file for the next run to sweep."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "older.tar.gz").write_bytes(b"an earlier bundle")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_PACKER, "make", requirements(tmp_path / "app", "alpha"),
+         "-o", dist, "--index-url", index.url, "--cache-dir", tmp_path / "cache", "-q"],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "packing\n"
+        proc.kill()
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert sorted(p.name for p in dist.iterdir()) == ["older.tar.gz"]
+
+
 # --- a full disk, for real: a small tmpfs in a mount namespace of its own --------------------
 
 FULL_DISK = """
