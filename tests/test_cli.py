@@ -167,3 +167,15 @@ def test_bash_completes_commands_options_and_choices(line: str, offered: list[st
     done = subprocess.run([BASH, "-c", probe], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert sorted(w for w in done.stdout.splitlines() if w) == sorted(offered)
+
+
+def test_no_abbreviation_and_an_unknown_option_gets_its_command_s_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """uv's ``--python 3.12`` once became ``--python-runtime 3.12`` ("no such file")."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["make", "--python", "3.12", "requirements.txt"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: bundle make ")
+    assert err.splitlines()[-1] == "bundle make: error: unrecognized arguments: --python"

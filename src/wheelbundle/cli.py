@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wheelbundle import __version__
 from wheelbundle.bundle.audit import (
@@ -37,7 +37,7 @@ from wheelbundle.bundle.summary import bundle_summary, plan_summary
 from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.bundle.vex import openvex
 from wheelbundle.cache import Cache, atomic_file, default_cache_dir
-from wheelbundle.completion import SHELLS, completion_script
+from wheelbundle.completion import SHELLS, completion_script, subcommands
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, UsageError, what_was_done
 from wheelbundle.format.layout import FORMATS, read_manifest
 from wheelbundle.format.manifest import Manifest
@@ -163,15 +163,25 @@ class _TqdmBar:
         self._bar.close()
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviations: uv's ``--python 3.12`` must not silently become ``--python-runtime``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bundle",
         description="Turn Python requirements into one archive that installs offline on a server.",
         epilog=_TOP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"wheelbundle {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     make = commands.add_parser(
         "make",
@@ -567,10 +577,18 @@ def _add_verbosity(sub: argparse.ArgumentParser, runs_pip: bool = False) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     with _errors(verbose=getattr(args, "verbose", False)) as status, _terminate_as_interrupt():
         status.append(_run(args))
     return status[-1]
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Arguments no command knows are refused with that command's usage, not the top one's."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        subcommands(parser)[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 @contextmanager

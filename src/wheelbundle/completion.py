@@ -36,7 +36,7 @@ complete -o default -F _bundle bundle
 def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
     """The script to ``source`` (bash) or ``eval`` (zsh, through bashcompinit). A word it
     offers nothing for (a file, a folder, a URL) falls back to the shell's file names."""
-    commands = _subcommands(parser)
+    commands = subcommands(parser)
     values, options, positionals = [], [], []
     for name, sub in commands.items():
         flags = [flag for action in sub._actions for flag in action.option_strings]
@@ -60,7 +60,8 @@ def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
     return script
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's own parser, by name."""
     [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return dict(commands.choices)
 
