@@ -10,7 +10,6 @@ file. Ed25519 and RSA signatures are deterministic, so a signed build stays repr
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from wheelbundle.errors import BundleError, UsageError, VerifyFailed
 from wheelbundle.format.layout import SIGNATURE
 from wheelbundle.format.layout import SUMS as SIGNED
+from wheelbundle.run import Ran, run
 
 NAMESPACE = "wheelbundle"
 TIMEOUT = 300
@@ -29,7 +29,7 @@ def sign(data: bytes, key: Path) -> bytes:
     done = _ssh_keygen(["-Y", "sign", "-f", str(key), "-n", NAMESPACE], data)
     if done.returncode != 0 or not done.stdout:
         raise BundleError(f"cannot sign with {key}: {_reason(done)}")
-    return done.stdout
+    return done.stdout.encode()
 
 
 def require_allowed_signers(allowed_signers: Path) -> None:
@@ -47,7 +47,7 @@ def verify(data: bytes, signature: bytes, allowed_signers: Path) -> str:
         found = _ssh_keygen(
             ["-Y", "find-principals", "-f", str(allowed_signers), "-s", str(sig)], b""
         )
-        principals = found.stdout.decode(errors="replace").split()
+        principals = found.stdout.split()
         if found.returncode != 0 or not principals:
             raise VerifyFailed(
                 f"{SIGNATURE}: not signed by any key in {allowed_signers} ({_reason(found)})"
@@ -76,26 +76,21 @@ def verify(data: bytes, signature: bytes, allowed_signers: Path) -> str:
     return principal
 
 
-def _ssh_keygen(args: Sequence[str], data: bytes) -> subprocess.CompletedProcess[bytes]:
-    """The one place ssh-keygen runs: argument list, ``data`` on stdin, output captured."""
+def _ssh_keygen(args: Sequence[str], data: bytes) -> Ran:
+    """ssh-keygen by its full path: argument list, ``data`` on stdin, output captured."""
     program = shutil.which("ssh-keygen")
     if program is None:
         raise BundleError(
             "signatures need ssh-keygen (OpenSSH 8.2 or later); install the openssh client"
         )
-    try:
-        return subprocess.run(  # noqa: S603 -- ssh-keygen by its full path, our own arguments
-            [program, *args], input=data, capture_output=True, timeout=TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BundleError(f"ssh-keygen {args[1]} gave no answer in {TIMEOUT} s") from exc
+    return run([program, *args], input=data, timeout=TIMEOUT)
 
 
-def _reason(done: subprocess.CompletedProcess[bytes]) -> str:
+def _reason(done: Ran) -> str:
     """ssh-keygen's own last word, without its chatter about standard input."""
     lines = [
         line.strip()
-        for line in done.stderr.decode(errors="replace").splitlines()
+        for line in done.stderr.splitlines()
         if line.strip() and not line.startswith("Signing data on standard input")
     ]
     return lines[-1] if lines else f"ssh-keygen exited with status {done.returncode}"

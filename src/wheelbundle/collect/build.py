@@ -26,6 +26,7 @@ from wheelbundle.errors import BuildFailed, PipFailed
 from wheelbundle.format.pins import Pin
 from wheelbundle.format.wheelcheck import kept_wheel
 from wheelbundle.pip.runner import Runner, Under, run_pip
+from wheelbundle.run import stop_all
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,14 @@ def build_all(
             if done:
                 done(job.pin)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel))
+    try:
         results = list(pool.map(one, jobs))
+    except BaseException:  # Ctrl-C, SIGTERM: every build ends now, not when it is done
+        stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     keys = [job.key for job in jobs]
     return Built(
         wheels={k: r for k, r in zip(keys, results, strict=True) if isinstance(r, Path)},

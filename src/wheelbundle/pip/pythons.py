@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from wheelbundle.errors import UsageError
+from wheelbundle.run import TimedOut, run
 
 #: What a Python says of itself: its interpreter tag (as wheel tags and ``probe.py`` write it),
 #: its full version and its machine. Python 3.6 syntax: the oldest server Pythons build too.
+ASK_TIMEOUT = 30
+"""Seconds an interpreter has to say what it is: one that does not is passed over."""
 _ASK = (
     "import json, platform, sys, sysconfig\n"
     "t = 't' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''\n"
@@ -51,11 +53,9 @@ class Python:
 def ask(path: Path, kind: str) -> Python | None:
     """What ``path`` says it is, or None when it does not run as a Python of this machine."""
     try:
-        done = subprocess.run(
-            [str(path), "-I", "-c", _ASK], capture_output=True, text=True, timeout=30, check=False
-        )
+        done = run([path, "-I", "-c", _ASK], timeout=ASK_TIMEOUT)
         said = json.loads(done.stdout) if done.returncode == 0 else None
-    except (OSError, ValueError, subprocess.TimeoutExpired):
+    except (OSError, ValueError, TimedOut):  # not a program, not JSON, no answer: no Python
         return None
     if not isinstance(said, dict) or said.get("machine") != platform.machine():
         return None

@@ -7,13 +7,10 @@ sees what pip said, on one line, with the package named.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +28,7 @@ from wheelbundle.errors import (
     ResolutionFailed,
 )
 from wheelbundle.net.credentials import redact, refused_message
+from wheelbundle.run import run
 
 #: Variables that would make pip install somewhere else or refuse to run in our child.
 _DROPPED_VARIABLES = (
@@ -91,6 +89,12 @@ _REFUSED = re.compile(
 )
 
 
+PIP_TIMEOUT = 4 * 3600
+"""Seconds one pip run may take: a resolution of hundreds of projects, or building a large C
+extension from its sdist (numpy, or scipy's twenty minutes), ends well within it; a pip that
+waits on nothing for this long is hung, and is ended."""
+
+
 @dataclass(frozen=True)
 class PipResult:
     """What a pip run left behind that callers read."""
@@ -145,20 +149,6 @@ def pip_environment(indexes: Sequence[str] = ()) -> dict[str, str]:
     return env
 
 
-_RUNNING: set[subprocess.Popen[str]] = set()
-_RUNNING_LOCK = threading.Lock()
-
-
-def stop_all() -> None:
-    """End every pip this process is running, from any thread: when the run is interrupted
-    (Ctrl-C, SIGTERM) while other threads wait on their pip, those end too, and at once."""
-    with _RUNNING_LOCK:
-        running = list(_RUNNING)
-    for proc in running:
-        with contextlib.suppress(OSError):
-            proc.kill()
-
-
 def run_pip(
     args: Sequence[str],
     verbose: bool = False,
@@ -169,8 +159,9 @@ def run_pip(
     """Run ``python -m pip ARGS`` with this interpreter; raise a PipFailed on a non-zero exit.
 
     With ``target_file`` (a server description), pip runs as if on that server (see
-    ``pip.as_target``); ``under`` another Python, pip runs from its wheel under that one. In verbose mode pip's output streams to our stderr as it comes;
-    otherwise it is captured and only shown, in part, when pip fails.
+    ``pip.as_target``); ``under`` another Python, pip runs from its wheel under that one. In
+    verbose mode pip's output streams to our stderr as it comes; otherwise it is captured and
+    only shown, in part, when pip fails.
     """
     if under is not None:
         command = (str(under.python), f"{under.pip_wheel}/pip", *args)
@@ -181,33 +172,25 @@ def run_pip(
     else:
         command = (sys.executable, "-m", "wheelbundle.pip.as_target", str(target_file), *args)
         python = str(json.loads(target_file.read_text(encoding="utf-8"))["python_version"])
-    with subprocess.Popen(
+    done = run(
         command,
+        timeout=PIP_TIMEOUT,
         env=pip_environment(indexes),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as proc:
-        assert proc.stdout is not None
-        lines = []
-        with _RUNNING_LOCK:
-            _RUNNING.add(proc)
-        try:
-            for line in proc.stdout:  # kept whole, and in verbose mode shown as it comes
-                lines.append(line)
-                if verbose:
-                    sys.stderr.write(line)
-                    sys.stderr.flush()
-        except BaseException:  # Ctrl-C, SIGTERM: pip goes too, now
-            proc.kill()
-            raise
-        finally:
-            with _RUNNING_LOCK:
-                _RUNNING.discard(proc)
-    output = "".join(lines)
-    if proc.returncode != 0:
-        raise classify_failure(command, proc.returncode, output, python)
+        on_line=_shown if verbose else _kept,  # kept whole; shown as it comes in verbose mode
+    )
+    output = done.stdout
+    if done.returncode != 0:
+        raise classify_failure(command, done.returncode, output, python)
     return PipResult(command=command, output=output)
+
+
+def _shown(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def _kept(line: str) -> None:
+    """The output is kept by the runner: nothing more to do with a line."""
 
 
 def classify_failure(

@@ -31,7 +31,7 @@ from wheelbundle.inputs.reqfile import RequirementFiles, asked_for, read_require
 from wheelbundle.inputs.sources import RELOCK, Inputs
 from wheelbundle.net.credentials import Credentials, Location, pip_credentials
 from wheelbundle.net.fetch import Download, Fetcher, Network, pip_wiring
-from wheelbundle.pip.runner import FIX_LINE, Runner, stop_all
+from wheelbundle.pip.runner import FIX_LINE, Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.dry_run import remembered, resolve, unmet
 from wheelbundle.resolve.find import find_locked, locked_lines, plain_indexes
@@ -39,6 +39,7 @@ from wheelbundle.resolve.locks.model import Lock
 from wheelbundle.resolve.memo import MAX_AGE, resolution_key
 from wheelbundle.resolve.pylock import locked_pins
 from wheelbundle.resolve.relay import Pages, Relay
+from wheelbundle.run import stop_all
 from wheelbundle.target import Target
 
 
