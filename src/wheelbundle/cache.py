@@ -42,6 +42,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "wheelbundle"
 
 
+def content_key(*parts: str) -> str:
+    """The name a cached thing is kept under: the sha256 of what decides its content, each part
+    apart from the next (a NUL between them, which no part holds)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -234,12 +240,7 @@ class Cache:
         """A lock's selection for one target as a hash-pinned requirements file, for pip to
         find what the lock's pages could not settle; named by its content, so a second run
         asks pip the very same question (and the kept resolution answers it)."""
-        path = (
-            self.root
-            / "resolutions"
-            / "locked"
-            / f"{hashlib.sha256(text.encode()).hexdigest()}.txt"
-        )
+        path = self.root / "resolutions" / "locked" / f"{content_key(text)}.txt"
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_file(path) as out:

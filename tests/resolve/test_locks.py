@@ -24,12 +24,8 @@ from support.fixtures import RunOffline
 from support.index import LocalIndex
 from support.packages import make_project
 
+from wheelbundle.format import toml
 from wheelbundle.format.layout import read_manifest
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 DEPENDENCIES = ["alpha", "gamma", "zeta", 'eta; python_version < "3.12"']
 PYPROJECT = """
@@ -311,7 +307,7 @@ def test_the_manifest_names_the_lock_and_diff_shows_what_a_new_revision_changed(
     first = bundle(capsys, "make", ".", "-o", tmp_path / "one")
     assert first.code == 0, first.err
     (entry,) = (i for i in read_manifest(first.archive).inputs if i.lock)
-    revision = tomllib.loads(lock.read_text())["revision"]
+    revision = toml.loads(lock.read_text())["revision"]
     assert (entry.path, entry.lock) == ("uv.lock", f"uv 1 (revision {revision})")
     assert entry.sha256 == hashlib.sha256(lock.read_bytes()).hexdigest()
     shown = bundle(capsys, "inspect", first.archive)

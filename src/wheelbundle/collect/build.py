@@ -9,7 +9,6 @@ suits the target is the caller's question.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import sysconfig
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from wheelbundle.cache import Cache, sha256_file
+from wheelbundle.cache import Cache, content_key, sha256_file
 from wheelbundle.errors import BuildFailed, PipFailed
 from wheelbundle.format.pins import Pin
 from wheelbundle.format.wheelcheck import kept_wheel
@@ -68,8 +67,7 @@ def build_key(pin: Pin, pip_options: Sequence[str], python: str = "") -> str | N
         return None
     origin = pin.sha256 if pin.kind == "sdist" else f"{pin.url}@{pin.vcs_commit}"
     builder = f"{python or sys.implementation.cache_tag}-{sysconfig.get_platform()}"
-    text = "\n".join([str(origin), builder, *pip_options])
-    return hashlib.sha256(text.encode()).hexdigest()
+    return content_key(str(origin), builder, *pip_options)
 
 
 def build_all(

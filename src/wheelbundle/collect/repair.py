@@ -27,7 +27,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from wheelbundle.cache import Cache, sha256_file
+from wheelbundle.cache import Cache, content_key, sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.format.manifest import GraftedLibrary
 from wheelbundle.format.wheelcheck import kept_wheel
@@ -63,7 +63,7 @@ def needs_repair(wheel_filename: str) -> bool:
 def repair(wheel: Path, label: str, cache: Cache) -> Repaired:
     """The wheel repaired by auditwheel (cached); ``label`` names the package in errors."""
     version = _auditwheel_version(label)
-    key = hashlib.sha256(f"{sha256_file(wheel)}\nauditwheel {version}".encode()).hexdigest()
+    key = content_key(sha256_file(wheel), f"auditwheel {version}")
     folder = cache.repair_dir(key)
     if (found := kept_wheel(folder, f"{label} (repaired, in the cache)")) is None:
         _run_auditwheel(wheel, label, cache, folder)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,13 +25,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from wheelbundle.format import toml
 from wheelbundle.format.layout import wheel_member
 from wheelbundle.format.manifest import Manifest, TargetEntry
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -74,8 +69,8 @@ def pylock_wheels(text: str) -> set[tuple[str, str, str, str]]:
     Raises ValueError when the text is not a valid lock file.
     """
     try:
-        lock = Pylock.from_dict(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
+        lock = Pylock.from_dict(toml.loads(text))
+    except (toml.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
         raise ValueError(str(exc)) from exc
     return {
         (p.name, str(p.version), w.path or "", w.hashes.get("sha256", ""))

@@ -11,7 +11,6 @@ project folder with one lock beside it is bundled from that lock, as its tool wo
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +23,9 @@ from packaging.utils import canonicalize_name
 
 from wheelbundle.cache import sha256_file
 from wheelbundle.errors import UsageError
+from wheelbundle.format import toml
 from wheelbundle.format.manifest import InputFile
 from wheelbundle.inputs.reqfile import RequirementFiles, read_requirements, requirement_files
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 _EDITABLE = ("-e", "--editable")
 LOCK_TOOLS = {"uv.lock": "uv", "poetry.lock": "poetry", "pdm.lock": "pdm", "Pipfile.lock": "pipenv"}
@@ -201,8 +196,8 @@ def _pyproject(folder: Path) -> Mapping[str, Any]:
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return toml.loads(path.read_text(encoding="utf-8"))
+    except (toml.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from exc
 
 

@@ -10,7 +10,6 @@ editables) are never reused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from wheelbundle import __version__
+from wheelbundle.cache import content_key
 from wheelbundle.inputs.reqfile import RequirementFiles, include_target
 from wheelbundle.pip.config import config_files
 from wheelbundle.target import Target
@@ -54,4 +54,4 @@ def resolution_key(
     parts += [
         f"{p}:{p.read_text(errors='replace')}" for p in config_files(os.environ) if p.is_file()
     ]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return content_key(*parts)

@@ -7,7 +7,6 @@ call for, and those become the same pins pip's report gives. The bundle's own ``
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,16 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 
 from wheelbundle.errors import UsageError
+from wheelbundle.format import toml
 from wheelbundle.format.pins import Pin
 from wheelbundle.target import Target
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 def read_pylock(path: Path) -> Pylock:
     """Parse and validate ``path``; any fault is one UsageError naming the file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = toml.loads(path.read_text(encoding="utf-8"))
+    except (toml.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from exc
     try:
         return Pylock.from_dict(data)
@@ -136,9 +131,9 @@ def _tree_version(lock: Path, relative: str | None) -> str | None:
     pyproject = lock.parent / (relative or "") / "pyproject.toml"
     try:
         version = (
-            tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("version")
+            toml.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("version")
         )
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, toml.TOMLDecodeError):
         return None
     return str(version) if version else None
 
