@@ -859,11 +859,12 @@ def test_plain_venv_at_venv_dir_is_kept_for_rollback(bundle: Path, tmp_path: Pat
     assert (venv / "marker").read_text() == "the old one"
 
 
-#: Where a kill -9 (power loss, OOM) can catch the switch: a wrapper of the command kills
-#: install.sh ($PPID) once the command is done.
+#: Where a kill -9 (power loss, OOM) can catch the switch, in its order: a wrapper of the
+#: command kills install.sh ($PPID) once the command matching the pattern is done.
 KILL_POINTS = {
+    "rollback named, the venv not yet moved": ("ln", "*/rollback.tmp-link"),
     "the plain venv moved aside": ("mv", "*/previous-*"),
-    "VENV switched, rollback not yet": ("ln", "*/rollback.tmp-link"),
+    "VENV's new link made, not yet in place": ("ln", "*/venv.tmp-link"),
 }
 
 
@@ -875,24 +876,12 @@ def test_a_kill_while_switching_from_a_plain_venv_loses_nothing(
     """kill -9 in the midst of the switch from a venv made by hand: the next run, an install
     or --rollback, first puts the venv back; after an install, --rollback returns to it. An
     interrupted switch is never taken for a finished one, whose leftovers may be deleted."""
-    venv = tmp_path / "venv"
-    ok(run([sys.executable, "-m", "venv", "--without-pip", venv]))
-    (venv / "marker").write_text("the old one")
+    venv = _plain_venv(tmp_path)
     command, argument = KILL_POINTS[point]
-    tools = tmp_path / "killing"
-    tools.mkdir()
-    (tools / command).write_text(
-        f'#!/bin/sh\n/bin/{command} "$@"; status=$?\n'
-        f'case "$*" in {argument}) kill -{signal.SIGKILL.value} $PPID ;; esac\nexit $status\n'
-    )
-    (tools / command).chmod(0o755)
-    env = clean_env(PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
-    killed = install(bundle, venv, env=env)
+    killed = install(bundle, venv, env=_wrapped(tmp_path, command, argument, "kill -9"))
     assert killed.returncode == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
-    assert not (venv / "marker").exists()  # the venv is only previous-STAMP now
-    assert link(Path(f"{venv}.releases") / "switching").endswith(
-        next(p for p in releases_of(venv) if p.startswith("previous-"))
-    )
+    pending = link(Path(f"{venv}.releases") / "switching")  # names where the venv goes
+    assert Path(pending).name.startswith("previous-")
     put_back = f"put {venv} back as it was before an install that was stopped while switching"
     if then == "roll back":
         rolled = ok(install(bundle, "--rollback", venv))
@@ -904,6 +893,61 @@ def test_a_kill_while_switching_from_a_plain_venv_loses_nothing(
         ok(install(bundle, "--rollback", venv))
     assert (venv / "marker").read_text() == "the old one"
     assert "switching" not in releases_of(venv)
+
+
+def _wrapped(tmp_path: Path, command: str, argument: str, action: str) -> dict[str, str]:
+    """An environment whose ``command`` does ``action`` to install.sh ($PPID) once done with
+    a call whose arguments match ``argument``."""
+    tools = tmp_path / f"wrapped-{command}"
+    tools.mkdir()
+    (tools / command).write_text(
+        f'#!/bin/sh\n/bin/{command} "$@"; status=$?\n'
+        f'case "$*" in {argument}) {action} $PPID ;; esac\nexit $status\n'
+    )
+    (tools / command).chmod(0o755)
+    return clean_env(PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
+
+
+def _plain_venv(tmp_path: Path) -> Path:
+    venv = tmp_path / "venv"
+    ok(run([sys.executable, "-m", "venv", "--without-pip", venv]))
+    (venv / "marker").write_text("the old one")
+    return venv
+
+
+def test_ctrl_c_as_the_switch_ends_never_deletes_the_release_in_use(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """Interrupted once VENV points at the new release: that release stays, VENV works, and
+    the venv made by hand is the one to roll back to (once, the release was deleted under it)."""
+    venv = _plain_venv(tmp_path)
+    env = _wrapped(tmp_path, "rm", "*/switching", "kill -INT")
+    stopped = install(bundle, venv, env=env)
+    assert stopped.returncode == 130, stopped.stderr
+    assert alpha_version(venv) == "1.0"  # the new release, whole
+    ok(install(bundle, "--rollback", venv))
+    assert (venv / "marker").read_text() == "the old one"
+
+
+def test_a_venv_made_again_after_a_kill_mid_switch_keeps_the_moved_one(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """The operator, finding VENV gone, made a new one by hand: the install after it cannot put
+    the old one back, and keeps it apart (never sweeps it); --check says what is pending."""
+    venv = _plain_venv(tmp_path)
+    killed = install(bundle, venv, env=_wrapped(tmp_path, "mv", "*/previous-*", "kill -9"))
+    assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL)
+    checked = ok(install(bundle, "--check", venv))
+    assert "was stopped while switching; the next install or --rollback first puts back" in (
+        checked.stderr
+    )
+    ok(run([sys.executable, "-m", "venv", "--without-pip", venv]))
+    again = ok(install(bundle, venv))
+    assert "the venv that install had moved aside is kept as" in again.stderr
+    [kept] = [p for p in releases_of(venv) if p.startswith("kept-")]
+    assert (Path(f"{venv}.releases") / kept / "marker").read_text() == "the old one"
+    ok(install(bundle, venv))  # and a later install keeps it too
+    assert kept in releases_of(venv)
 
 
 def test_a_non_venv_directory_is_refused(bundle: Path, tmp_path: Path) -> None:

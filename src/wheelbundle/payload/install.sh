@@ -395,9 +395,17 @@ undo_switch() {
             if [ -d "$was" ] && { [ -L "$VENV" ] || [ ! -e "$VENV" ]; }; then
                 rm -f "$VENV"
                 mv "$was" "$VENV" || die 1 "cannot put $was back at $VENV"
+            elif [ -d "$was" ]; then # VENV was made again since: the moved venv is kept apart
+                mv "$was" "$RELEASES/kept-${was##*/previous-}" || die 1 "cannot keep $was"
+                say "note: $VENV was made again after an install was stopped; the venv that install had moved aside is kept as $RELEASES/kept-${was##*/previous-}"
+                rm -f "$RELEASES/switching"
+                return 0
             fi
             ;;
-        *) switch_link "$VENV" "$was" ;;
+        *)
+            require_python
+            switch_link "$VENV" "$was"
+            ;;
     esac
     rollback=$(readlink "$RELEASES/rollback" 2>/dev/null) || rollback=
     if [ -n "$rollback" ] && { [ "$rollback" = "$was" ] || [ ! -e "$rollback" ]; }; then
@@ -411,8 +419,7 @@ if [ "$MODE" = rollback ]; then
     # A server with no Python of its own has the current release's (its bundled runtime).
     if [ "$PY_GIVEN" = no ] && [ -f support/runtimes.txt ]; then PY=$VENV/bin/python; fi
     if [ -L "$RELEASES/switching" ]; then # the install that was stopped is what is rolled back
-        [ -x "$PY" ] || PY=python3
-        require_python
+        [ -x "$PY" ] || PY=python3        # needed only to switch a link back (steps replace)
         undo_switch
         exit 0
     fi
@@ -451,6 +458,9 @@ else
     say "target $TARGET fits $PY (Python $PY_VERSION)"
 fi
 if [ "$MODE" = check ]; then
+    if [ -L "$RELEASES/switching" ]; then
+        say "note: an install into $VENV was stopped while switching; the next install or --rollback first puts back $(readlink "$RELEASES/switching")"
+    fi
     printf 'check passed: %s %s (%s) can be installed into %s; nothing was changed\n' \
         "$NAME" "$VERSION" "$TARGET" "$VENV"
     exit 0
@@ -463,7 +473,9 @@ cleanup() {
     status=$?
     if [ -n "$NEW" ]; then
         [ ! -L "$RELEASES/switching" ] || undo_switch
-        rm -rf "$NEW" "$NEW.partial" "$NEW.uv" "$VENV.tmp-link" || true
+        if [ "$(readlink "$VENV" 2>/dev/null || :)" != "$NEW" ]; then # never the one in use
+            rm -rf "$NEW" "$NEW.partial" "$NEW.uv" "$VENV.tmp-link" || true
+        fi
         rmdir "$RELEASES" 2>/dev/null || true
         say "$VENV was left as it was"
     fi
@@ -542,22 +554,24 @@ rm -f "$release.partial"
 
 # The switch. A plain venv directory at VENV_DIR is kept as previous-STAMP, for --rollback;
 # "switching" names what VENV_DIR was until the switch is done, wherever a kill leaves it.
+# rollback is set before the move too, as earlier versions of this script expect after a kill.
 before=$(readlink "$VENV" 2>/dev/null) || before=
+case $before in '' | /*) ;; *) before=$(dirname -- "$VENV")/$before ;; esac # a relative link
 [ ! -d "$VENV" ] || [ -L "$VENV" ] || [ ! -f "$VENV/pyvenv.cfg" ] || before=$RELEASES/previous-$stamp
 ln -s "${before:-none}" "$RELEASES/switching"
+if [ -n "$before" ]; then switch_link "$RELEASES/rollback" "$before"; else rm -f "$RELEASES/rollback"; fi
 if [ -d "$VENV" ] && [ ! -L "$VENV" ]; then
     if [ -n "$before" ]; then mv "$VENV" "$before"; else rmdir "$VENV"; fi # empty, checked above
 fi
 switch_link "$VENV" "$release"
-if [ -n "$before" ]; then switch_link "$RELEASES/rollback" "$before"; else rm -f "$RELEASES/rollback"; fi
+NEW= # an interrupt from here on keeps the new release; "switching" has the next run undo it
 rm -f "$RELEASES/switching"
-NEW=
 say "switched $VENV to ${release##*/}"
 
 # Keep the current release and the one before it; delete leftovers of earlier runs.
 keep=${release##*/} keep_before=${before##*/}
 for entry in "$RELEASES"/*; do
-    case ${entry##*/} in "$keep" | "$keep_before" | rollback | '*') continue ;; esac
+    case ${entry##*/} in "$keep" | "$keep_before" | rollback | kept-* | '*') continue ;; esac
     rm -rf "$entry" || say "warning: could not delete $entry"
 done
 printf 'installed %s %s (%s) into %s\n' "$NAME" "$VERSION" "$TARGET" "$VENV"
