@@ -512,6 +512,7 @@ def test_a_kill_9_while_packing_leaves_the_outdir_as_it_was(
 
 FULL_DISK = """
 mount -t tmpfs -o "$MOUNT" tmpfs "$1" || exit 99
+[ -z "${FILL:-}" ] || dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null || :
 shift
 "$@"; status=$?
 echo "left: $(find "$FULL" -name '*.part' | wc -l)"
@@ -520,7 +521,7 @@ exit $status
 
 
 def _make_on_a_tmpfs(
-    tmp_path: Path, index: LocalIndex, folder: Path, mount: str = "size=256k"
+    tmp_path: Path, index: LocalIndex, folder: Path, mount: str = "size=256k", fill: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """``bundle make`` with ``folder`` on a small tmpfs (``mount``'s options) of a mount
     namespace of its own; skipped where none can be mounted."""
@@ -528,7 +529,7 @@ def _make_on_a_tmpfs(
         pytest.skip("mounting a tmpfs needs root and unshare (util-linux)")
     folder.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_CONFIG_FILE=os.devnull, FULL=str(folder), MOUNT=mount)
+    env.update(PIP_CONFIG_FILE=os.devnull, FULL=str(folder), MOUNT=mount, FILL="1" if fill else "")
     done = subprocess.run(
         ["unshare", "-m", "sh", "-c", FULL_DISK, "sh", folder,
          sys.executable, "-m", "wheelbundle", "make", requirements(tmp_path / "app", "alpha"),
@@ -554,24 +555,32 @@ def test_a_full_cache_disk_is_one_error_line_naming_where_and_leaves_nothing(
 
 
 @pytest.mark.parametrize(
-    ("mount", "code", "said"),
+    ("mount", "fill", "code", "said"),
     [
-        ("size=256k", 1, "its disk has 256 kB free, and no bundle is smaller than 1 MB (pip's "
-         "own wheel is in each); free some space, or choose another -o OUTDIR"),
-        ("ro", 2, "cannot write there (Read-only file system); choose another -o OUTDIR, or "
-         "make it writable"),
+        ("size=256k", False, 1, "its disk has 256 kB free, and no bundle is smaller than 1 MB "
+         "(pip's own wheel is in each); free some space, or choose another -o OUTDIR"),
+        ("size=64k", True, 1, "its disk has 0 kB free, and no bundle is smaller than 1 MB "
+         "(pip's own wheel is in each); free some space, or choose another -o OUTDIR"),
+        ("ro", False, 2, "cannot write there (Read-only file system); choose another -o OUTDIR, "
+         "or make it writable"),
     ],
-    ids=["full", "read-only"],
+    ids=["nearly-full", "full", "read-only"],
 )  # fmt: skip
 def test_an_outdir_that_cannot_take_the_archive_is_refused_before_any_work(
-    tmp_path: Path, make_index: MakeIndex, packages_dir: Path, mount: str, code: int, said: str
+    tmp_path: Path,
+    make_index: MakeIndex,
+    packages_dir: Path,
+    mount: str,
+    fill: bool,
+    code: int,
+    said: str,
 ) -> None:
     """Found at once, naming OUTDIR and the fix, not after resolving and downloading (the
     index is never asked), and not as a hidden temporary file's name."""
     quiet = make_index(packages_dir / "alpha-1.0-py3-none-any.whl")
     folder = tmp_path / "dist"
     started = time.monotonic()
-    done = _make_on_a_tmpfs(tmp_path, quiet, folder, mount)
+    done = _make_on_a_tmpfs(tmp_path, quiet, folder, mount, fill)
     took = time.monotonic() - started
     assert done.returncode == code, done.stderr
     assert one_error_line(done.stderr) == f"error: -o {folder}: {said}"
@@ -585,15 +594,21 @@ def test_an_outdir_that_is_a_file_is_refused_before_any_work(
 ) -> None:
     taken = tmp_path / "dist"
     taken.write_text("a file, not a folder")
-    for outdir in (taken, taken / "sub"):
+    dangling = tmp_path / "share"
+    dangling.symlink_to(tmp_path / "unmounted")  # a share not mounted, a folder moved away
+    said = {
+        taken: f"{taken} is not a folder",
+        taken / "sub": f"{taken} is not a folder",
+        dangling: f"{dangling} links to {tmp_path / 'unmounted'}, which does not exist",
+        dangling / "sub": f"{dangling} links to {tmp_path / 'unmounted'}, which does not exist",
+    }
+    for outdir, why in said.items():
         made = bundle(
             capsys, "make", requirements(tmp_path / "app", "alpha"), "-o", outdir,
             "--index-url", index.url, "--cache-dir", tmp_path / "cache",
         )  # fmt: skip
         assert made.code == 2, made.err
-        assert one_error_line(made.err) == (
-            f"error: -o {outdir}: {taken} is not a folder; choose another -o OUTDIR"
-        )
+        assert one_error_line(made.err) == f"error: -o {outdir}: {why}; choose another -o OUTDIR"
     assert taken.read_text() == "a file, not a folder"
 
 

@@ -302,6 +302,12 @@ def test_a_runtime_url_that_is_not_there_is_named_missing(
             f"{missing}"
         )
     assert not dist.exists() or not list(dist.iterdir())
+    refused = "http://127.0.0.1:9/rt.tar.gz"  # nothing listens there: the runtime is named
+    code, err, _ = _make(capsys, tmp_path / "c", index, refused)
+    assert code == 1, err
+    line = _error_line(err)
+    assert line.startswith(f"error: --python-runtime: could not reach {refused}"), line
+    assert line.endswith("; check the URL and the network"), line
 
 
 def _error_line(err: str) -> str:

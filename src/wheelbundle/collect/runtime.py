@@ -235,18 +235,31 @@ def _fragment_sha256(fragment: str) -> str | None:
     return digest.lower() if algorithm == "sha256" and len(digest) == 64 else None
 
 
+def _check_there(url: str, fetcher: Fetcher) -> None:
+    """A runtime URL that does not answer 200 is named as such, whatever its digest file did."""
+    try:
+        status = fetcher.status(url)
+    except FetchFailed as exc:
+        raise FetchFailed(f"--python-runtime: {exc}; check the URL and the network") from exc
+    if status != 200:
+        raise FetchFailed(
+            f"--python-runtime {redact(url)}: no runtime there (HTTP {status}); check the URL "
+            "(python-build-standalone's release assets end in -install_only.tar.gz)"
+        )
+
+
 def _published_sha256(url: str, fetcher: Fetcher) -> str | None:
     """The digest in ``URL.sha256``; a URL with neither that nor ``#sha256=`` is refused, never
     taken unchecked (a local ``file:`` URL is the user's own file, as a path is)."""
     if urlsplit(url).scheme == "file":
         return None
-    found = fetcher.read(url + ".sha256")
+    try:
+        found = fetcher.read(url + ".sha256")
+    except FetchFailed:  # the server itself may be unreachable: the runtime is what to name
+        found = None
     fix = "add the runtime's digest to the URL as #sha256=DIGEST"
-    if found is None and (status := fetcher.status(url)) != 200:  # the runtime itself is not there
-        raise FetchFailed(
-            f"--python-runtime {redact(url)}: no runtime there (HTTP {status}); check the URL "
-            "(python-build-standalone's release assets end in -install_only.tar.gz)"
-        )
+    if found is None:
+        _check_there(url, fetcher)
     if found is None:
         raise UsageError(
             f"--python-runtime {url}: no sha256 is published beside it ({url}.sha256 is not "

@@ -13,6 +13,7 @@ valid .tar.gz of stored (level 0) deflate blocks: any gzip reads it.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
@@ -72,9 +73,13 @@ def check_outdir(outdir: Path) -> None:
     (``O_TMPFILE`` where the kernel has it), so not even ``kill -9`` can leave the probe behind.
     """
     existing = outdir.absolute()
-    while not existing.exists() and existing != existing.parent:
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
         existing = existing.parent
     fix = "choose another -o OUTDIR"
+    if existing.is_symlink() and not existing.exists():  # an unmounted share, a moved folder
+        raise UsageError(
+            f"-o {outdir}: {existing} links to {existing.readlink()}, which does not exist; {fix}"
+        )
     if not existing.is_dir():
         raise UsageError(f"-o {outdir}: {existing} is not a folder; {fix}")
     try:
@@ -82,15 +87,21 @@ def check_outdir(outdir: Path) -> None:
             probe.write(b"\0")
             probe.flush()
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _full(outdir, 0, fix) from exc
         raise UsageError(
             f"-o {outdir}: cannot write there ({exc.strerror or exc}); {fix}, or make it writable"
         ) from exc
     disk = os.statvfs(existing)
     if (free := disk.f_bavail * disk.f_frsize) < SMALLEST_ARCHIVE:
-        raise BundleError(
-            f"-o {outdir}: its disk has {free >> 10} kB free, and no bundle is smaller than "
-            f"{SMALLEST_ARCHIVE >> 20} MB (pip's own wheel is in each); free some space, or {fix}"
-        )
+        raise _full(outdir, free, fix)
+
+
+def _full(outdir: Path, free: int, fix: str) -> BundleError:
+    return BundleError(
+        f"-o {outdir}: its disk has {free >> 10} kB free, and no bundle is smaller than "
+        f"{SMALLEST_ARCHIVE >> 20} MB (pip's own wheel is in each); free some space, or {fix}"
+    )
 
 
 def write_bundle(
