@@ -26,7 +26,7 @@ from wheelbundle.bundle.audit import (
     audit_bundles,
     audit_json,
     audit_summary,
-    findings_text,
+    findings_lines,
     sbom_with_vulnerabilities,
 )
 from wheelbundle.bundle.diff import diff_bundles, diff_json, diff_text
@@ -46,7 +46,7 @@ from wheelbundle.index.static import index_bundles
 from wheelbundle.inputs.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.inputs.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.inputs.options import MakeOptions
-from wheelbundle.inputs.policy import load_policy
+from wheelbundle.inputs.policy import Ignored, load_policy
 from wheelbundle.pack.make import make_bundle, plan_bundle
 from wheelbundle.pack.merge import merge_bundles
 from wheelbundle.progress import Bar, Silent
@@ -693,10 +693,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy) if args.policy is not None else None
     audit = _audited(args, [args.archive]) if args.osv else None
     verdict = None
-    if args.policy is not None:
-        policy = load_policy(args.policy)
+    if policy is not None:
         verdict = violations(
             policy,
             read_manifest(args.archive),
@@ -712,6 +712,7 @@ def _report(args: argparse.Namespace) -> int:
         since=read_manifest(args.since) if args.since else None,
         since_name=args.since.name if args.since else None,
         allowed_signers=args.allowed_signers,
+        ignore=policy.ignore if policy else (),
     )
     text = report_html(facts) if args.format == "html" else report_markdown(facts)
     with atomic_file(args.output) as out:
@@ -727,28 +728,48 @@ def _audited(args: argparse.Namespace, archives: Sequence[Path]) -> Audit:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    audit = _audited(args, args.archives)
     policy = load_policy(args.policy) if args.policy is not None else None
+    audit = _audited(args, args.archives)
     ignore = policy.ignore if policy else ()
-    if args.sbom_out is not None:
-        document = sbom_with_vulnerabilities(read_manifest(args.archives[0]), audit, ignore)
+    if args.sbom_out is not None:  # the first bundle's SBOM, with that bundle's findings
+        first = args.archives[0]
+        mine = Audit(tuple(f for f in audit.findings if f.archive == first), audit.snapshot)
+        document = sbom_with_vulnerabilities(read_manifest(first), mine, ignore)
         with atomic_file(args.sbom_out) as out:
             out.write((json.dumps(document, indent=2) + "\n").encode())
     if args.vex_out is not None:
-        with atomic_file(args.vex_out) as out:
-            out.write((json.dumps(openvex(audit, ignore), indent=2) + "\n").encode())
+        _write_vex(args.vex_out, audit, ignore)
     if args.json:
         print(audit_json(audit, ignore))
     elif audit.findings:
-        print(findings_text(audit))
+        print("\n".join(one_line(line) for line in findings_lines(audit)))
     if not args.quiet:
         print(audit_summary(audit), file=sys.stderr)
-    if policy is not None:
-        for archive in args.archives:
-            mine = [f for f in audit.findings if f.archive == archive]
-            lines = violations(policy, read_manifest(archive), mine, archive.stat().st_size)
-            enforce(policy, lines, archive.name)
+    if policy is not None:  # every bundle's violations, then one verdict
+        archives = list(dict.fromkeys(args.archives))
+        lines = [
+            f"{archive.name}: {line}" if len(archives) > 1 else line
+            for archive in archives
+            for line in violations(
+                policy,
+                read_manifest(archive),
+                [f for f in audit.findings if f.archive == archive],
+                archive.stat().st_size,
+            )
+        ]
+        enforce(policy, lines, ", ".join(a.name for a in archives))
     return 1 if audit.findings else 0
+
+
+def _write_vex(path: Path, audit: Audit, ignore: Sequence[Ignored]) -> None:
+    """OpenVEX has no document of no statements: with no finding, nothing is written."""
+    if not audit.findings:
+        print(
+            f"--vex-out: no finding, so no VEX statement; {path} was not written", file=sys.stderr
+        )
+        return
+    with atomic_file(path) as out:
+        out.write((json.dumps(openvex(audit, ignore), indent=2) + "\n").encode())
 
 
 def _make(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.bundles import bundle, make_archive
+from support.bundles import bundle, make_archive, read_member, rewrite
 from support.cyclonedx import validate
 from support.index import LocalIndex
 from support.packages import make_wheel, pip_wheel
@@ -186,7 +186,10 @@ def _npm_only(tmp_path: Path) -> Path:
     [
         (_empty_zip, "holds no OSV advisory (no .json, .yaml or .yml file in it)"),
         (_empty_folder, "holds no OSV advisory (no .json, .yaml or .yml file in it)"),
-        (_npm_only, "holds 1 OSV advisories, and none about PyPI (they are about npm)"),
+        (
+            _npm_only,
+            "holds 1 JSON or YAML records, and no PyPI advisory among them (they are about npm)",
+        ),
     ],
     ids=["empty-zip", "empty-folder", "another-ecosystem"],
 )
@@ -421,3 +424,153 @@ def test_the_pypa_yaml_layout_is_read_as_osv_json_is(
     assert judged.code == 4
     assert judged.err.count("(unknown) is a known vulnerability the policy denies") == 9
     assert "(high 8.1)" not in judged.err  # rated below critical: allowed
+
+
+# --- what a hostile or careless source, bundle or policy cannot do (found by review) ---------
+
+
+def _advisory(
+    id_: str, package: str, aliases: list[str], fixed: str, **more: Any
+) -> dict[str, Any]:
+    return {
+        "id": id_, "aliases": aliases, "summary": f"{id_} summary",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": package},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+        **more,
+    }  # fmt: skip
+
+
+def test_an_alias_chain_never_lets_an_ignore_cover_another_vulnerability(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GHSA-aaaa (low) and GHSA-cccc (critical) joined through a PYSEC record naming both: an
+    ignore of GHSA-aaaa does not let the critical one through, and the fix is one that fixes
+    every record joined."""
+    chain = {
+        "GHSA-aaaa": _advisory("GHSA-aaaa", "beta", ["CVE-1"], "2.1",
+                               database_specific={"severity": "LOW"}),
+        "PYSEC-2030-1": _advisory("PYSEC-2030-1", "beta", ["GHSA-aaaa", "CVE-2"], "2.5"),
+        "GHSA-cccc": _advisory("GHSA-cccc", "beta", ["CVE-2"], "3.5",
+                               database_specific={"severity": "CRITICAL"}),
+    }  # fmt: skip
+    osv = _folder(tmp_path, chain)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "vulnerabilities:\n  deny: low\n  ignore:\n"
+        "    - {id: GHSA-aaaa, reason: not reachable, expires: 2999-01-01}\n"
+    )
+    judged = bundle(capsys, "audit", archive, "--osv", osv, "--policy", policy, "--json")
+    assert judged.code == 4, judged.err
+    (finding,) = json.loads(judged.out)["findings"]
+    assert finding["fixed"] == "3.5" and finding["severity"]["rating"] == "critical"
+    assert finding["ignored"] is None
+    covered = policy.read_text() + "    - {id: CVE-2, reason: not reachable, expires: 2999-01-01}\n"
+    policy.write_text(covered)
+    assert bundle(capsys, "audit", archive, "--osv", osv, "--policy", policy).code == 1
+
+
+def test_a_bundle_changed_after_it_was_made_is_not_audited(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest edited to hide a package (beta 2.0 made 9.9) is caught as verify catches it."""
+    manifest = read_member(archive, "manifest.yaml")
+    assert b"version: '2.0'" in manifest
+    edited = manifest.replace(b"version: '2.0'", b"version: '9.9'")
+    tampered = rewrite(archive, tmp_path / archive.name, {"manifest.yaml": edited})
+    refused = bundle(capsys, "audit", tampered, "--osv", _zip(tmp_path, PLANTED))
+    assert refused.code == 3, refused.err
+    assert one_line_error(refused.err).startswith("error: manifest.yaml")
+
+
+@pytest.mark.parametrize("form", [_folder, _zip], ids=["folder", "zip"])
+def test_an_advisory_larger_than_any_real_one_is_refused_not_skipped(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], form: Any
+) -> None:
+    padded = {**PLANTED["PYSEC-2026-1"], "details": "x" * (5 << 20)}
+    refused = bundle(
+        capsys, "audit", archive, "--osv", form(tmp_path, {**PLANTED, "PYSEC-2026-1": padded})
+    )
+    assert refused.code == 2, refused.err
+    assert "PYSEC-2026-1.json is 524" in refused.err and "more than any advisory" in refused.err
+
+
+def test_an_unreadable_fixed_version_never_ends_a_range_and_a_future_date_is_no_freshness(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = _advisory("PYSEC-2030-2", "beta", [], "<b>9</b>", modified="2999-01-01T00:00:00Z")
+    dated = {**PLANTED["PYSEC-2026-4"], "modified": "2020-01-01T00:00:00Z"}
+    osv = _folder(tmp_path, {"PYSEC-2030-2": odd, "PYSEC-2026-4": dated})
+    found = bundle(capsys, "audit", archive, "--osv", osv, "--json", "-q")
+    assert found.code == 1
+    document = json.loads(found.out)
+    assert [f["id"] for f in document["findings"]] == ["PYSEC-2030-2"]
+    assert document["snapshot"]["newest"] == "2020-01-01T00:00:00Z"
+    stale = bundle(capsys, "audit", archive, "--osv", osv, "--osv-max-age", "30")
+    assert stale.code == 2 and "days ago, more than --osv-max-age 30" in stale.err
+
+
+def test_one_package_version_is_one_finding_however_many_wheels_or_times_given(
+    tmp_path: Path, make_index: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two targets carry two wheels of binpkg 1.0: one finding naming both; the same bundle
+    given twice is audited once."""
+    folder = tmp_path / "packages"
+    for tag in ("cp311-cp311-manylinux_2_28_x86_64", "cp312-cp312-manylinux_2_28_x86_64"):
+        make_wheel(folder, "binpkg", "1.0", tag=tag)
+    pip_wheel(folder)
+    served = make_index(*folder.iterdir())
+    two = make_archive(
+        tmp_path / "two", served.url, "binpkg",
+        args=("--target", "cp311-manylinux_2_28_x86_64", "--target", "cp312-manylinux_2_28_x86_64"),
+    )  # fmt: skip
+    osv = _folder(tmp_path, {"PYSEC-2030-3": _advisory("PYSEC-2030-3", "binpkg", [], "1.1")})
+    found = bundle(capsys, "audit", two, two, "--osv", osv, "--json")
+    assert found.code == 1, found.err
+    (finding,) = json.loads(found.out)["findings"]
+    assert len(finding["wheels"]) == 2
+    assert "1 known vulnerabilities (1 unknown) in 1 packages" in found.err
+
+
+def test_no_vex_document_is_written_for_no_finding(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OpenVEX allows no document without statements: none is written, and that is said."""
+    clean = {k: v for k, v in PLANTED.items() if k not in ("PYSEC-2026-1", "GHSA-9wx4-h78v-vm56")}
+    out = tmp_path / "vex.json"
+    done = bundle(capsys, "audit", archive, "--osv", _folder(tmp_path, clean), "--vex-out", out)
+    assert done.code == 0 and not out.exists()
+    assert f"--vex-out: no finding, so no VEX statement; {out} was not written" in done.err
+
+
+def test_every_bundle_s_violations_are_named_before_the_verdict(
+    archive: Path, index: LocalIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = make_archive(tmp_path / "other", index.url, "beta==2.0", args=("--name", "other"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("vulnerabilities:\n  deny: high\n")
+    judged = bundle(capsys, "audit", archive, other, "--osv", _zip(tmp_path, PLANTED),
+                    "--policy", policy)  # fmt: skip
+    assert judged.code == 4
+    said = [line for line in judged.err.splitlines() if line.startswith("policy: ")]
+    assert [line.split(": ")[1] for line in said] == [archive.name, other.name]
+
+
+def test_an_advisory_cannot_forge_lines_of_the_audit_or_html_in_the_markdown_report(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forged = {**PLANTED["PYSEC-2026-1"], "aliases": ["CVE-1\nerror: forged"],
+              "summary": "ok \x1b[31m red <img src=x onerror=alert(1)>"}  # fmt: skip
+    osv = _folder(tmp_path, {"PYSEC-2026-1": forged})
+    found = bundle(capsys, "audit", archive, "--osv", osv)
+    assert len(found.out.splitlines()) == 1
+    assert "CVE-1\\nerror: forged" in found.out and "ok \\x1b[31m red" in found.out
+    md = tmp_path / "report.md"
+    assert bundle(capsys, "report", archive, "-o", md, "--format", "md", "--osv", osv).code == 0
+    text = md.read_text()
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "\nerror: forged" not in text
+
+
+def one_line_error(err: str) -> str:
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    return line

@@ -152,7 +152,21 @@ def test_audit_with_a_policy_exits_4_naming_each_violation(
         ("origins:\n  deny: [downloaded]\n", "origins: 'downloaded' is none of"),
         ("max_size: lots\n", "max_size 'lots': give bytes, or a size such as 500 MB"),
         ("colours: red\n", "unknown key 'colours'"),
-        ("vulnerabilities:\n  unknown: maybe\n", "unknown must be deny or allow, not 'maybe'"),
+        (
+            "vulnerabilities:\n  deny: high\n  unknown: maybe\n",
+            "unknown must be deny or allow, not 'maybe'",
+        ),
+        ("vulnerabilities:\n  unknown: deny\n", "give deny too (all, or a severity)"),
+        (
+            "vulnerabilities:\n  ignore:\n    - {id: X, reason: r, expires: 2030-01-01, "
+            "package: urllib3}\n",
+            "ignore X: unknown key 'package'",
+        ),
+        (
+            "vulnerabilities:\n  ignore:\n    - {id: X, reason: '', expires: 2030-01-01}\n",
+            "ignore X: give the reason it does not apply",
+        ),
+        ("licenses:\n  deny: [MIT OR Apache-2.0]\n", "is an expression; list each licence"),
         (
             "vulnerabilities:\n  ignore:\n    - {id: X, reason: r, expires: 2030-01-01, "
             "justification: trust-me}\n",
@@ -200,6 +214,7 @@ def test_a_wrong_policy_is_a_usage_error_naming_what_is_wrong(
         ("Apache-2.0 AND (MIT OR GPL-3.0-only)", [], ["Apache-2.0", "MIT"], True),
         ("Apache-2.0 AND GPL-3.0-only", [], ["Apache-2.0", "MIT"], False),
         ("LicenseRef-Proprietary", ["LicenseRef-Proprietary"], None, False),
+        ("LicenseRef-Proprietary", ["licenseref-proprietary"], None, False),  # SPDX ignores case
         ("LicenseRef-Proprietary", [], ["MIT"], False),
         ("unknown", ["unknown"], None, False),
         ("unknown", [], None, True),
@@ -228,3 +243,26 @@ def test_a_finding_no_advisory_rates_is_as_the_policy_says(
         assert judged.code == code, judged.err
         if code == 4:
             assert "(unknown) is a known vulnerability the policy denies" in judged.err
+
+
+def test_an_expiry_written_as_a_time_is_read_as_its_day(tmp_path: Path) -> None:
+    policy = load_policy(
+        _policy(
+            tmp_path,
+            "vulnerabilities:\n  deny: all\n  ignore:\n"
+            "    - {id: X, reason: r, expires: 2099-01-01T00:00:00Z}\n",
+        )
+    )
+    assert policy.ignore[0].expires == datetime.date(2099, 1, 1)
+
+
+def test_make_refuses_osv_without_a_policy_and_a_missing_osv_before_any_work(
+    licensed_index: LocalIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    licensed_index.reset_requests()
+    alone = _make(capsys, tmp_path, licensed_index, "--osv", tmp_path)
+    assert alone.code == 2 and "--osv is read for --policy's vulnerability rules" in alone.err
+    deny = _policy(tmp_path, "vulnerabilities:\n  deny: high\n")
+    missing = _make(capsys, tmp_path, licensed_index, "--policy", deny, "--osv", tmp_path / "no")
+    assert missing.code == 2 and "no such file or folder" in missing.err
+    assert not licensed_index.requests  # refused before resolving

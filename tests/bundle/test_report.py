@@ -184,3 +184,23 @@ def test_markdown_for_a_ticket_holds_the_same_facts(
     assert "| gamma | 1.0 | built-from-sdist | unknown |" in text
     assert "- beta: upgraded 1.0 → 2.0" in text
     assert "2 wheels (" in text and ") are not in the old bundle." in text  # beta 2.0 and gamma
+
+
+def test_what_the_policy_accepts_is_shown_beside_the_finding(
+    releases: tuple[Path, Path], inputs: tuple[Path, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _, new = releases
+    osv, _ = inputs
+    policy = tmp_path / "accepting.yaml"
+    policy.write_text(
+        "vulnerabilities:\n  deny: all\n  ignore:\n"
+        "    - {id: CVE-2026-0001, reason: input is trusted here, expires: 2999-12-31}\n"
+    )
+    for form, said in (
+        ("html", "accepted by the policy until 2999-12-31: input is trusted here</em>"),
+        ("md", "(accepted by the policy until 2999-12-31: input is trusted here)"),
+    ):
+        out = tmp_path / f"report.{form}"
+        text = _report(capsys, new, out, "--format", form, "--osv", osv, "--policy", policy)
+        assert said in text, text

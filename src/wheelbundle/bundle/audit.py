@@ -20,7 +20,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from wheelbundle.bundle.sbom import sbom, snapshot_properties
-from wheelbundle.format.layout import read_manifest
+from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.osv import RATINGS, Advisory, Severity, Snapshot, read_osv
 from wheelbundle.inputs.policy import Ignored
@@ -36,7 +36,8 @@ class Finding:
     archive: Path
     name: str
     version: str
-    wheel: str
+    wheels: tuple[str, ...]
+    """The bundle's wheels of that version: one per target when they differ."""
     advisories: tuple[Advisory, ...]
 
     @property
@@ -55,20 +56,17 @@ class Finding:
 
     @property
     def fixed(self) -> str | None:
-        """The lowest version that fixes it above the one installed (the 3.2 branch's fix for
-        3.2.0, not the 3.1 branch's); None when no fix is published."""
+        """The lowest version above the one installed that every advisory joined calls fixed
+        (the 3.2 branch's fix for 3.2.0, not the 3.1 branch's); None when one of them names
+        no fix above it."""
         try:
             installed = Version(self.version)
         except InvalidVersion:
             return None
-        fixes = []
-        for fix in {f for a in self.advisories for f in a.fixed}:
-            try:
-                if Version(fix) > installed:
-                    fixes.append(Version(fix))
-            except InvalidVersion:
-                continue
-        return str(min(fixes)) if fixes else None
+        each = [_lowest_fix_above(installed, a) for a in self.advisories]
+        if any(fix is None for fix in each):
+            return None
+        return str(max(fix for fix in each if fix is not None))
 
     @property
     def summary(self) -> str:
@@ -77,9 +75,18 @@ class Finding:
         return next((a.summary for a in ranked if a.summary), "")
 
     def ignored_by(self, ignore: Iterable[Ignored], today: datetime.date) -> Ignored | None:
-        """The policy's unexpired ``ignore`` entry that names any of its ids."""
-        ids = set(self.ids)
-        return next((i for i in ignore if i.id in ids and i.expires >= today), None)
+        """The policy's unexpired ``ignore`` entry that covers every advisory joined here (each
+        names its id among its own ids or aliases): an entry for one vulnerability never lets
+        another through that a chain of aliases joined to it."""
+        current = [i for i in ignore if i.expires >= today]
+        covering = []
+        for advisory in self.advisories:
+            names = {advisory.id.casefold(), *(a.casefold() for a in advisory.aliases)}
+            entry = next((i for i in current if i.id.casefold() in names), None)
+            if entry is None:
+                return None
+            covering.append(entry)
+        return covering[0] if covering else None
 
 
 @dataclass(frozen=True)
@@ -96,8 +103,9 @@ class Audit:
 
 
 def audit_bundles(archives: Sequence[Path], osv: Path, max_age: int | None = None) -> Audit:
-    """The findings of every bundle, by bundle, severity and package."""
-    manifests = [(archive, read_manifest(archive)) for archive in archives]
+    """The findings of every bundle, by bundle, severity and package. Each bundle is verified
+    first: the manifest of one changed after it was made could hide any package."""
+    manifests = [(a, verify_bundle(a).manifest) for a in dict.fromkeys(archives)]
     return audit_manifests(manifests, osv, max_age)
 
 
@@ -108,17 +116,37 @@ def audit_manifests(
     names = {p.name for _, m in manifests for p in m.packages}
     database = read_osv(osv, names, max_age)
     findings = [
-        Finding(archive, p.name, p.version, p.wheel, group)
+        Finding(archive, name, version, tuple(wheels), group)
         for archive, manifest in manifests
-        for p in manifest.packages
+        for (name, version), wheels in _by_version(manifest).items()
         for group in _joined(
-            a for a in database.advisories if a.package == p.name and a.affects(p.version)
+            a for a in database.advisories if a.package == name and a.affects(version)
         )
     ]
     findings.sort(key=lambda f: (f.name, f.id))
     findings.sort(key=lambda f: f.severity, reverse=True)  # by rating, then score
     findings.sort(key=lambda f: str(f.archive))
     return Audit(tuple(findings), database.snapshot)
+
+
+def _by_version(manifest: Manifest) -> dict[tuple[str, str], list[str]]:
+    """The bundle's wheels by package and version: a bundle for two Pythons may hold two of
+    one version, which are one package to audit."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for p in manifest.packages:
+        found.setdefault((p.name, p.version), []).append(p.wheel)
+    return found
+
+
+def _lowest_fix_above(installed: Version, advisory: Advisory) -> Version | None:
+    fixes = []
+    for fix in advisory.fixed:
+        try:
+            if Version(fix) > installed:
+                fixes.append(Version(fix))
+        except InvalidVersion:
+            continue
+    return min(fixes, default=None)
 
 
 def _joined(advisories: Iterable[Advisory]) -> list[tuple[Advisory, ...]]:
@@ -141,8 +169,9 @@ def _id_rank(name: str) -> tuple[int, str]:
     return rank, name
 
 
-def findings_text(audit: Audit) -> str:
-    """One line per finding: package, version, severity, ids, the fix, the summary."""
+def findings_lines(audit: Audit) -> list[str]:
+    """One line per finding: package, version, severity, ids, the fix, the summary (the
+    advisory's own words: the caller escapes what they hold)."""
     lines = []
     for f in audit.findings:
         fixed = f"fixed in {f.fixed}" if f.fixed else "no fixed version"
@@ -150,7 +179,7 @@ def findings_text(audit: Audit) -> str:
             f"{f.archive.name}: {f.name} {f.version}: {f.severity}: {', '.join(f.ids)}; "
             f"{fixed}: {f.summary}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def audit_summary(audit: Audit) -> str:
@@ -184,7 +213,7 @@ def _finding_json(f: Finding, ignored: Ignored | None) -> dict[str, Any]:
         "archive": str(f.archive),
         "package": f.name,
         "version": f.version,
-        "wheel": f.wheel,
+        "wheels": list(f.wheels),
         "id": f.id,
         "ids": list(f.ids),
         "severity": _severity_json(f.severity),
@@ -215,8 +244,9 @@ def sbom_with_vulnerabilities(
     by_id: dict[str, dict[str, Any]] = {}
     for f in audit.findings:
         entry = by_id.setdefault(f.id, _vulnerability(f, f.ignored_by(ignore, today)))
-        if {"ref": f.wheel} not in entry["affects"]:
-            entry["affects"].append({"ref": f.wheel})
+        for wheel in f.wheels:
+            if {"ref": wheel} not in entry["affects"]:
+                entry["affects"].append({"ref": wheel})
     if by_id:
         document["vulnerabilities"] = list(by_id.values())
     return document

@@ -106,7 +106,8 @@ def _term(tokens: list[str], judge: Judge) -> tuple[bool, list[str]]:
 def _term_allowed(licence: str, exception: str | None, policy: Policy) -> bool:
     """A licence with its exception is judged as the policy names it, if it does (``deny:
     [GPL-2.0-only WITH Classpath-exception-2.0]``), else by the licence alone."""
-    named = f"{licence} WITH {exception}" if exception else licence
+    licence = licence.casefold()  # the policy's ids are kept casefolded, as SPDX compares
+    named = f"{licence} with {exception.casefold()}" if exception else licence
     allowed = policy.allow_licenses
     if named in policy.deny_licenses:
         return False

@@ -6,6 +6,7 @@ network, no scripts, no external fonts; prints on A4), or Markdown for a ticket,
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import html
 from collections import Counter
@@ -24,6 +25,7 @@ from wheelbundle.cache import sha256_file
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import SUMS
 from wheelbundle.format.manifest import Manifest, Package
+from wheelbundle.inputs.policy import Ignored
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Facts:
     """``signed by PRINCIPAL``, ``signed (signature not checked)`` or ``unsigned``."""
     audit: Audit | None = None
     """With ``--osv``: the findings, and the copy of the database they rest on."""
+    ignore: tuple[Ignored, ...] = ()
+    """With ``--policy``: what it accepts, shown beside the findings it covers."""
     violations: tuple[str, ...] | None = None
     """None: no policy was given."""
     changes: tuple[Change, ...] | None = None
@@ -54,6 +58,7 @@ def gather(
     since: Manifest | None = None,
     since_name: str | None = None,
     allowed_signers: Path | None = None,
+    ignore: Sequence[Ignored] = (),
 ) -> Facts:
     """The bundle verified first: a report is never made of a bundle that is not intact."""
     verified = verify_bundle(archive, allowed_signers)
@@ -74,6 +79,7 @@ def gather(
         sums_sha256=sums,
         signed=signed,
         audit=audit,
+        ignore=tuple(ignore),
         violations=None if violations is None else tuple(violations),
         changes=None if changes is None else tuple(changes),
         since=since_name,
@@ -213,7 +219,8 @@ def _verdicts_html(facts: Facts) -> list[str]:
                     f'<tr><td class="bad">{e(f.name)} {e(f.version)}</td>'
                     f'<td class="sev {e(f.severity.rating)}"{vector}>{e(str(f.severity))}</td>'
                     f"<td>{e(f.fixed or 'not fixed')}</td>"
-                    f"<td>{'<br>'.join(e(i) for i in f.ids)}</td><td>{e(f.summary)}</td></tr>"
+                    f"<td>{'<br>'.join(e(i) for i in f.ids)}</td>"
+                    f"<td>{e(f.summary)}{_accepted_html(f, facts)}</td></tr>"
                 )
             out.append("</tbody></table>")
     if facts.violations is not None:
@@ -245,6 +252,19 @@ def _verdicts_html(facts: Facts) -> list[str]:
                 )
             out.append("</tbody></table>")
     return out
+
+
+def _accepted(f: Finding, facts: Facts) -> str | None:
+    """What the policy says of a finding it accepts: until when, and why."""
+    entry = f.ignored_by(facts.ignore, datetime.date.today())
+    if entry is None:
+        return None
+    return f"accepted by the policy until {entry.expires.isoformat()}: {entry.reason}"
+
+
+def _accepted_html(f: Finding, facts: Facts) -> str:
+    said = _accepted(f, facts)
+    return "" if said is None else f'<br><em class="ok">{html.escape(said)}</em>'
 
 
 def _counts_text(audit: Audit) -> str:
@@ -322,6 +342,13 @@ def _tree_html(
     return "".join(out)
 
 
+def _md(text: str) -> str:
+    """A line of the world's words (an advisory's summary) made plain text in Markdown: no
+    control character, no HTML a renderer would run, no table or line broken."""
+    printable = "".join(c if c.isprintable() else " " for c in text)
+    return html.escape(printable, quote=False).replace("|", "\\|")
+
+
 def report_markdown(facts: Facts) -> str:
     m = facts.manifest
     lines = [
@@ -344,8 +371,12 @@ def report_markdown(facts: Facts) -> str:
         if audit.findings:
             lines += [_counts_text(audit) + ".", ""]
         lines += [
-            f"- **{f.name} {f.version}** ({f.severity}): {', '.join(f.ids)}; "
-            f"fixed in {f.fixed or 'no version'}: {f.summary}"
+            _md(
+                f"- **{f.name} {f.version}** ({f.severity}): {', '.join(f.ids)}; "
+                + (f"fixed in {f.fixed}" if f.fixed else "no fixed version")
+                + f": {f.summary}"
+                + (f" ({said})" if (said := _accepted(f, facts)) else "")
+            )
             for f in audit.findings
         ] or ["None known in that copy of the OSV database."]
         lines.append("")

@@ -155,6 +155,7 @@ def read_osv(
     ecosystems: Counter[str] = Counter()
     read = pypi = 0
     newest: datetime.datetime | None = None
+    horizon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
     for name, data in _documents(path):
         record = _record(path, name, data)
         if not isinstance(record, dict):
@@ -165,8 +166,9 @@ def read_osv(
         if "PyPI" not in here:
             continue
         pypi += 1
-        if (changed := _when(record.get("modified"))) and (newest is None or changed > newest):
-            newest = changed
+        changed = _when(record.get("modified"))
+        if changed and changed <= horizon and (newest is None or changed > newest):
+            newest = changed  # a date in the future says nothing of how fresh the copy is
         if not record.get("withdrawn"):
             found.extend(_about(record, wanted))
     if not pypi:
@@ -185,19 +187,24 @@ def read_osv(
 def _nothing_for_pypi(read: int, ecosystems: Counter[str]) -> str:
     if not read:
         return "holds no OSV advisory (no .json, .yaml or .yml file in it)"
-    named = ", ".join(e or "none named" for e, _ in ecosystems.most_common(3))
-    return f"holds {read} OSV advisories, and none about PyPI (they are about {named})"
+    named = ", ".join(e for e, _ in ecosystems.most_common(3) if e)
+    about = f"they are about {named}" if named else "none names a package's ecosystem"
+    return f"holds {read} JSON or YAML records, and no PyPI advisory among them ({about})"
 
 
 def _check_age(
     path: Path, newest: datetime.datetime | None, days: int, today: datetime.date
 ) -> None:
     age = None if newest is None else (today - newest.date()).days
-    if age is None or age > days:
-        when = "carries no date" if newest is None else f"was last changed {age} days ago"
+    if newest is None:
         raise UsageError(
-            f"--osv {path}: the newest advisory {when}, more than --osv-max-age {days}; "
-            "mirror a newer copy of the database"
+            f"--osv {path}: no advisory in it carries a date, so --osv-max-age {days} cannot "
+            "be met; mirror a copy of the database with its dates"
+        )
+    if age is not None and age > days:
+        raise UsageError(
+            f"--osv {path}: the newest advisory was last changed {age} days ago, more than "
+            f"--osv-max-age {days}; mirror a newer copy of the database"
         )
 
 
@@ -216,17 +223,31 @@ def _documents(path: Path) -> Iterator[tuple[str, bytes]]:
             name = file.relative_to(path)
             if file.suffix not in _DOCUMENTS or any(p.startswith(".") for p in name.parts):
                 continue
-            if file.is_file() and file.stat().st_size <= MAX_ADVISORY:
+            if file.is_file():
+                _bounded(path, str(name), file.stat().st_size)
                 yield str(name), file.read_bytes()
         return
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                if info.filename.endswith(_DOCUMENTS) and info.file_size <= MAX_ADVISORY:
+                if info.filename.endswith(_DOCUMENTS):
+                    _bounded(path, info.filename, info.file_size)
                     with zf.open(info) as member:
-                        yield info.filename, member.read(MAX_ADVISORY + 1)
+                        data = member.read(MAX_ADVISORY + 1)  # a size the zip understated
+                    _bounded(path, info.filename, len(data))
+                    yield info.filename, data
     except (zipfile.BadZipFile, OSError) as exc:
         raise UsageError(f"--osv {path}: not an OSV zip or folder ({exc}); {_FIX}") from exc
+
+
+def _bounded(path: Path, name: str, size: int) -> None:
+    """An advisory larger than any real one is refused, not passed over: a record skipped in
+    silence could be the one that names a bundled package."""
+    if size > MAX_ADVISORY:
+        raise UsageError(
+            f"--osv {path}: {name} is {size} bytes, more than any advisory ({MAX_ADVISORY >> 20} "
+            "MB); not read, and the source is not used"
+        )
 
 
 def _ecosystem(affected: Mapping[str, Any]) -> str:
@@ -297,7 +318,8 @@ def _events(events: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
 def _in_range(version: Version, events: Sequence[tuple[str, str]]) -> bool:
     """OSV's rule for an ``ECOSYSTEM`` range: affected from each ``introduced`` until the next
     ``fixed`` (excluded) or ``last_affected`` (included), the events in version order."""
-    ordered = sorted(events, key=lambda e: (_version(e[1]), e[0] != "introduced"))
+    readable = [e for e in events if e[0] == "introduced" or _parses(e[1])]  # a bound that does
+    ordered = sorted(readable, key=lambda e: (_version(e[1]), e[0] != "introduced"))  # not end it
     affected = False
     for kind, value in ordered:
         at = _version(value)
@@ -306,6 +328,14 @@ def _in_range(version: Version, events: Sequence[tuple[str, str]]) -> bool:
         elif (kind == "fixed" and version >= at) or (kind == "last_affected" and version > at):
             affected = False
     return affected
+
+
+def _parses(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _version(text: str) -> Version:

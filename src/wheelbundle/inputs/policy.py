@@ -95,7 +95,7 @@ def load_policy(path: Path) -> Policy:
         if "allow" in licenses
         else None,
         deny_vulnerabilities=_severity(path, vulns.get("deny")),
-        deny_unknown=_unknown(path, vulns.get("unknown", "deny")),
+        deny_unknown=_unknown(path, vulns),
         ignore=tuple(
             _ignored(path, entry) for entry in _list(path, "ignore", vulns.get("ignore", []))
         ),
@@ -118,17 +118,25 @@ def _list(path: Path, key: str, value: Any) -> list[Any]:
 
 
 def _licenses(path: Path, value: Any) -> list[str]:
+    """Licence ids (or one with its exception, ``GPL-2.0-only WITH Classpath-exception-2.0``),
+    compared without regard to case, as SPDX compares them."""
     found = []
     for item in _list(path, "licenses", value):
         if str(item).lower() == UNKNOWN:
             found.append(UNKNOWN)
             continue
         try:
-            found.append(canonicalize_license_expression(str(item)))
+            canonical = canonicalize_license_expression(str(item))
         except InvalidLicenseExpression as exc:
             raise UsageError(
                 f"--policy {path}: licenses: {item!r} is not an SPDX id ({exc})"
             ) from exc
+        if any(word in canonical for word in (" AND ", " OR ", "(")):
+            raise UsageError(
+                f"--policy {path}: licenses: {item!r} is an expression; list each licence on "
+                "its own (an expression passes when its licences do)"
+            )
+        found.append(canonical.casefold())
     return found
 
 
@@ -144,7 +152,13 @@ def _severity(path: Path, value: Any) -> str | None:
     return word
 
 
-def _unknown(path: Path, value: Any) -> bool:
+def _unknown(path: Path, vulns: Mapping[str, Any]) -> bool:
+    value = vulns.get("unknown", "deny")
+    if "unknown" in vulns and "deny" not in vulns:
+        raise UsageError(
+            f"--policy {path}: vulnerabilities: unknown says what deny does with a finding no "
+            "advisory rates; give deny too (all, or a severity)"
+        )
     if str(value).lower() not in ("deny", "allow"):
         raise UsageError(
             f"--policy {path}: vulnerabilities: unknown must be deny or allow, not {value!r}"
@@ -158,6 +172,16 @@ def _ignored(path: Path, entry: Any) -> Ignored:
             f"--policy {path}: vulnerabilities: each ignore entry needs id, reason and expires "
             f"(got {entry!r})"
         )
+    if extra := set(entry) - {"id", "reason", "expires", "justification"}:
+        raise UsageError(
+            f"--policy {path}: ignore {entry['id']}: unknown key {sorted(extra)[0]!r} (an entry "
+            "has id, reason, expires and, if you like, justification)"
+        )
+    if not str(entry["reason"]).strip():
+        raise UsageError(
+            f"--policy {path}: ignore {entry['id']}: give the reason it does not apply; the "
+            "next reviewer reads it"
+        )
     justification = entry.get("justification")
     if justification is not None and justification not in JUSTIFICATIONS:
         raise UsageError(
@@ -165,6 +189,8 @@ def _ignored(path: Path, entry: Any) -> Ignored:
             f"{', '.join(JUSTIFICATIONS)}"
         )
     expires = entry["expires"]
+    if isinstance(expires, datetime.datetime):  # 2027-06-30T00:00:00Z, read by YAML as a time
+        expires = expires.date()
     if not isinstance(expires, datetime.date):
         try:
             expires = datetime.date.fromisoformat(str(expires))

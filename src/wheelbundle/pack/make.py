@@ -72,6 +72,7 @@ def make_bundle(
     reporter = reporter or Silent()
     check_outdir(options.outdir)
     policy = load_policy(options.policy) if options.policy else None
+    _check_audit_inputs(options, policy)
     with _resolving(options, reporter, run) as made:
         with _runtime_python(made.runtime, made.cache) as runtime_python:
             collected = collect(made.targets, made.given, made.resolver, reporter, runtime_python)
@@ -157,11 +158,6 @@ def _judge(
     manifest of one that passes records the OSV copy it was judged against."""
     reporter.stage(f"checking the bundle against {policy.path}")
     osv = options.osv
-    if policy.deny_vulnerabilities and osv is None:
-        raise UsageError(
-            f"--policy {policy.path} denies vulnerabilities: give the OSV database to check "
-            "against with --osv PATH"
-        )
     audit = (
         audit_manifests([(Path(manifest.top), manifest)], osv, options.osv_max_age) if osv else None
     )
@@ -174,6 +170,23 @@ def _judge(
         return manifest
     reporter.stage(f"checked against {audit.snapshot.describe()}")
     return replace(manifest, audit=replace(audit.snapshot, source=osv.name))
+
+
+def _check_audit_inputs(options: MakeOptions, policy: Policy | None) -> None:
+    """What the policy's vulnerability rules need, checked before anything is resolved."""
+    osv = options.osv
+    if osv is not None and policy is None:
+        raise UsageError(
+            "--osv is read for --policy's vulnerability rules: give --policy FILE too, or "
+            "check the bundle with bundle audit ARCHIVE --osv PATH"
+        )
+    if policy is not None and policy.deny_vulnerabilities and osv is None:
+        raise UsageError(
+            f"--policy {policy.path} denies vulnerabilities: give the OSV database to check "
+            "against with --osv PATH"
+        )
+    if osv is not None and not osv.exists():
+        raise UsageError(f"--osv {osv}: no such file or folder; give osv.dev's PyPI/all.zip")
 
 
 def _check_build_pythons(paths: Sequence[Path], targets: Sequence[Target]) -> None:
