@@ -1,6 +1,6 @@
 """How long ``bundle audit`` takes on a database the size of osv.dev's whole PyPI export.
 
-No export is downloaded: the real advisories in ``tests/bundle/osv_data/json`` (PYSEC records
+No export is downloaded: the real advisories in ``tests/review/osv_data/json`` (PYSEC records
 and their GHSA twins, CVSS v3 and v4 vectors) are the templates of a zip shaped like
 ``PyPI/all.zip`` (``--records`` advisories, one JSON file each, compressed), each copy with ids of
 its own and one of ``--projects`` package names; the real records stay as they are. Then the
@@ -23,7 +23,7 @@ from pathlib import Path
 from wheelbundle.format.osv import read_osv
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "tests" / "bundle" / "osv_data" / "json"
+TEMPLATES = ROOT / "tests" / "review" / "osv_data" / "json"
 
 
 def export(path: Path, records: int, projects: int) -> int:

@@ -1,9 +1,14 @@
 """The import rule: data flows one way, so a module imports only its own layer and earlier ones.
 
 The folders are the layers, in the order the data takes (docs/architecture.md says what each
-holds): top-level modules are the base (errors, progress, the cache, the target) and the CLI.
+holds): top-level modules are the base (errors, progress, the cache, the target, the runner of
+programs), ``pipeline`` (bundle make's stages in turn) and the CLI.
 
-    base -> format -> pip, net -> inputs -> resolve -> collect -> bundle -> pack -> index -> cli
+    base -> format -> pip, net -> inputs -> review -> resolve -> collect -> bundle -> pack
+        -> pipeline -> index -> cli
+
+review/ (verify, inspect, diff, audit, report) sits before every make stage: reading a bundle
+imports nothing that resolves, fetches, builds or packs.
 
 A new folder must be given its place here; a module that imports a later layer fails this test.
 """
@@ -23,16 +28,18 @@ LAYERS = (
     "format",
     "tools",
     "inputs",
+    "review",
     "resolve",
     "collect",
     "bundle",
     "pack",
+    "pipeline",
     "index",
     "cli",
 )
 FOLDERS = {"pip": "tools", "net": "tools"}
 """Folders that share a layer: pip and the network, underneath every stage, use each other."""
-TOP = {"cli": "cli", "__main__": "cli"}
+TOP = {"cli": "cli", "__main__": "cli", "pipeline": "pipeline"}
 """Top-level modules that are not the base."""
 
 
@@ -103,23 +110,23 @@ def test_no_module_imports_a_later_layer_or_the_cli() -> None:
 
 def test_a_planted_backward_import_is_caught() -> None:
     sources = _sources()
-    sources["bundle.verify"] += (
+    sources["review.verify"] += (
         "\nfrom wheelbundle.pack.write import write_archive\nfrom wheelbundle import cli\n"
     )
     sources["net.fetch"] += "\nimport wheelbundle.resolve.relay\n"
     assert backward_imports(sources) == [
-        "bundle.verify (bundle) imports cli (cli)",
-        "bundle.verify (bundle) imports pack.write (pack)",
         "net.fetch (tools) imports resolve.relay (resolve)",
+        "review.verify (review) imports cli (cli)",
+        "review.verify (review) imports pack.write (pack)",
     ]
 
 
 @pytest.mark.parametrize(
     ("module", "kept_out"),
     [
-        ("bundle.verify", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
-        ("bundle.inspect", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
-        ("bundle.diff", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
+        ("review.verify", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
+        ("review.inspect", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
+        ("review.diff", ("resolve", "net", "pip", "pack", "http.server", "http.client")),
     ],
 )
 def test_reading_a_bundle_loads_no_network_pip_or_packing_code(

@@ -34,7 +34,6 @@ from support.fixtures import MakeIndex
 from support.index import LocalIndex
 from support.packages import make_wheel, pip_wheel_name
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import STALE_SECONDS, Cache
 from wheelbundle.errors import BundleError, UsageError, VerifyFailed
 from wheelbundle.format.archive import BundleArchive
@@ -51,6 +50,7 @@ from wheelbundle.resolve.choose import best_wheel
 from wheelbundle.resolve.dry_run import remembered
 from wheelbundle.resolve.find import files_on_page
 from wheelbundle.resolve.pylock import read_pylock
+from wheelbundle.review.verify import verify_bundle
 from wheelbundle.target import parse_target
 
 FUZZ = settings(

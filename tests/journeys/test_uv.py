@@ -29,10 +29,10 @@ from support.cyclonedx import validate
 from support.index import LocalIndex
 from support.packages import make_uv_wheel, make_wheel, native_tag, pure_bundle_tag
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.format.checksums import parse_sha256sums, sha256sums
 from wheelbundle.format.manifest import Manifest
+from wheelbundle.review.verify import verify_bundle
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

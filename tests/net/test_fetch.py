@@ -12,11 +12,11 @@ from support.index import LocalIndex
 from support.packages import make_wheel
 from support.proxy import ForwardProxy
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import Cache
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
 from wheelbundle.net.credentials import Credentials
 from wheelbundle.net.fetch import Download, Fetcher, Network
+from wheelbundle.review.verify import verify_bundle
 
 
 def download_of(index: LocalIndex, wheel: Path) -> Download:

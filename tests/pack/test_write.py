@@ -9,8 +9,8 @@ from support.index import LocalIndex
 from support.stages import collected, staged
 
 from wheelbundle.bundle.describe import describe
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.pack.write import write_bundle
+from wheelbundle.review.verify import verify_bundle
 
 
 def test_pack_writes_exactly_the_described_bundle_and_it_verifies(

@@ -1,1 +1,1 @@
-"""The bundle's read-only users and what describes it: SBOM, signatures, verify, inspect, diff."""
+"""Describing a bundle being made: its manifest, from what was resolved and collected."""

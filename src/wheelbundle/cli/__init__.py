@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from wheelbundle import __version__
-from wheelbundle.bundle.policy import PolicyViolation
 from wheelbundle.cli import (
     audit,
     cache,
@@ -48,6 +47,7 @@ from wheelbundle.cli.common import (
 from wheelbundle.cli.make import MAKE_EXAMPLES
 from wheelbundle.completion import subcommands
 from wheelbundle.errors import BuildFailed, BundleError, PipFailed, what_was_done
+from wheelbundle.review.policy import PolicyViolation
 
 __all__ = ["MAKE_EXAMPLES", "TOP_EXAMPLES", "ConsoleReporter", "build_parser", "main", "one_line"]
 

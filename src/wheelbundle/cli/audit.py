@@ -9,16 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelbundle.bundle.audit import (
-    Audit,
-    audit_bundles,
-    audit_json,
-    audit_summary,
-    findings_lines,
-    sbom_with_vulnerabilities,
-)
-from wheelbundle.bundle.policy import enforce, violations
-from wheelbundle.bundle.vex import openvex
 from wheelbundle.cache import atomic_file
 from wheelbundle.cli.common import (
     add_osv_max_age,
@@ -28,6 +18,16 @@ from wheelbundle.cli.common import (
 from wheelbundle.errors import UsageError
 from wheelbundle.format.layout import read_manifest
 from wheelbundle.inputs.policy import Ignored, load_policy
+from wheelbundle.review.audit import (
+    Audit,
+    audit_bundles,
+    audit_json,
+    audit_summary,
+    findings_lines,
+    sbom_with_vulnerabilities,
+)
+from wheelbundle.review.policy import enforce, violations
+from wheelbundle.review.vex import openvex
 
 if TYPE_CHECKING:
     from wheelbundle.cli.common import Commands

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelbundle.bundle.inspect import human_size
 from wheelbundle.cache import Cache, default_cache_dir
+from wheelbundle.review.inspect import human_size
 
 if TYPE_CHECKING:
     from wheelbundle.cli.common import Commands

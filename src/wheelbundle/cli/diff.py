@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelbundle.bundle.diff import diff_bundles, diff_json, diff_text
 from wheelbundle.cli.common import (
     add_verbosity,
 )
+from wheelbundle.review.diff import diff_bundles, diff_json, diff_text
 
 if TYPE_CHECKING:
     from wheelbundle.cli.common import Commands

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelbundle.bundle.inspect import inspect_bundle, inspect_json
 from wheelbundle.cli.common import (
     add_verbosity,
 )
+from wheelbundle.review.inspect import inspect_bundle, inspect_json
 
 if TYPE_CHECKING:
     from wheelbundle.cli.common import Commands

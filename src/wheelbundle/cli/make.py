@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelbundle.bundle.inspect import plan_table
-from wheelbundle.bundle.summary import bundle_summary, plan_summary
 from wheelbundle.cache import atomic_file
 from wheelbundle.cli.common import (
     ConsoleReporter,
@@ -19,11 +17,14 @@ from wheelbundle.cli.common import (
     examples,
     positive,
 )
+from wheelbundle.collect.plan import plan_summary
 from wheelbundle.format.layout import FORMATS
 from wheelbundle.inputs.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.inputs.config import INSTALLERS, BundleConfig, load_config
 from wheelbundle.inputs.options import MakeOptions
-from wheelbundle.pack.make import make_bundle, plan_bundle
+from wheelbundle.pipeline import make_bundle, plan_bundle
+from wheelbundle.review.inspect import plan_table
+from wheelbundle.review.summary import bundle_summary
 
 #: Each example is a command line the parser takes (tests/test_cli.py parses every one).
 MAKE_EXAMPLES = (

@@ -6,9 +6,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelbundle.bundle.diff import diff_bundles
-from wheelbundle.bundle.policy import violations
-from wheelbundle.bundle.report import gather, report_html, report_markdown
 from wheelbundle.cache import atomic_file
 from wheelbundle.cli.audit import audited
 from wheelbundle.cli.common import (
@@ -17,6 +14,9 @@ from wheelbundle.cli.common import (
 )
 from wheelbundle.format.layout import read_manifest
 from wheelbundle.inputs.policy import load_policy
+from wheelbundle.review.diff import diff_bundles
+from wheelbundle.review.policy import violations
+from wheelbundle.review.report import gather, report_html, report_markdown
 
 if TYPE_CHECKING:
     from wheelbundle.cli.common import Commands

@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cli.common import (
     add_verbosity,
 )
 from wheelbundle.format.manifest import Manifest
+from wheelbundle.review.verify import verify_bundle
 
 if TYPE_CHECKING:
     from wheelbundle.cli.common import Commands

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
+from wheelbundle import __version__
 from wheelbundle.cache import Cache
+from wheelbundle.format.manifest import InputFile, origin_of, source_url_of
 from wheelbundle.format.pins import Pin
 from wheelbundle.net.fetch import Fetcher
 from wheelbundle.resolve.resolver import Resolved
+from wheelbundle.review.summary import summary_document
 from wheelbundle.target import Target
 
 
@@ -68,3 +72,63 @@ def _size(pin: Pin, cache: Cache, fetcher: Fetcher) -> int | None:
     if pin.sha256 and (cached := cache.file(pin.sha256, pin.filename)):
         return cached.stat().st_size
     return fetcher.size(pin.url)
+
+
+def plan_summary(
+    name: str, version: str, planned: Sequence[PlannedTarget], inputs: Sequence[InputFile]
+) -> dict[str, Any]:
+    """A dry run's bundle: the files chosen, their sizes where known, nothing written."""
+    packages: dict[str, dict[str, Any]] = {}
+    for t in planned:
+        for f in t.files:
+            wheel = f.pin.filename if f.pin.kind == "wheel" else None
+            entry = packages.setdefault(
+                f.pin.url,
+                {
+                    "name": f.pin.name,
+                    "version": f.pin.version,
+                    "wheel": wheel,
+                    "sha256": f.pin.sha256 if wheel else None,
+                    "size": f.size,
+                    "origin": origin_of(f.pin),
+                    "source_url": source_url_of(f.pin),
+                    "source_sha256": f.pin.sha256,
+                    "license": None,
+                    "repaired": None,
+                    "grafted": [],
+                    "built_by": None,
+                    "file": f.pin.filename,
+                    "targets": [],
+                },
+            )
+            entry["targets"].append(t.name)
+    targets = [
+        {
+            "name": t.name,
+            "implementation": t.target.implementation,
+            "python_version": t.target.python_version,
+            "interpreter": t.target.interpreter,
+            "platform": None,
+            "lock": None,
+            "wheels": sorted(f.pin.filename for f in t.files if f.pin.kind == "wheel"),
+            "uv_wheel": None,
+            "environment": dict(t.target.markers),
+            "decisions": {},
+            "runtime": None,
+        }
+        for t in planned
+    ]
+    return summary_document(
+        dry_run=True,
+        name=name,
+        version=version,
+        tool_version=__version__,
+        created=None,
+        archive=None,
+        archive_size=None,
+        targets=targets,
+        inputs=[asdict(i) for i in inputs],
+        packages=sorted(packages.values(), key=lambda p: (p["name"], p["file"])),
+        base=None,
+        audit=None,
+    )

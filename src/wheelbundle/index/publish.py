@@ -21,7 +21,6 @@ from urllib.parse import urljoin, urlsplit
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import CHUNK, Cache, default_cache_dir
 from wheelbundle.errors import (
     AccessRefused,
@@ -39,6 +38,7 @@ from wheelbundle.net.credentials import Credentials, Location, redact
 from wheelbundle.net.fetch import Fetcher, pip_wiring
 from wheelbundle.net.simple import PageFile, page_files
 from wheelbundle.progress import Reporter, Silent
+from wheelbundle.review.verify import verify_bundle
 
 #: Where the simple index lives beside an upload URL: devpi, then pypiserver, Nexus, Artifactory.
 SIMPLE_BESIDE_UPLOAD = ("+simple/", "simple/")

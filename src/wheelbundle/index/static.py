@@ -35,13 +35,13 @@ from typing import Any
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import atomic_file, sha256_file
 from wheelbundle.errors import BundleError
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import wheel_member
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.wheelfile import metadata_bytes
+from wheelbundle.review.verify import verify_bundle
 
 _METADATA = ".metadata"
 _JSON_API = {"api-version": "1.1"}

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.errors import UsageError
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import SUMS
 from wheelbundle.format.manifest import Base, Manifest
+from wheelbundle.review.verify import verify_bundle
 
 
 def against(

@@ -12,12 +12,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.errors import UsageError
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import lock_name, runtime_member, wheel_member
 from wheelbundle.format.manifest import Manifest, Package, TargetEntry
 from wheelbundle.pack.write import check_outdir, write_bundle
+from wheelbundle.review.verify import verify_bundle
 
 
 def merge_bundles(archives: Sequence[Path], outdir: Path) -> tuple[Path, Manifest]:

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from wheelbundle.bundle.sbom import sbom_json
-from wheelbundle.bundle.sign import sign
 from wheelbundle.cache import atomic_file, naming, sweep_stale
 from wheelbundle.errors import BundleError, UsageError
 from wheelbundle.format.checksums import sha256sums
@@ -49,6 +47,8 @@ from wheelbundle.format.layout import (
 )
 from wheelbundle.format.manifest import Manifest, pip_wheel_of
 from wheelbundle.format.pylock import pylock_text
+from wheelbundle.format.sbom import sbom_json
+from wheelbundle.format.sign import sign
 
 GZIP_LEVEL = 0
 #: Every bundle carries pip's wheel (about 1.8 MB): a disk with less free cannot take one.

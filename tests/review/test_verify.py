@@ -22,8 +22,8 @@ from support.bundles import (
 from support.index import LocalIndex
 from support.packages import pip_wheel_name
 
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.errors import VerifyFailed
+from wheelbundle.review.verify import verify_bundle
 
 PIP_WHEEL = pip_wheel_name()
 """The pip every bundle carries: the fixture index serves this Python's ensurepip's."""

@@ -26,9 +26,9 @@ from support.fixtures import RunOffline
 from support.index import LocalIndex
 from support.packages import pure_bundle_tag
 
-from wheelbundle.bundle.sign import sign
 from wheelbundle.errors import BundleError
 from wheelbundle.format.layout import SIGNATURE
+from wheelbundle.format.sign import sign
 
 PURE = pure_bundle_tag()
 """What a bundle of pure wheels for this Python is named after."""

@@ -19,11 +19,11 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from wheelbundle.bundle.sbom import sbom, snapshot_properties
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.osv import RATINGS, Advisory, Severity, Snapshot, read_osv
+from wheelbundle.format.sbom import sbom, snapshot_properties
 from wheelbundle.inputs.policy import Ignored
+from wheelbundle.review.verify import verify_bundle
 
 #: Which of a vulnerability's ids a reader looks up first: the CVE, then GitHub's, then PyPA's.
 _ID_ORDER = ("CVE-", "GHSA-", "PYSEC-")

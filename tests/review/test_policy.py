@@ -13,8 +13,8 @@ from support.fixtures import MakeIndex
 from support.index import LocalIndex
 from support.packages import make_sdist, make_wheel, pip_wheel
 
-from wheelbundle.bundle.policy import license_allowed
 from wheelbundle.inputs.policy import load_policy
+from wheelbundle.review.policy import license_allowed
 
 ADVISORY = {
     "id": "PYSEC-2026-1",

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from wheelbundle import __version__
-from wheelbundle.bundle.audit import Audit, Finding
 from wheelbundle.inputs.policy import Ignored
+from wheelbundle.review.audit import Audit, Finding
 
 CONTEXT = "https://openvex.dev/ns/v0.2.0"
 

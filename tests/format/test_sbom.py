@@ -16,10 +16,10 @@ from support.cyclonedx import validate
 from support.index import LocalIndex
 from support.packages import make_wheel, metadata_text
 
-from wheelbundle.bundle.sbom import sbom, sbom_json
 from wheelbundle.format.checksums import parse_sha256sums
 from wheelbundle.format.licenses import CLASSIFIER_LICENSES, license_of, wheel_license
 from wheelbundle.format.manifest import Manifest
+from wheelbundle.format.sbom import sbom, sbom_json
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelbundle.bundle.sign import require_allowed_signers, verify
 from wheelbundle.errors import VerifyFailed
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.checksums import parse_sha256sums
@@ -28,6 +27,7 @@ from wheelbundle.format.layout import (
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.members import RUNTIME_TOP, check_stream
 from wheelbundle.format.pylock import pylock_wheels
+from wheelbundle.format.sign import require_allowed_signers, verify
 from wheelbundle.format.wheelcheck import check_wheel
 
 _LOCK_LINE = re.compile(r"^(\S+)==(\S+) --hash=sha256:([0-9a-f]{64})$")

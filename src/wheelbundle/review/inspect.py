@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelbundle.bundle.summary import bundle_summary
 from wheelbundle.format.layout import read_manifest
+from wheelbundle.review.summary import bundle_summary
 from wheelbundle.target import implementation_display
 
 

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
-from wheelbundle.bundle.audit import Finding
 from wheelbundle.errors import BundleError
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.osv import Severity
 from wheelbundle.inputs.policy import SEVERITIES, UNKNOWN, Policy
+from wheelbundle.review.audit import Finding
 
 
 class PolicyViolation(BundleError):

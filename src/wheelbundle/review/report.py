@@ -17,15 +17,15 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelbundle.bundle.audit import Audit, Finding
-from wheelbundle.bundle.diff import Change
-from wheelbundle.bundle.inspect import human_size
-from wheelbundle.bundle.verify import verify_bundle
 from wheelbundle.cache import sha256_file
 from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import SUMS
 from wheelbundle.format.manifest import Manifest, Package
 from wheelbundle.inputs.policy import Ignored
+from wheelbundle.review.audit import Audit, Finding
+from wheelbundle.review.diff import Change
+from wheelbundle.review.inspect import human_size
+from wheelbundle.review.verify import verify_bundle
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from packaging.pylock import Pylock, is_valid_pylock_path
 
-from wheelbundle.bundle.audit import audit_manifests
 from wheelbundle.bundle.describe import bundle_name, describe
-from wheelbundle.bundle.policy import enforce, violations
 from wheelbundle.cache import Cache, default_cache_dir, scratch_cache
 from wheelbundle.collect.plan import PlannedTarget, plan
 from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime, unpacked_python
@@ -34,6 +32,8 @@ from wheelbundle.resolve.locks import read_lock
 from wheelbundle.resolve.locks.model import Lock
 from wheelbundle.resolve.pylock import read_pylock
 from wheelbundle.resolve.resolver import Resolved, Resolver, resolve_targets
+from wheelbundle.review.audit import audit_manifests
+from wheelbundle.review.policy import enforce, violations
 from wheelbundle.target import Target, host_target, parse_target
 
 
