@@ -15,7 +15,8 @@ from support.proxy import ForwardProxy
 from wheelbundle.cache import Cache
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
 from wheelbundle.net.credentials import Credentials
-from wheelbundle.net.fetch import Download, Fetcher, Network
+from wheelbundle.net.fetch import Download, Fetcher
+from wheelbundle.net.network import Network
 from wheelbundle.review.verify import verify_bundle
 
 

@@ -8,15 +8,12 @@ its bytes matched the hash the index published; otherwise it is discarded.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import http.client
-import os
 import socket
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -24,29 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
-from urllib.request import getproxies, proxy_bypass
 
-from wheelbundle.cache import CHUNK, Cache, naming, sha256_file
+from wheelbundle.cache import Cache, naming, sha256_file
 from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch, Stalled, TooLarge
+from wheelbundle.net.answers import (
+    MAX_ANSWER,
+    MAX_DOCUMENT,
+    MIN_RATE,
+    TIMEOUT,
+    CutShort,
+    body_seconds,
+    inflated,
+    read_chunk,
+)
 from wheelbundle.net.credentials import Credentials, Location, redact, refused_message
-from wheelbundle.pip.config import pip_settings
-from wheelbundle.pip.runner import Runner, run_pip
+from wheelbundle.net.network import Network
 
 RETRIES = 3
-TIMEOUT = 60.0
-"""Seconds a socket may wait for one read, and a request for its answer's headers."""
-MIN_RATE = 8 << 10
-"""Bytes a second below which an answer counts as stalled: a server that sends a byte every few
-seconds never trips the socket's timeout, which is per read, so each request has a deadline."""
-UNSIZED_SECONDS = 1800.0
-"""The deadline for an answer's body of no stated length, beyond TIMEOUT."""
-MAX_DOCUMENT = 64 << 20
-"""The largest page or document read whole, compressed or not (PyPI's largest, for projects
-with nightly wheels, run to about 20 MB): a 3 MB answer that inflates to gigabytes is refused at
-this size, not read into memory."""
-MAX_ANSWER = 64 << 10
-"""What is read of an answer we only look at (an error page, a redirect, an upload's reply)."""
-
 _T = TypeVar("_T")
 Done = Callable[[], None]
 """Called each time a file is in the cache."""
@@ -89,76 +80,6 @@ class Document:
     @property
     def text(self) -> str:
         return self.body.decode(self.charset or "utf-8", "replace")
-
-
-@dataclass(frozen=True)
-class Network:
-    """How pip reaches the indexes, which the fetcher follows: its CA bundle and its proxy.
-
-    ``proxy`` is pip's own setting (``--proxy``, ``PIP_PROXY``, pip.conf); without one, the
-    environment's ``https_proxy``/``http_proxy``, as pip reads them. A host in ``no_proxy`` is
-    reached directly either way. A ``trusted_hosts`` entry (``host`` or ``host:port``) is
-    trusted as pip trusts it: its HTTPS certificate is not checked.
-    """
-
-    cafile: str | None = None
-    proxy: str | None = None
-    trusted_hosts: frozenset[str] = frozenset()
-
-    def context(self, parts: SplitResult) -> ssl.SSLContext:
-        """TLS for this URL's host: checked against the CA bundle, unless pip trusts the host.
-
-        Made once per network, for every fetcher of a run: loading the CAs costs 25 ms.
-        """
-        host = parts.hostname or ""
-        trusted = {host, f"{host}:{parts.port}"} & self.trusted_hosts
-        return self._unverified if trusted else self._verified
-
-    @functools.cached_property
-    def _verified(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=self.cafile)
-
-    @functools.cached_property
-    def _unverified(self) -> ssl.SSLContext:
-        """Without checking who answers: only for the hosts the user told pip to trust."""
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-
-    def proxy_for(self, url: str) -> SplitResult | None:
-        """The proxy a request for ``url`` goes through; None to connect directly."""
-        parts = urlsplit(url)
-        if proxy_bypass(parts.hostname or ""):
-            return None
-        found = self.proxy or getproxies().get(parts.scheme)
-        return urlsplit(found if "://" in found else f"http://{found}") if found else None
-
-
-@dataclass(frozen=True)
-class PipWiring:
-    """pip's configuration and the network it implies, each asked for at most once and only
-    when first needed (``pip config list`` costs a run of pip): what every fetcher of a command
-    follows, so that it reaches the indexes as pip does."""
-
-    pip_config: Callable[[], str]
-    network: Callable[[], Network]
-
-
-def pip_wiring(run: Runner = run_pip, trusted_hosts: Sequence[str] = ()) -> PipWiring:
-    pip_config = functools.cache(lambda: run(["config", "list"]).output)
-    return PipWiring(pip_config, functools.cache(lambda: pip_network(pip_config, trusted_hosts)))
-
-
-def pip_network(pip_config: Callable[[], str], trusted_hosts: Sequence[str] = ()) -> Network:
-    """pip's CA bundle, proxy and trusted hosts: ``--trusted-host``, ``PIP_CERT``,
-    ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings in pip.conf."""
-    settings = pip_settings(os.environ, pip_config)
-    return Network(
-        cafile=settings.get("cert"),
-        proxy=settings.get("proxy"),
-        trusted_hosts=frozenset([*trusted_hosts, *settings.get("trusted-host", "").split()]),
-    )
 
 
 @dataclass(frozen=True)
@@ -209,29 +130,6 @@ class _Watchdog:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-
-
-class CutShort(http.client.HTTPException):
-    """A response that ended before the length it announced: the network cut it, the file
-    was not replaced, so it is tried again (a whole file with other bytes is a HashMismatch)."""
-
-    def __init__(self, arrived: int, length: str):
-        self.arrived = f"{arrived} of {length}" if length.isdigit() else str(arrived)
-        super().__init__(f"the transfer was cut short ({self.arrived} bytes arrived)")
-
-    def after(self, tries: int) -> str:
-        return (
-            f"the transfer was cut short ({self.arrived} bytes arrived, {tries} tries); "
-            "the network or the index is failing: try again"
-        )
-
-
-def _read(read: Callable[[int], bytes], arrived: int, length: str) -> bytes:
-    """The next chunk of a body; CutShort where http.client finds it ended early."""
-    try:
-        return read(CHUNK)
-    except http.client.IncompleteRead as exc:
-        raise CutShort(arrived + len(exc.partial), length) from exc
 
 
 class Fetcher:
@@ -373,7 +271,7 @@ class Fetcher:
                 f"could not download {download.label}: HTTP {response.status} from {redact(url)}"
             )
         length = response.getheader("Content-Length")
-        watchdog.extend(_body_seconds(length))
+        watchdog.extend(body_seconds(length))
         if tee is not None and length is not None and length.isdigit():
             tee.begin(int(length))
             return self._store(download, response, tee)
@@ -505,10 +403,10 @@ class Fetcher:
         def attempt() -> tuple[http.client.HTTPResponse, str, bool, bytes]:
             with self._watched(url) as watchdog:
                 response, final, sent = self._get(url, accept=accept, encoding="gzip")
-                watchdog.extend(_body_seconds(response.getheader("Content-Length")))
+                watchdog.extend(body_seconds(response.getheader("Content-Length")))
                 body = self._bounded(response, final)
             if response.getheader("Content-Encoding", "").lower() == "gzip":
-                body = _inflated(body, final)
+                body = inflated(body, final)
             return response, final, sent, body
 
         response, url, sent, body = self._retrying(attempt, url, f"could not read {redact(url)}")
@@ -531,7 +429,7 @@ class Fetcher:
         with self.cache.incoming() as (out, tmp):
             # Streaming to a tee, hand on what has arrived (read1); else whole chunks.
             read = response.read1 if tee is not None else response.read
-            while chunk := _read(read, arrived, length):
+            while chunk := read_chunk(read, arrived, length):
                 if self._stopping.is_set():
                     raise FetchFailed(f"could not download {download.label}: stopped")
                 arrived += len(chunk)
@@ -639,36 +537,6 @@ class Fetcher:
         route = self._local.open.pop((parts.scheme, parts.hostname or "", parts.port), None)
         if route is not None:
             route.conn.close()
-
-
-def _body_seconds(length: str | None) -> float:
-    """How long an answer's body may take: at MIN_RATE for its stated length."""
-    if length is not None and length.isdigit():
-        return TIMEOUT + int(length) / MIN_RATE
-    return TIMEOUT + UNSIZED_SECONDS
-
-
-def _inflated(body: bytes, url: str) -> bytes:
-    """A gzip-encoded answer inflated, no further than MAX_DOCUMENT."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    data, left = bytearray(), body
-    try:  # in pieces, so that memory grows with what is kept, and stops at the bound
-        while not inflater.eof and len(data) <= MAX_DOCUMENT:
-            piece = inflater.decompress(left, CHUNK)  # b"" input flushes what zlib still holds
-            left = inflater.unconsumed_tail
-            if not piece and not left:
-                break  # the input ended before the stream did
-            data += piece
-    except zlib.error as exc:
-        raise OSError(f"a damaged compressed answer ({exc})") from exc
-    if len(data) > MAX_DOCUMENT:
-        raise TooLarge(
-            f"{redact(url)} sent {len(body)} compressed bytes that inflate past "
-            f"{MAX_DOCUMENT >> 20} MB; not read (a compression bomb?)"
-        )
-    if not inflater.eof:
-        raise OSError("a damaged compressed answer (it ends too soon)")
-    return bytes(data)
 
 
 def _wait_waking(futures: Sequence[Future[Path]]) -> None:

@@ -30,7 +30,8 @@ from wheelbundle.inputs.pinned_hashes import GivenHashes
 from wheelbundle.inputs.reqfile import RequirementFiles, asked_for, read_requirements
 from wheelbundle.inputs.sources import RELOCK, Inputs
 from wheelbundle.net.credentials import Credentials, Location, pip_credentials
-from wheelbundle.net.fetch import Download, Fetcher, Network, pip_wiring
+from wheelbundle.net.fetch import Download, Fetcher
+from wheelbundle.net.network import Network, pip_wiring
 from wheelbundle.pip.runner import FIX_LINE, Runner
 from wheelbundle.progress import Reporter
 from wheelbundle.resolve.dry_run import remembered, resolve, unmet
