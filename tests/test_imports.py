@@ -139,3 +139,13 @@ def test_reading_a_bundle_loads_no_network_pip_or_packing_code(
     ours = {f"wheelbundle.{name}" for name in kept_out} - {f"wheelbundle.{n}" for n in stdlib}
     assert stdlib & loaded == set()
     assert {m for m in loaded if any(m == o or m.startswith(f"{o}.") for o in ours)} == set()
+
+
+def test_no_module_outside_the_server_side_is_over_600_lines() -> None:
+    """A module that long holds more than one concept; payload/ runs on the server as it is."""
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in SRC.rglob("*.py")
+        if "payload" not in path.parts and (n := len(path.read_text().splitlines())) > 600
+    }
+    assert long == {}
