@@ -4,7 +4,7 @@ The folders are the layers, in the order the data takes (docs/architecture.md sa
 holds): top-level modules are the base (errors, progress, the cache, the target, the runner of
 programs), ``pipeline`` (bundle make's stages in turn) and the CLI.
 
-    base -> format -> pip, net -> inputs -> review -> resolve -> collect -> bundle -> pack
+    base -> format -> pip -> net -> inputs -> review -> resolve -> collect -> bundle -> pack
         -> pipeline -> index -> cli
 
 review/ (verify, inspect, diff, audit, report) sits before every make stage: reading a bundle
@@ -26,7 +26,8 @@ SRC = Path(__file__).parents[1] / "src" / "wheelbundle"
 LAYERS = (
     "base",
     "format",
-    "tools",
+    "pip",
+    "net",
     "inputs",
     "review",
     "resolve",
@@ -37,8 +38,8 @@ LAYERS = (
     "index",
     "cli",
 )
-FOLDERS = {"pip": "tools", "net": "tools"}
-"""Folders that share a layer: pip and the network, underneath every stage, use each other."""
+FOLDERS: dict[str, str] = {}
+"""Folders that share a layer: none (pip's runner words its messages without the network)."""
 TOP = {"cli": "cli", "__main__": "cli", "pipeline": "pipeline"}
 """Top-level modules that are not the base."""
 
@@ -115,7 +116,7 @@ def test_a_planted_backward_import_is_caught() -> None:
     )
     sources["net.fetch"] += "\nimport wheelbundle.resolve.relay\n"
     assert backward_imports(sources) == [
-        "net.fetch (tools) imports resolve.relay (resolve)",
+        "net.fetch (net) imports resolve.relay (resolve)",
         "review.verify (review) imports cli (cli)",
         "review.verify (review) imports pack.write (pack)",
     ]

@@ -20,9 +20,9 @@ from wheelbundle.net.credentials import (
     Login,
     config_locations,
     pip_credentials,
-    redact,
 )
 from wheelbundle.pip.runner import classify_failure
+from wheelbundle.redaction import redact
 
 USER = "builder"
 PASSWORD = "Pw-7f3kq9Zt-distinctive"

@@ -32,8 +32,8 @@ from wheelbundle.cache import CHUNK, sha256_file
 from wheelbundle.errors import FetchFailed, UsageError
 from wheelbundle.format.manifest import Manifest, Runtime
 from wheelbundle.format.members import RUNTIME_TOP, checked
-from wheelbundle.net.credentials import redact
 from wheelbundle.net.fetch import Download, Fetcher
+from wheelbundle.redaction import redact
 from wheelbundle.target import Target, parse_target
 
 #: ELF ``e_machine`` values of the architectures python-build-standalone builds, by uname -m.

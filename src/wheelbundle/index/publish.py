@@ -34,11 +34,12 @@ from wheelbundle.format.archive import BundleArchive
 from wheelbundle.format.layout import wheel_member
 from wheelbundle.format.manifest import Manifest
 from wheelbundle.format.wheelfile import wheel_metadata
-from wheelbundle.net.credentials import Credentials, Location, redact
+from wheelbundle.net.credentials import Credentials, Location
 from wheelbundle.net.fetch import Fetcher
 from wheelbundle.net.network import pip_wiring
 from wheelbundle.net.simple import PageFile, page_files
 from wheelbundle.progress import Reporter, Silent
+from wheelbundle.redaction import redact
 from wheelbundle.review.verify import verify_bundle
 
 #: Where the simple index lives beside an upload URL: devpi, then pypiserver, Nexus, Artifactory.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from wheelbundle.cache import CHUNK
 from wheelbundle.errors import TooLarge
-from wheelbundle.net.credentials import redact
+from wheelbundle.redaction import redact
 
 TIMEOUT = 60.0
 """Seconds a socket may wait for one read, and a request for its answer's headers."""

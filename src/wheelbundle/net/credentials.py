@@ -6,7 +6,7 @@ find-links URLs on the command line, URLs in requirements files (``--index-url``
 references), ``PIP_*`` variables and pip's configuration files (asked of ``pip config list``, so
 ``PIP_CONFIG_FILE`` and every file pip reads count), then ``$NETRC`` or ``~/.netrc``. They stay in
 memory: sent in an ``Authorization`` header to the host they belong to, and never logged, cached
-or packed. Every message that may quote a URL goes through :func:`redact`.
+or packed. Every message that may quote a URL goes through ``redaction.redact``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import netrc
 import os
-import re
 import shlex
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,6 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from wheelbundle.net.simple import index_base
 from wheelbundle.pip.config import config_settings
+from wheelbundle.redaction import USERINFO
 
 #: pip options (and their ``pip config`` keys) whose values are places to look for distributions.
 LOCATION_OPTIONS = {
@@ -34,22 +34,7 @@ LOCATION_OPTIONS = {
     "--find-links": "find-links",
 }
 _ENVIRONMENT = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")
-_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def redact(text: str) -> str:
-    """``text`` with the secret of every ``scheme://user:password@`` replaced by ``****``.
-
-    As pip does: the user name stays when there is a password; a lone token (``https://TOKEN@``)
-    is hidden whole.
-    """
-
-    def hide(m: re.Match[str]) -> str:
-        user, colon, _ = m["userinfo"].partition(":")
-        return f"{m['scheme']}{user + ':****' if colon else '****'}@"
-
-    return _USERINFO.sub(hide, text)
 
 
 @dataclass(frozen=True)
@@ -215,7 +200,7 @@ def _requirement_file_urls(lines: Iterable[str]) -> Iterator[str]:
             words = line.split()
         yield from option_values(words)
         for word in words:  # a direct reference: name @ https://user:pw@host/…
-            if m := _USERINFO.search(word):
+            if m := USERINFO.search(word):
                 yield word[m.start() :]
 
 
@@ -229,24 +214,3 @@ def config_locations(pip_config_list: str) -> list[str]:
         if key in keys
         for url in value.split()
     ]
-
-
-def refused_message(url: str, status: int, sent: bool | None) -> str:
-    """One line for an index that answered 401 or 403: which host, and where credentials go.
-
-    ``sent`` says whether credentials were sent (None: not known, as when pip was refused).
-    """
-    parts = urlsplit(url)
-    where = parts.netloc.rpartition("@")[2]
-    places = "the index URL (--index-url, --extra-index-url, the requirements file, PIP_INDEX_URL or pip.conf)"
-    if sent is False:
-        return (
-            f"the index at {where} asks for credentials (HTTP {status}) and none were found for "
-            f"it; give them as user:password@ in {places} or as a 'machine {parts.hostname} "
-            "login USER password PASSWORD' line in ~/.netrc"
-        )
-    what = "refused the credentials given for it" if sent else "refused access"
-    return (
-        f"the index at {where} {what} (HTTP {status}); check the user name and password for "
-        f"{where} in {places} or in ~/.netrc"
-    )

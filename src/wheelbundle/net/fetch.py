@@ -34,8 +34,9 @@ from wheelbundle.net.answers import (
     inflated,
     read_chunk,
 )
-from wheelbundle.net.credentials import Credentials, Location, redact, refused_message
+from wheelbundle.net.credentials import Credentials, Location
 from wheelbundle.net.network import Network
+from wheelbundle.redaction import redact, refused_message
 
 RETRIES = 3
 _T = TypeVar("_T")

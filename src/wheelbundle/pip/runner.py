@@ -27,7 +27,7 @@ from wheelbundle.errors import (
     PipHashMismatch,
     ResolutionFailed,
 )
-from wheelbundle.net.credentials import redact, refused_message
+from wheelbundle.redaction import redact, refused_message
 from wheelbundle.run import run
 
 #: Variables that would make pip install somewhere else or refuse to run in our child.

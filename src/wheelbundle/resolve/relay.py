@@ -60,7 +60,6 @@ from packaging.utils import (
 
 from wheelbundle.errors import BundleError, FetchFailed, HashMismatch
 from wheelbundle.format.wheelfile import wheel_metadata
-from wheelbundle.net.credentials import redact
 from wheelbundle.net.fetch import Document, Download, Fetcher, Tee
 from wheelbundle.net.simple import (
     PageFile,
@@ -72,6 +71,7 @@ from wheelbundle.net.simple import (
     yanked_files,
 )
 from wheelbundle.progress import Bar, Silent
+from wheelbundle.redaction import redact
 from wheelbundle.resolve.choose import ARCHIVES, for_target, likely_choice, why_none_fits
 from wheelbundle.target import Target
 
