@@ -23,6 +23,7 @@ from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.pinned_hashes import GivenHashes, given_hashes
 from wheelbundle.inputs.policy import Policy, load_policy
 from wheelbundle.inputs.sources import RELOCK, Inputs, read_inputs
+from wheelbundle.net.session import Session
 from wheelbundle.pack.delta import against
 from wheelbundle.pack.write import check_outdir, write_bundle
 from wheelbundle.pip.pythons import given_pythons
@@ -58,7 +59,7 @@ class _Resolved:
     """The make so far: its inputs resolved for each target, and what the next stages need."""
 
     inputs: Inputs
-    resolver: Resolver
+    session: Session
     cache: Cache
     targets: tuple[Resolved, ...]
     given: Mapping[str, GivenHashes]
@@ -75,7 +76,7 @@ def make_bundle(
     _check_audit_inputs(options, policy)
     with _resolving(options, reporter, run) as made:
         with _runtime_python(made.runtime, made.cache) as runtime_python:
-            collected = collect(made.targets, made.given, made.resolver, reporter, runtime_python)
+            collected = collect(made.targets, made.given, made.session, reporter, runtime_python)
         manifest, wheels = describe(
             made.inputs,
             made.targets,
@@ -107,7 +108,7 @@ def plan_bundle(
     reporter = reporter or Silent()
     with _resolving(options, reporter, run) as made:
         reporter.stage("asking the indexes the size of each file")
-        with made.resolver.fetcher() as fetcher:
+        with made.session.fetcher() as fetcher:
             planned = plan(made.targets, made.cache, fetcher)
         name, version = bundle_name(options.name, options.version, made.inputs, made.targets)
         return PlanResult(name, version, tuple(planned), tuple(made.inputs.files))
@@ -125,12 +126,15 @@ def _resolving(options: MakeOptions, reporter: Reporter, run: Runner) -> Iterato
     if inputs.ignored_lock is not None:
         reporter.stage(f"--resolve: not using {inputs.ignored_lock.name}; resolving with pip")
     with _cache(options) as cache:
-        resolver = Resolver.create(options.pip, inputs, cache, run, reporter)
-        runtime = _runtime(options, resolver, reporter)
+        lines = [line.text for line in inputs.requirements.lines]
+        session = Session.create(options.pip, lines, cache, run, reporter)
+        runtime = _runtime(options, session, reporter)
         targets = _targets(options, runtime)
         _check_build_pythons(options.build_pythons, targets)
-        resolved = resolve_targets(resolver, inputs, targets, lock, given)
-        yield _Resolved(inputs, resolver, cache, tuple(resolved), given, lock, runtime)
+        resolved = resolve_targets(
+            Resolver(session, inputs.requirements), inputs, targets, lock, given
+        )
+        yield _Resolved(inputs, session, cache, tuple(resolved), given, lock, runtime)
 
 
 def _lock(path: Path) -> Pylock | Lock:
@@ -217,11 +221,11 @@ def _runtime_python(runtime: RuntimeFile | None, cache: Cache) -> Iterator[Path 
             yield python
 
 
-def _runtime(options: MakeOptions, resolver: Resolver, reporter: Reporter) -> RuntimeFile | None:
+def _runtime(options: MakeOptions, session: Session, reporter: Reporter) -> RuntimeFile | None:
     if not options.python_runtime:
         return None
     reporter.stage("reading the Python runtime")
-    with resolver.fetcher() as fetcher:
+    with session.fetcher() as fetcher:
         return obtain_runtime(options.python_runtime, fetcher)
 
 

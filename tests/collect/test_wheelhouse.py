@@ -16,8 +16,8 @@ from wheelbundle.progress import Silent
 def test_collect_puts_every_wheel_on_disk_checked_and_builds_the_sdist(
     tmp_path: Path, index: LocalIndex
 ) -> None:
-    resolver, pinned = resolved(staged(tmp_path, index))
-    collected = collect(pinned, {}, resolver, Silent())
+    session, pinned = resolved(staged(tmp_path, index))
+    collected = collect(pinned, {}, session, Silent())
     for pin in pinned[0].resolution.pins:
         wheel = collected.wheel(pin)
         assert wheel.is_file() and wheel.suffix == ".whl"

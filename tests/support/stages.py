@@ -15,6 +15,7 @@ from wheelbundle.cache import Cache
 from wheelbundle.collect.wheelhouse import Collected, collect
 from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.sources import Inputs, read_inputs
+from wheelbundle.net.session import Session
 from wheelbundle.pip.runner import PipResult, Under, run_pip
 from wheelbundle.progress import Silent
 from wheelbundle.resolve.resolver import Resolved, Resolver, resolve_targets
@@ -51,12 +52,14 @@ def staged(tmp_path: Path, index: LocalIndex) -> Staged:
     return options, read_inputs(options.inputs), Cache(tmp_path / "cache")
 
 
-def resolved(stage: Staged, run: CountingPip | None = None) -> tuple[Resolver, list[Resolved]]:
+def resolved(stage: Staged, run: CountingPip | None = None) -> tuple[Session, list[Resolved]]:
     options, inputs, cache = stage
-    resolver = Resolver.create(options.pip, inputs, cache, run or CountingPip(), Silent())
-    return resolver, resolve_targets(resolver, inputs, [host_target()], None, {})
+    lines = [line.text for line in inputs.requirements.lines]
+    session = Session.create(options.pip, lines, cache, run or CountingPip(), Silent())
+    resolver = Resolver(session, inputs.requirements)
+    return session, resolve_targets(resolver, inputs, [host_target()], None, {})
 
 
 def collected(stage: Staged) -> tuple[list[Resolved], Collected]:
-    resolver, pins = resolved(stage)
-    return pins, collect(pins, {}, resolver, Silent())
+    session, pins = resolved(stage)
+    return pins, collect(pins, {}, session, Silent())

@@ -23,10 +23,11 @@ from wheelbundle.collect.repair import Repaired, needs_repair, repair
 from wheelbundle.errors import BundleError
 from wheelbundle.format.pins import Pin
 from wheelbundle.inputs.pinned_hashes import GivenHashes, check_files
+from wheelbundle.net.session import Session
 from wheelbundle.pip.pythons import Python, find_python, given_pythons
 from wheelbundle.pip.runner import Under
 from wheelbundle.progress import Reporter
-from wheelbundle.resolve.resolver import Resolved, Resolver, download_of
+from wheelbundle.resolve.resolver import Resolved, download_of
 from wheelbundle.target import Target, host_target
 
 
@@ -56,7 +57,7 @@ class Collected:
 def collect(
     resolved: Sequence[Resolved],
     given: Mapping[str, GivenHashes],
-    resolver: Resolver,
+    session: Session,
     reporter: Reporter,
     runtime_python: Path | None = None,
 ) -> Collected:
@@ -68,22 +69,22 @@ def collect(
             f"{pin.name}: '-e {pin.source}' is bundled as a regular install, not an editable "
             "one: the server gets a wheel built from the folder now, not a link to it"
         )
-    sources = _fetch(resolver, [p for p in all_pins if p.kind == "sdist"], reporter)
+    sources = _fetch(session, [p for p in all_pins if p.kind == "sdist"], reporter)
     _check_given(all_pins, sources, given)
     unique = {(p.name, p.version): p for p in all_pins if p.kind != "wheel"}
-    built, repairs = _build(resolver, [_job(p, sources) for p in unique.values()], reporter)
-    pythons = given_pythons(resolver.settings.build_pythons)
+    built, repairs = _build(session, [_job(p, sources) for p in unique.values()], reporter)
+    pythons = given_pythons(session.settings.build_pythons)
     foreign, used = _for_other_pythons(
-        resolved, built, sources, pythons, resolver, reporter, runtime_python
+        resolved, built, sources, pythons, session, reporter, runtime_python
     )
     if foreign:
-        more, more_repairs = _build(resolver, list(foreign.values()), reporter)
+        more, more_repairs = _build(session, list(foreign.values()), reporter)
         built = Built({**built.wheels, **more.wheels}, {**built.failed, **more.failed})
         repairs = {**repairs, **more_repairs}
     _check_built_for_targets(resolved, built, foreign)
     uv_pins = [r.uv for r in resolved if r.uv is not None]
     wheel_pins = [p for p in all_pins if p.kind == "wheel"]
-    fetched = _fetch(resolver, [*wheel_pins, *uv_pins], reporter)
+    fetched = _fetch(session, [*wheel_pins, *uv_pins], reporter)
     _check_given(all_pins, fetched, given)
     builders = {
         built.wheels[k]: used[job.python] for k, job in foreign.items() if k in built.wheels
@@ -121,7 +122,7 @@ def _for_other_pythons(
     built: Built,
     sources: Mapping[str, Path],
     pythons: Sequence[Python],
-    resolver: Resolver,
+    session: Session,
     reporter: Reporter,
     runtime_python: Path | None = None,
 ) -> tuple[dict[BuildKey, BuildJob], dict[str, Python]]:
@@ -142,7 +143,7 @@ def _for_other_pythons(
         if python is None:
             continue
         pip_pin = next(p for p in r.resolution.pins if p.name == "pip")
-        pip_wheel = _fetch(resolver, [pip_pin], reporter)[pip_pin.url]
+        pip_wheel = _fetch(session, [pip_pin], reporter)[pip_pin.url]
         minor = ".".join(python.version.split(".")[:2])
         under = Under(python.path, minor, pip_wheel)
         for pin in todo:
@@ -232,7 +233,7 @@ def _check_built_for_targets(
         )
 
 
-def _fetch(resolver: Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict[str, Path]:
+def _fetch(session: Session, pins: Sequence[Pin], reporter: Reporter) -> dict[str, Path]:
     downloads = [download_of(p) for p in {p.url: p for p in pins}.values()]
     for d in downloads:
         if d.sha256 is None:
@@ -241,32 +242,32 @@ def _fetch(resolver: Resolver, pins: Sequence[Pin], reporter: Reporter) -> dict[
             )
     bar = reporter.bar("downloading", len(downloads), "file")
     try:
-        return resolver.fetcher().fetch_all(downloads, done=lambda: bar.advance(1))
+        return session.fetcher().fetch_all(downloads, done=lambda: bar.advance(1))
     finally:
         bar.close()
 
 
 def _build(
-    resolver: Resolver, jobs: Sequence[BuildJob], reporter: Reporter
+    session: Session, jobs: Sequence[BuildJob], reporter: Reporter
 ) -> tuple[Built, dict[Path, Repaired]]:
     """Build every job once, then repair what needs it; the wheels by build key."""
     if not jobs:
         return Built(wheels={}, failed={}), {}
     bar = reporter.bar("building wheels", len(jobs), "wheel")
     try:
-        settings = resolver.settings
+        settings = session.settings
         built = build_all(
             jobs,
-            resolver.cache,
+            session.cache,
             settings.index_options(),
             parallel=min(settings.jobs, os.cpu_count() or 1),
             verbose=settings.verbose,
-            run=resolver.run,
+            run=session.run,
             done=lambda _pin: bar.advance(1),
         )
     finally:
         bar.close()
-    repairs = _repair(built.wheels, resolver.cache, reporter)
+    repairs = _repair(built.wheels, session.cache, reporter)
     wheels = {k: repairs[w].wheel if w in repairs else w for k, w in built.wheels.items()}
     return replace(built, wheels=wheels), repairs
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -22,18 +22,15 @@ from urllib.parse import urlsplit
 
 from packaging.pylock import Pylock
 
-from wheelbundle.cache import Cache
 from wheelbundle.errors import BundleError, PipFailed, ResolutionFailed, UsageError
 from wheelbundle.format.pins import Pin, Resolution
-from wheelbundle.inputs.options import PipSettings
 from wheelbundle.inputs.pinned_hashes import GivenHashes
 from wheelbundle.inputs.reqfile import RequirementFiles, asked_for, read_requirements
 from wheelbundle.inputs.sources import RELOCK, Inputs
-from wheelbundle.net.credentials import Credentials, Location, pip_credentials
-from wheelbundle.net.fetch import Download, Fetcher
-from wheelbundle.net.network import Network, pip_wiring
-from wheelbundle.pip.runner import FIX_LINE, Runner
-from wheelbundle.progress import Reporter
+from wheelbundle.net.credentials import Location
+from wheelbundle.net.fetch import Download
+from wheelbundle.net.session import Session
+from wheelbundle.pip.runner import FIX_LINE
 from wheelbundle.resolve.dry_run import remembered, resolve, unmet
 from wheelbundle.resolve.find import find_locked, locked_lines, plain_indexes
 from wheelbundle.resolve.locks.model import Lock
@@ -70,7 +67,7 @@ def resolve_targets(
         return [_resolve_target(resolver, inputs, targets[0], lock, given)]
     resolver.plain_indexes()  # pip's configuration, read once before the threads ask
     resolver = replace(resolver, pages=Pages())
-    workers = min(len(targets), max(2, os.cpu_count() or 1), max(1, resolver.settings.jobs))
+    workers = min(len(targets), max(2, os.cpu_count() or 1), max(1, resolver.session.settings.jobs))
     pool = ThreadPoolExecutor(max_workers=workers)
     futures = [pool.submit(_resolve_target, resolver, inputs, t, lock, given) for t in targets]
     try:
@@ -95,23 +92,23 @@ def _resolve_target(
     if lock is not None and not isinstance(lock, Pylock):
         resolution = _from_lock(resolver, lock, inputs, target)
     elif lock is not None and inputs.lock is not None:
-        resolver.reporter.stage(f"selecting from {inputs.lock} for {where}")
+        resolver.session.reporter.stage(f"selecting from {inputs.lock} for {where}")
         pins = locked_pins(lock, inputs.lock, target, inputs.extras, inputs.groups)
         locked = Resolution(pins, pip_version=version("pip"), environment=target.markers)
         resolution = _with_pip(resolver, locked, target)
     else:
-        resolver.reporter.stage(f"resolving for {where} with pip")
+        resolver.session.reporter.stage(f"resolving for {where} with pip")
         try:
             resolution = _resolve(resolver, inputs, target, given)
         except ResolutionFailed as exc:
             if placed := _placed(exc, inputs.requirements):
                 raise placed from exc
             # pip passes over an index that refuses it in silence, then finds nothing.
-            with resolver.fetcher() as fetcher:
-                fetcher.check_access(resolver.credentials.http_locations())
+            with resolver.session.fetcher() as fetcher:
+                fetcher.check_access(resolver.session.credentials.http_locations())
             raise
         _check_extras(inputs, resolution)
-    uv = _resolve_uv(resolver, target) if resolver.settings.installer == "uv" else None
+    uv = _resolve_uv(resolver, target) if resolver.session.settings.installer == "uv" else None
     return Resolved(target, resolution, uv)
 
 
@@ -124,62 +121,43 @@ class Resolver:
     resolving lands in the cache, and is not downloaded again. Otherwise pip reads them itself.
     """
 
-    settings: PipSettings
+    session: Session
     requirements: RequirementFiles
     """The inputs' requirements files, read once: every resolution here asks for them."""
-    cache: Cache
-    credentials: Credentials
-    pip_config: Callable[[], str]
-    network: Callable[[], Network]
-    run: Runner
-    reporter: Reporter
     pages: Pages | None = None
     """With several targets, the index pages this run read, for the other targets' relays
     (one target reads each page once anyway, and need not hold them)."""
 
-    @classmethod
-    def create(
-        cls, settings: PipSettings, inputs: Inputs, cache: Cache, run: Runner, reporter: Reporter
-    ) -> Resolver:
-        """pip's configuration is asked for at most once, and only when needed."""
-        wiring = pip_wiring(run, settings.trusted_hosts)
-        lines = [line.text for line in inputs.requirements.lines]
-        credentials = pip_credentials(settings.index_options(), lines, wiring.pip_config)
-        return cls(
-            settings,
-            inputs.requirements,
-            cache,
-            credentials,
-            wiring.pip_config,
-            wiring.network,
-            run,
-            reporter,
-        )
-
     def __call__(self, requirements: Sequence[str], target: Target) -> Resolution:
-        key = resolution_key(requirements, self.requirements, self.settings.index_options(), target)
-        memo = self.cache.resolution(key) if key else None
-        max_age = 0 if self.settings.refresh else MAX_AGE
+        key = resolution_key(
+            requirements, self.requirements, self.session.settings.index_options(), target
+        )
+        memo = self.session.cache.resolution(key) if key else None
+        max_age = 0 if self.session.settings.refresh else MAX_AGE
         if memo is not None and (kept := remembered(memo, max_age)):
             return kept
         indexes = self.plain_indexes()
         if indexes is None or any(urlsplit(url).scheme not in ("http", "https") for url in indexes):
-            return self._resolve(requirements, target, memo, self.settings.index_options())
+            return self._resolve(requirements, target, memo, self.session.settings.index_options())
         bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
         asked = asked_for(requirements, self.requirements)  # their pages are read at once
-        bar = self.reporter.bar(f"resolving for {target.label or target.display}", None, "projects")
+        bar = self.session.reporter.bar(
+            f"resolving for {target.label or target.display}", None, "projects"
+        )
         relay = Relay(
             bare,
-            self.fetcher(),
-            jobs=self.settings.jobs,
+            self.session.fetcher(),
+            jobs=self.session.settings.jobs,
             target=target,
             requirements=asked,
             pages=self.pages,
             bar=bar,
         )
         with relay, closing(bar):
-            if self.settings.verbose:  # pip's own lines will name the relay, not the indexes
-                self.reporter.stage(
+            if (
+                self.session.settings.verbose
+            ):  # pip's own lines will name the relay, not the indexes
+                self.session.reporter.stage(
                     f"pip reads {', '.join(bare)} through a relay at {relay.root} that keeps "
                     "every file it downloads"
                 )
@@ -192,7 +170,7 @@ class Resolver:
         """pip takes a yanked file for a pin (PEP 592) with a warning only ``-v`` would show."""
         for pin in resolution.pins:
             if (reason := relay.yanked(pin.filename)) is not None:
-                self.reporter.warn(
+                self.session.reporter.warn(
                     f"{pin.name} {pin.version} is yanked from the index"
                     + (f" ({reason})" if reason else "")
                     + "; pip takes a yanked version only when pinned with ==, so check that it "
@@ -206,24 +184,20 @@ class Resolver:
             return
         pinned = {pin.url.partition("#")[0] for pin in resolution.pins}
         unused = [size for url, size in ahead.items() if url not in pinned]
-        self.reporter.stage(
+        self.session.reporter.stage(
             f"read {len(ahead)} files ahead of pip; {len(unused)} not needed "
             f"({sum(unused) / 1e6:.1f} MB)"
         )
 
-    def fetcher(self) -> Fetcher:
-        """A fetcher that logs in, checks certificates and goes through proxies as pip does."""
-        return Fetcher(self.cache, self.credentials, jobs=self.settings.jobs, network=self.network)
-
     def plain_indexes(self) -> list[str] | None:
         """The indexes pip would read, when nothing else decides what it finds there."""
         return plain_indexes(
-            self.settings.index_url,
-            self.settings.extra_index_urls,
-            bool(self.settings.find_links),
+            self.session.settings.index_url,
+            self.session.settings.extra_index_urls,
+            bool(self.session.settings.find_links),
             self.requirements,
             os.environ,
-            self.pip_config,
+            self.session.pip_config,
         )
 
     def _resolve(
@@ -238,8 +212,8 @@ class Resolver:
             requirements,
             pip_options,
             target=target,
-            verbose=self.settings.verbose,
-            run=self.run,
+            verbose=self.session.settings.verbose,
+            run=self.session.run,
             memo=memo,
             relay=relay,
         )
@@ -280,13 +254,15 @@ def _from_lock(resolver: Resolver, lock: Lock, inputs: Inputs, target: Target) -
     pip's own wheel by one more pip run; then the lock checked to hold every dependency."""
     where = target.label or target.display
     selected = lock.select(target.markers, inputs.extras, inputs.groups)
-    resolver.reporter.stage(f"using {lock.path.name}: {len(selected)} packages locked for {where}")
+    resolver.session.reporter.stage(
+        f"using {lock.path.name}: {len(selected)} packages locked for {where}"
+    )
     files = [p for p in selected if p.tree is None]
     text = "".join(
         f"{p.name}=={p.version} {' '.join(f'--hash=sha256:{h}' for h in sorted(p.sha256s))}\n"
         for p in files
     )
-    requirements = read_requirements([resolver.cache.locked_requirements(text)])
+    requirements = read_requirements([resolver.session.cache.locked_requirements(text)])
     given = {
         p.name: GivenHashes(
             p.name,
@@ -296,10 +272,12 @@ def _from_lock(resolver: Resolver, lock: Lock, inputs: Inputs, target: Target) -
         )
         for p in files
     }
-    settings = resolver.settings
+    settings = resolver.session.settings
     if settings.index_url is None and not settings.find_links and lock.indexes:
         settings = replace(settings, index_url=lock.indexes[0], extra_index_urls=lock.indexes[1:])
-    locked = replace(resolver, settings=settings, requirements=requirements)
+    locked = replace(
+        resolver, session=replace(resolver.session, settings=settings), requirements=requirements
+    )
     as_file = replace(  # the lock is checked whole below, with its source trees
         inputs, pip_args=("-r", str(requirements.files[0])), projects=(), requirements=requirements
     )
@@ -333,14 +311,14 @@ def _find_locked(
     if not lines or not indexes:
         return None
     bare = [Location.parse(url).url for url in indexes]  # the fetcher logs in: pins stay bare
-    with resolver.fetcher() as fetcher:
+    with resolver.session.fetcher() as fetcher:
         return find_locked(
             lines,
             bare,
             target,
             fetcher.read_page,
             lambda pins: fetcher.fetch_all([download_of(p) for p in pins]),
-            jobs=resolver.settings.jobs,
+            jobs=resolver.session.settings.jobs,
         )
 
 
