@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,10 +14,10 @@ from support.packages import make_wheel
 from support.proxy import ForwardProxy
 
 from wheelbundle.cache import Cache
-from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch
+from wheelbundle.errors import AccessRefused, FetchFailed, HashMismatch, UsageError
 from wheelbundle.net.credentials import Credentials
 from wheelbundle.net.fetch import Download, Fetcher
-from wheelbundle.net.network import Network
+from wheelbundle.net.network import Network, pip_network
 from wheelbundle.review.verify import verify_bundle
 
 
@@ -182,3 +183,37 @@ def test_a_request_begun_after_stop_fails_and_leaves_no_socket_open(
     with pytest.raises(FetchFailed, match="stopped"):
         fetcher.read(f"{index.url}alpha/")
     gc.collect()  # an unclosed socket warns here, which this suite makes an error
+
+
+def test_an_index_that_asks_for_a_client_certificate_gets_pip_s(
+    tmp_path: Path, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mutual TLS, as pip does it with PIP_CLIENT_CERT (one PEM file: certificate and key): the
+    fetcher shows the same certificate, so the relay reaches an index pip itself could."""
+    client = tmp_path / "client"
+    client.mkdir()
+    cert, key = client / "cert.pem", client / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=builder", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    both = client / "both.pem"
+    both.write_bytes(cert.read_bytes() + key.read_bytes())
+    monkeypatch.setenv("PIP_CLIENT_CERT", str(both))
+    monkeypatch.setenv("PIP_CERT", str(certificate[0]))
+    network = pip_network(lambda: "")
+    assert network.client_cert == str(both)
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    with LocalIndex(wheel.parent, tls=certificate, client_ca=cert) as index:
+        with Fetcher(Cache(tmp_path / "a"), Credentials([]), network=lambda: network) as fetcher:
+            assert fetcher.fetch(download_of(index, wheel)).read_bytes() == wheel.read_bytes()
+        anonymous = Network(cafile=str(certificate[0]))
+        with (
+            Fetcher(Cache(tmp_path / "b"), Credentials([]), network=lambda: anonymous) as fetcher,
+            pytest.raises(FetchFailed),
+        ):
+            fetcher.fetch(download_of(index, wheel))
+    broken = Network(client_cert=str(tmp_path / "missing.pem"))
+    with pytest.raises(UsageError, match=r"missing.pem \(PIP_CLIENT_CERT, or client-cert in"):
+        broken.context(urlsplit("https://127.0.0.1/"))

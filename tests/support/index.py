@@ -89,7 +89,8 @@ class LocalIndex:
     wheels while resolving, like the plain indexes many build machines reach. With
     `hashes=False` links carry no `#sha256=` fragment (PEP 503 only recommends it). With
     `json=True` a client that asks for PEP 691 JSON (as pip and uv do) gets it, as from PyPI.
-    With `delay`, every project page comes that many seconds late, as from a slow index.
+    With `delay`, every project page comes that many seconds late, as from a slow index. With
+    `client_ca` (and `tls`), only a client that shows a certificate that CA signed is served.
     """
 
     def __init__(
@@ -105,6 +106,7 @@ class LocalIndex:
         tls: tuple[Path, Path] | None = None,
         json: bool = False,
         delay: float = 0.0,
+        client_ca: Path | None = None,
     ) -> None:
         self.root = root
         self.delay = delay
@@ -128,6 +130,9 @@ class LocalIndex:
         if tls is not None:  # (certificate, key): HTTPS
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
+            if client_ca is not None:  # mutual TLS: only a client with a certificate it vouches for
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(client_ca)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self.scheme = "https"
         self._thread = threading.Thread(

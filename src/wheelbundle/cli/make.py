@@ -44,8 +44,9 @@ MAKE_EPILOG = f"""examples:
 {examples(MAKE_EXAMPLES)}
 
 environment:
-  PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_TRUSTED_HOST, PIP_CERT, PIP_PROXY,
-  PIP_CONFIG_FILE and pip.conf   pip's own settings, honoured (the options above win)
+  PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_TRUSTED_HOST, PIP_CERT,
+  PIP_CLIENT_CERT, PIP_PROXY, PIP_CONFIG_FILE and pip.conf
+                         pip's own settings, honoured (the options above win)
   NETRC                  where index logins are read (default ~/.netrc), as pip reads them
   XDG_CACHE_HOME         the cache's parent (default ~/.cache): downloads, builds, resolutions
   SOURCE_DATE_EPOCH      the bundle's timestamp (default: the newest input's), for equal bytes

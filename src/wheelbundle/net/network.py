@@ -11,23 +11,28 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
+from wheelbundle.errors import UsageError
 from wheelbundle.pip.config import pip_settings
 from wheelbundle.pip.runner import Runner, run_pip
 
 
 @dataclass(frozen=True)
 class Network:
-    """How pip reaches the indexes, which the fetcher follows: its CA bundle and its proxy.
+    """How pip reaches the indexes, which the fetcher follows: its CA bundle, its client
+    certificate and its proxy.
 
     ``proxy`` is pip's own setting (``--proxy``, ``PIP_PROXY``, pip.conf); without one, the
     environment's ``https_proxy``/``http_proxy``, as pip reads them. A host in ``no_proxy`` is
     reached directly either way. A ``trusted_hosts`` entry (``host`` or ``host:port``) is
-    trusted as pip trusts it: its HTTPS certificate is not checked.
+    trusted as pip trusts it: its HTTPS certificate is not checked. ``client_cert`` is pip's
+    ``--client-cert`` (``PIP_CLIENT_CERT``): one PEM file with the certificate and its key, for an
+    index that asks who connects (mutual TLS).
     """
 
     cafile: str | None = None
     proxy: str | None = None
     trusted_hosts: frozenset[str] = frozenset()
+    client_cert: str | None = None
 
     def context(self, parts: SplitResult) -> ssl.SSLContext:
         """TLS for this URL's host: checked against the CA bundle, unless pip trusts the host.
@@ -40,7 +45,7 @@ class Network:
 
     @functools.cached_property
     def _verified(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=self.cafile)
+        return self._presenting(ssl.create_default_context(cafile=self.cafile))
 
     @functools.cached_property
     def _unverified(self) -> ssl.SSLContext:
@@ -48,6 +53,20 @@ class Network:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+        return self._presenting(context)
+
+    def _presenting(self, context: ssl.SSLContext) -> ssl.SSLContext:
+        """The context, showing the client certificate pip would show, if one is set."""
+        if self.client_cert is None:
+            return context
+        try:
+            context.load_cert_chain(self.client_cert)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(
+                f"the client certificate {self.client_cert} (PIP_CLIENT_CERT, or client-cert in "
+                f"pip.conf) cannot be used: {getattr(exc, 'strerror', None) or exc}; give one PEM "
+                "file holding the certificate and its key, as pip takes it"
+            ) from exc
         return context
 
     def proxy_for(self, url: str) -> SplitResult | None:
@@ -75,11 +94,13 @@ def pip_wiring(run: Runner = run_pip, trusted_hosts: Sequence[str] = ()) -> PipW
 
 
 def pip_network(pip_config: Callable[[], str], trusted_hosts: Sequence[str] = ()) -> Network:
-    """pip's CA bundle, proxy and trusted hosts: ``--trusted-host``, ``PIP_CERT``,
-    ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings in pip.conf."""
+    """pip's CA bundle, client certificate, proxy and trusted hosts: ``--trusted-host``,
+    ``PIP_CERT``, ``PIP_CLIENT_CERT``, ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings
+    in pip.conf."""
     settings = pip_settings(os.environ, pip_config)
     return Network(
         cafile=settings.get("cert"),
         proxy=settings.get("proxy"),
         trusted_hosts=frozenset([*trusted_hosts, *settings.get("trusted-host", "").split()]),
+        client_cert=settings.get("client-cert"),
     )
