@@ -217,3 +217,23 @@ def test_an_index_that_asks_for_a_client_certificate_gets_pip_s(
     broken = Network(client_cert=str(tmp_path / "missing.pem"))
     with pytest.raises(UsageError, match=r"missing.pem \(PIP_CLIENT_CERT, or client-cert in"):
         broken.context(urlsplit("https://127.0.0.1/"))
+
+
+def test_a_private_ca_in_the_system_store_is_trusted_as_pip_trusts_it(
+    tmp_path: Path, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CA that only the system store holds (here the store OpenSSL is pointed at, as
+    ca-certificates or a corporate image installs one), with no PIP_CERT: trusted, as pip's
+    truststore trusts it on Linux; a store without it fails with the fix named."""
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    with LocalIndex(wheel.parent, tls=certificate) as index:
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+        with Fetcher(Cache(tmp_path / "a"), Credentials([]), network=Network) as fetcher:
+            assert fetcher.fetch(download_of(index, wheel)).read_bytes() == wheel.read_bytes()
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "empty.pem"))
+        (tmp_path / "empty.pem").write_text("")
+        with (
+            Fetcher(Cache(tmp_path / "b"), Credentials([]), network=Network) as fetcher,
+            pytest.raises(FetchFailed, match="CERTIFICATE_VERIFY_FAILED.*PIP_CERT"),
+        ):
+            fetcher.fetch(download_of(index, wheel))
