@@ -7,21 +7,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wheelbundle.cache import atomic_file
 from wheelbundle.cli.common import (
     ConsoleReporter,
-    add_osv_max_age,
     add_verbosity,
     examples,
     positive,
 )
 from wheelbundle.collect.plan import plan_summary
-from wheelbundle.format.layout import FORMATS
 from wheelbundle.inputs.config import DEFAULT as DEFAULT_CONFIG
-from wheelbundle.inputs.config import INSTALLERS, BundleConfig, load_config
-from wheelbundle.inputs.options import MakeOptions
+from wheelbundle.inputs.config import load_config
+from wheelbundle.inputs.options import MAKE_OPTIONS, MakeOptions, Option
 from wheelbundle.pipeline import make_bundle, plan_bundle
 from wheelbundle.review.inspect import plan_table
 from wheelbundle.review.summary import bundle_summary
@@ -68,151 +66,14 @@ def add(commands: Commands, top: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     make.add_argument(
-        "inputs",
-        nargs="*",
-        metavar="REQ",
-        help="a requirements file, a pyproject.toml, a project folder, or a lock "
-        "(pylock.toml, uv.lock, poetry.lock, pdm.lock, Pipfile.lock); a project folder with a "
-        "lock beside it is bundled from that lock (default: the inputs of ./bundle.yaml)",
-    )
-    make.add_argument(
-        "--extra",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="add a project's optional dependencies [project.optional-dependencies] "
-        "(or a lock's extra); repeatable",
-    )
-    make.add_argument(
-        "--group",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="add a PEP 735 dependency group from the project's pyproject.toml "
-        "(or a lock's group: Poetry's and PDM's groups, a Pipfile.lock's dev or other "
-        "category); repeatable",
-    )
-    make.add_argument(
         "--config",
         type=Path,
         metavar="FILE",
         help="read options from this bundle.yaml (default: ./bundle.yaml when no REQ is given); "
         "command-line options override it",
     )
-    make.add_argument(
-        "-o",
-        "--outdir",
-        type=Path,
-        help="where the archive goes (default: dist/)",
-    )
-    make.add_argument(
-        "--name", help="bundle name (default: the project's name, else the input's folder name)"
-    )
-    make.add_argument(
-        "--version", help="bundle version (default: the project's version, else the inputs' date)"
-    )
-    make.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="TARGET",
-        help="the server to bundle for (repeatable): a shorthand like cp312-manylinux_2_28_aarch64, "
-        "cp312-musllinux_1_2_x86_64, cp313-macosx_11_0_arm64, cp311-win_amd64, or a JSON file "
-        "written by the 'bundle probe' script on the server (default: this machine)",
-    )
-    make.add_argument("--index-url", help="base URL of the package index (like pip's)")
-    make.add_argument(
-        "--extra-index-url",
-        action="append",
-        default=[],
-        help="another index to look in (repeatable)",
-    )
-    make.add_argument(
-        "--find-links",
-        action="append",
-        default=[],
-        help="a folder or page of distributions (repeatable)",
-    )
-    make.add_argument(
-        "--trusted-host",
-        action="append",
-        default=[],
-        help="a host to trust without valid HTTPS (repeatable)",
-    )
-    make.add_argument(
-        "--cache-dir",
-        type=Path,
-        help="where downloads and builds are kept (default: $XDG_CACHE_HOME/wheelbundle)",
-    )
-    make.add_argument("--no-cache", action="store_true", help="use a throw-away cache for this run")
-    make.add_argument(
-        "--refresh",
-        action="store_true",
-        help="resolve anew even if the same inputs were resolved in the last 24 hours",
-    )
-    make.add_argument(
-        "--build-python",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PATH",
-        help="a Python to build sdists with for targets of its version (CPython 3.9 for a "
-        "cp39 server); else one is looked for on PATH, in pyenv and in uv's Pythons; repeatable",
-    )
-    make.add_argument(
-        "--policy",
-        type=Path,
-        metavar="FILE",
-        help="a site's policy (YAML: licenses, vulnerabilities, origins, max_size); a bundle "
-        "it refuses is not written, and each violation is named (exit 4)",
-    )
-    make.add_argument(
-        "--osv",
-        type=Path,
-        metavar="PATH",
-        help="a copy of the OSV database (osv.dev's PyPI/all.zip, or a folder of OSV JSON or "
-        "YAML), for --policy's vulnerability rules; one holding no PyPI advisory is refused",
-    )
-    add_osv_max_age(make)
-    make.add_argument(
-        "--resolve",
-        action="store_true",
-        help="resolve a project folder with pip even when a lock lies beside it",
-    )
-    make.add_argument(
-        "--format",
-        choices=list(FORMATS),
-        help="archive format (default: tar.gz, the one every server unpacks with tar and gzip)",
-    )
-    make.add_argument(
-        "-j", "--jobs", type=positive, default=8, help="parallel downloads (default: 8)"
-    )
-    make.add_argument(
-        "--installer",
-        choices=list(INSTALLERS),
-        help="what install.sh installs with (default: pip); uv: the bundle also carries the "
-        "target's uv wheel and falls back to pip where uv cannot run",
-    )
-    make.add_argument(
-        "--sign",
-        type=Path,
-        metavar="KEY",
-        help="sign SHA256SUMS with this OpenSSH key (ssh-keygen -Y sign); stored as SHA256SUMS.sig",
-    )
-    make.add_argument(
-        "--since",
-        type=Path,
-        metavar="OLD",
-        help="make a delta bundle: leave out every wheel the bundle OLD (a .tar.gz) already "
-        "carries; install.sh --base OLD takes them from it",
-    )
-    make.add_argument(
-        "--python-runtime",
-        metavar="FILE|URL",
-        help="carry this python-build-standalone install_only archive (or its URL, checked "
-        "against URL#sha256=… or the URL.sha256 beside it): install.sh builds the venv from it, "
-        "so the server needs no Python. The target (Python, platform, glibc) is read from it",
-    )
+    for option in MAKE_OPTIONS:
+        make.add_argument(*option.flags or (option.field,), **_argument(option))
     make.add_argument(
         "--dry-run",
         action="store_true",
@@ -257,36 +118,46 @@ def run(args: argparse.Namespace) -> int:
 
 
 def make_options(args: argparse.Namespace) -> MakeOptions:
-    """The command line over ``bundle.yaml`` (read when asked, or when no REQ is given)."""
+    """The command line over ``bundle.yaml`` (read when asked, or when no REQ is given), option
+    by option as the table declares them; what neither gives is MakeOptions' default."""
     config = None
     if args.config is not None or not args.inputs:
         config = load_config(args.config or DEFAULT_CONFIG)
-    conf = config or BundleConfig(path=DEFAULT_CONFIG)
-    return MakeOptions(
-        inputs=tuple(args.inputs) or conf.inputs,
-        outdir=args.outdir or conf.output or Path("dist"),
-        name=args.name or conf.name,
-        version=args.version or conf.version,
-        index_url=args.index_url or conf.index_url,
-        extra_index_urls=tuple(args.extra_index_url) or conf.extra_index_urls,
-        find_links=tuple(args.find_links) or conf.find_links,
-        trusted_hosts=tuple(args.trusted_host) or conf.trusted_hosts,
-        extras=tuple(args.extra) or conf.extras,
-        groups=tuple(args.group) or conf.groups,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        refresh=args.refresh,
-        resolve=args.resolve,
-        build_pythons=tuple(args.build_python) or conf.build_pythons,
-        policy=args.policy,
-        osv=args.osv,
-        osv_max_age=args.osv_max_age,
-        jobs=args.jobs,
-        verbose=args.verbose,
-        targets=tuple(args.target) or conf.targets,
-        sign_key=args.sign or conf.sign_key,
-        since=args.since,
-        python_runtime=args.python_runtime,
-        installer=args.installer or conf.installer or "pip",
-        archive_format=args.format or conf.format or FORMATS[0],
-    )
+    given: dict[str, Any] = {"verbose": args.verbose}
+    for option in MAKE_OPTIONS:
+        value = getattr(args, option.field)
+        if isinstance(value, list):
+            value = tuple(value)
+        if not value and value is not False and config is not None and option.key is not None:
+            value = getattr(config, option.key)
+        if value is not None and value != ():
+            given[option.field] = value
+    given.setdefault("inputs", ())
+    return MakeOptions(**given)
+
+
+def _argument(option: Option) -> dict[str, Any]:
+    """The parser's keywords for an option of the table."""
+    kind = option.kind
+    kwargs: dict[str, Any] = {"help": option.help}
+    if option.flags:
+        kwargs["dest"] = option.field
+    if option.metavar:
+        kwargs["metavar"] = option.metavar
+    elif option.flags and kind not in ("flag", "no-flag", "choice"):  # the flag's name
+        kwargs["metavar"] = option.flags[-1].lstrip("-").upper().replace("-", "_")
+    if kind == "flag":
+        kwargs.update(action="store_true")
+    elif kind == "no-flag":
+        kwargs.update(action="store_false", default=None)
+    elif kind == "inputs":
+        kwargs.update(nargs="*")
+    elif kind in ("texts", "targets", "links", "pythons"):
+        kwargs.update(action="append", default=[])
+    if kind == "pythons" or kind == "path":
+        kwargs["type"] = Path
+    elif kind == "count":
+        kwargs["type"] = positive
+    if option.choices:
+        kwargs["choices"] = list(option.choices)
+    return kwargs

@@ -1,7 +1,8 @@
 """``bundle.yaml``: a project's bundle as one repeatable command (``bundle make`` with no argument).
 
-Every key mirrors a ``bundle make`` option; the command line overrides the file. Paths in the
-file are relative to the file. Errors name the key and its line, so a typo is found at once:
+Every key is a ``bundle make`` option's, as the options' table (``inputs.options.MAKE_OPTIONS``)
+names it, and is checked by that option's kind; the command line overrides the file. Paths in
+the file are relative to the file. Errors name the key and its line, so a typo is found at once:
 ``bundle.yaml line 3: unknown key 'nmae'``.
 """
 
@@ -15,17 +16,12 @@ from typing import Any
 import yaml
 
 from wheelbundle.errors import UsageError
-from wheelbundle.format.layout import FORMATS
+from wheelbundle.inputs.options import MAKE_OPTIONS, Option
 
 DEFAULT = Path("bundle.yaml")
-INSTALLERS = ("pip", "uv")
-
-_STRINGS = ("name", "version", "index_url", "format", "output", "sign_key", "installer")
-KEYS = (
-    *("name", "version", "inputs", "extras", "groups", "targets"),
-    *("index_url", "extra_index_urls", "find_links", "trusted_hosts"),
-    *("format", "output", "sign_key", "installer", "build_pythons"),
-)
+_BY_KEY = {o.key: o for o in MAKE_OPTIONS if o.key is not None}
+KEYS = tuple(_BY_KEY)
+_ONE_VALUE = ("text", "choice", "path")
 
 
 @dataclass(frozen=True)
@@ -100,31 +96,27 @@ def load_config(path: Path) -> BundleConfig:
 
 
 def _checked(path: Path, line: int, key: str, value: Any, base: Path) -> Any:
+    """The value as the option's kind takes it, paths read from the file's folder."""
     where = f"{path} line {line}"
-    if key in _STRINGS:
+    option: Option = _BY_KEY[key]
+    if option.kind in _ONE_VALUE:
         if not isinstance(value, str) or not value:
             hint = f'; quote it: {key}: "{value}"' if isinstance(value, int | float) else ""
             raise UsageError(f"{where}: {key!r} must be a string, not {_kind(value)}{hint}")
-        if key == "format" and value not in FORMATS:
+        if option.choices and value not in option.choices:
             raise UsageError(
-                f"{where}: 'format' must be one of {', '.join(FORMATS)}, not {value!r}"
+                f"{where}: {key!r} must be one of {', '.join(option.choices)}, not {value!r}"
             )
-        if key == "installer" and value not in INSTALLERS:
-            raise UsageError(
-                f"{where}: 'installer' must be one of {', '.join(INSTALLERS)}, not {value!r}"
-            )
-        if key in ("output", "sign_key"):
-            return Path(_relative(base, value))
-        return value
+        return Path(_relative(base, value)) if option.kind == "path" else value
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise UsageError(f"{where}: {key!r} must be a list of strings, not {_kind(value)}")
-    if key == "inputs":
+    if option.kind == "inputs":
         return tuple(_relative(base, v) for v in value)
-    if key == "targets":
+    if option.kind == "targets":
         return tuple(_relative(base, v) if v.endswith(".json") else v for v in value)
-    if key == "find_links":
+    if option.kind == "links":
         return tuple(v if "://" in v else _relative(base, v) for v in value)
-    if key == "build_pythons":
+    if option.kind == "pythons":
         return tuple(Path(v if "/" not in v else _relative(base, v)) for v in value)
     return tuple(value)
 
