@@ -241,6 +241,8 @@ use_runtime() {
 # them to (the members module): all below python/, no absolute or .. path; directories, files,
 # symlinks whose target stays in python/, hardlinks to a file before them; no device, FIFO,
 # setuid or setgid file; no member over 1 GiB, 4 GiB in all; no path through a symlink.
+# It is awk, not Python, because it runs before any Python exists: on a server without one, the
+# runtime it checks is the only Python there will be.
 check_runtime_members() {
     listing=$(LC_ALL=C tar -tvzf "$1" 2>/dev/null) || die 4 "$1: cannot be read as a tar.gz"
     bad=$(printf '%s\n' "$listing" | LC_ALL=C awk -v max=1073741824 -v total_max=4294967296 '
