@@ -1,1 +1,2 @@
-"""What the user gave: requirements files, pinned hashes, bundle.yaml, the options."""
+"""What the user gave: requirements files, pinned hashes, bundle.yaml, the options (and their one
+table), a site's policy."""

@@ -1,1 +1,2 @@
-"""The network underneath: the fetcher, credentials, and index pages."""
+"""The network underneath, after pip (whose settings it follows): the run's session, the fetcher,
+what an answer may cost, credentials, and index pages."""

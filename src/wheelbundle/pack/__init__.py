@@ -1,1 +1,2 @@
-"""The only writers of archives: make, delta, merge."""
+"""The only writers of archives: a bundle (write), a delta (delta), one for several servers
+(merge)."""
