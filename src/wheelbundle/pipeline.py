@@ -19,6 +19,7 @@ from wheelbundle.collect.runtime import RuntimeFile, carrying, obtain_runtime, u
 from wheelbundle.collect.wheelhouse import collect
 from wheelbundle.errors import UsageError
 from wheelbundle.format.manifest import InputFile, Manifest
+from wheelbundle.format.osv import require_source
 from wheelbundle.inputs.options import MakeOptions
 from wheelbundle.inputs.pinned_hashes import GivenHashes, given_hashes
 from wheelbundle.inputs.policy import Policy, load_policy
@@ -60,7 +61,7 @@ class _Resolved:
 
     inputs: Inputs
     session: Session
-    cache: Cache
+    """The run's settings, cache, credentials and network, for the stages after resolving."""
     targets: tuple[Resolved, ...]
     given: Mapping[str, GivenHashes]
     lock: Pylock | Lock | None
@@ -75,7 +76,7 @@ def make_bundle(
     policy = load_policy(options.policy) if options.policy else None
     _check_audit_inputs(options, policy)
     with _resolving(options, reporter, run) as made:
-        with _runtime_python(made.runtime, made.cache) as runtime_python:
+        with _runtime_python(made.runtime, made.session.cache) as runtime_python:
             collected = collect(made.targets, made.given, made.session, reporter, runtime_python)
         manifest, wheels = describe(
             made.inputs,
@@ -109,7 +110,7 @@ def plan_bundle(
     with _resolving(options, reporter, run) as made:
         reporter.stage("asking the indexes the size of each file")
         with made.session.fetcher() as fetcher:
-            planned = plan(made.targets, made.cache, fetcher)
+            planned = plan(made.targets, made.session.cache, fetcher)
         name, version = bundle_name(options.name, options.version, made.inputs, made.targets)
         return PlanResult(name, version, tuple(planned), tuple(made.inputs.files))
 
@@ -134,7 +135,7 @@ def _resolving(options: MakeOptions, reporter: Reporter, run: Runner) -> Iterato
         resolved = resolve_targets(
             Resolver(session, inputs.requirements), inputs, targets, lock, given
         )
-        yield _Resolved(inputs, session, cache, tuple(resolved), given, lock, runtime)
+        yield _Resolved(inputs, session, tuple(resolved), given, lock, runtime)
 
 
 def _lock(path: Path) -> Pylock | Lock:
@@ -189,8 +190,8 @@ def _check_audit_inputs(options: MakeOptions, policy: Policy | None) -> None:
             f"--policy {policy.path} denies vulnerabilities: give the OSV database to check "
             "against with --osv PATH"
         )
-    if osv is not None and not osv.exists():
-        raise UsageError(f"--osv {osv}: no such file or folder; give osv.dev's PyPI/all.zip")
+    if osv is not None:
+        require_source(osv)
 
 
 def _check_build_pythons(paths: Sequence[Path], targets: Sequence[Target]) -> None:

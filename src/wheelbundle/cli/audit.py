@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +16,6 @@ from wheelbundle.cli.common import (
     add_verbosity,
     one_line,
 )
-from wheelbundle.errors import UsageError
-from wheelbundle.format.layout import read_manifest
 from wheelbundle.inputs.policy import Ignored, load_policy
 from wheelbundle.review.audit import (
     Audit,
@@ -83,12 +82,13 @@ def add(commands: Commands, top: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy) if args.policy is not None else None
-    audit = audited(args, args.archives)
+    audit = audit_bundles(args.archives, args.osv, args.osv_max_age)
     ignore = policy.ignore if policy else ()
     if args.sbom_out is not None:  # the first bundle's SBOM, with that bundle's findings
         first = args.archives[0]
-        mine = Audit(tuple(f for f in audit.findings if f.archive == first), audit.snapshot)
-        document = sbom_with_vulnerabilities(read_manifest(first), mine, ignore)
+        manifest = audit.manifests[first]
+        mine = replace(audit, findings=tuple(f for f in audit.findings if f.archive == first))
+        document = sbom_with_vulnerabilities(manifest, mine, ignore)
         with atomic_file(args.sbom_out) as out:
             out.write((json.dumps(document, indent=2) + "\n").encode())
     if args.vex_out is not None:
@@ -100,13 +100,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(audit_summary(audit), file=sys.stderr)
     if policy is not None:  # every bundle's violations, then one verdict
-        archives = list(dict.fromkeys(args.archives))
+        archives = list(audit.manifests)
         lines = [
             f"{archive.name}: {line}" if len(archives) > 1 else line
-            for archive in archives
+            for archive, manifest in audit.manifests.items()
             for line in violations(
                 policy,
-                read_manifest(archive),
+                manifest,
                 [f for f in audit.findings if f.archive == archive],
                 archive.stat().st_size,
             )
@@ -124,9 +124,3 @@ def write_vex(path: Path, audit: Audit, ignore: Sequence[Ignored]) -> None:
         return
     with atomic_file(path) as out:
         out.write((json.dumps(openvex(audit, ignore), indent=2) + "\n").encode())
-
-
-def audited(args: argparse.Namespace, archives: Sequence[Path]) -> Audit:
-    if not args.osv.exists():
-        raise UsageError(f"--osv {args.osv}: no such file or folder; give osv.dev's PyPI/all.zip")
-    return audit_bundles(archives, args.osv, args.osv_max_age)

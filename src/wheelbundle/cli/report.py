@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelbundle.cache import atomic_file
-from wheelbundle.cli.audit import audited
 from wheelbundle.cli.common import (
     add_osv_max_age,
     add_verbosity,
 )
 from wheelbundle.format.layout import read_manifest
+from wheelbundle.format.osv import require_source
 from wheelbundle.inputs.policy import load_policy
+from wheelbundle.review.audit import audit_manifests
 from wheelbundle.review.diff import diff_bundles
 from wheelbundle.review.policy import violations
 from wheelbundle.review.report import gather, report_html, report_markdown
+from wheelbundle.review.verify import verify_bundle
 
 if TYPE_CHECKING:
     from wheelbundle.cli.common import Commands
@@ -49,24 +51,32 @@ def add(commands: Commands, top: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy) if args.policy is not None else None
-    audit = audited(args, [args.archive]) if args.osv else None
+    if args.osv is not None:
+        require_source(args.osv)  # before the bundle is read whole
+    verified = verify_bundle(args.archive, args.allowed_signers)
+    manifest = verified.manifest
+    audit = (
+        audit_manifests([(args.archive, manifest)], args.osv, args.osv_max_age)
+        if args.osv
+        else None
+    )
     verdict = None
     if policy is not None:
         verdict = violations(
             policy,
-            read_manifest(args.archive),
+            manifest,
             audit.findings if audit else (),
             args.archive.stat().st_size,
         )
     changes = diff_bundles(args.since, args.archive) if args.since else None
     facts = gather(
         args.archive,
+        verified,
         audit,
         violations=verdict,
         changes=changes,
         since=read_manifest(args.since) if args.since else None,
         since_name=args.since.name if args.since else None,
-        allowed_signers=args.allowed_signers,
         ignore=policy.ignore if policy else (),
     )
     text = report_html(facts) if args.format == "html" else report_markdown(facts)

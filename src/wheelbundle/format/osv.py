@@ -150,6 +150,7 @@ def read_osv(
     """Every advisory in ``path`` (an OSV zip, or a folder of OSV JSON or YAML files) about one
     of ``packages`` in the PyPI ecosystem, withdrawn ones left out. A source with no PyPI
     advisory at all, or (``max_age`` days) none changed lately, is refused."""
+    require_source(path)
     wanted: set[str] = {canonicalize_name(p) for p in packages}
     found: list[Advisory] = []
     ecosystems: Counter[str] = Counter()
@@ -184,6 +185,12 @@ def read_osv(
     return Database(tuple(found), snapshot)
 
 
+def require_source(path: Path) -> None:
+    """A source that is not there is named before anything else is done with it."""
+    if not path.exists():
+        raise UsageError(f"--osv {path}: no such file or folder; give osv.dev's PyPI/all.zip")
+
+
 def _nothing_for_pypi(read: int, ecosystems: Counter[str]) -> str:
     if not read:
         return "holds no OSV advisory (no .json, .yaml or .yml file in it)"
@@ -195,13 +202,12 @@ def _nothing_for_pypi(read: int, ecosystems: Counter[str]) -> str:
 def _check_age(
     path: Path, newest: datetime.datetime | None, days: int, today: datetime.date
 ) -> None:
-    age = None if newest is None else (today - newest.date()).days
     if newest is None:
         raise UsageError(
             f"--osv {path}: no advisory in it carries a date, so --osv-max-age {days} cannot "
             "be met; mirror a copy of the database with its dates"
         )
-    if age is not None and age > days:
+    if (age := (today - newest.date()).days) > days:
         raise UsageError(
             f"--osv {path}: the newest advisory was last changed {age} days ago, more than "
             f"--osv-max-age {days}; mirror a newer copy of the database"

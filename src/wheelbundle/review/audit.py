@@ -20,9 +20,16 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from wheelbundle.format.manifest import Manifest
-from wheelbundle.format.osv import RATINGS, Advisory, Severity, Snapshot, read_osv
+from wheelbundle.format.osv import (
+    RATINGS,
+    Advisory,
+    Severity,
+    Snapshot,
+    read_osv,
+    require_source,
+)
 from wheelbundle.format.sbom import sbom, snapshot_properties
-from wheelbundle.inputs.policy import Ignored
+from wheelbundle.inputs.policy import JUSTIFICATIONS, Ignored
 from wheelbundle.review.verify import verify_bundle
 
 #: Which of a vulnerability's ids a reader looks up first: the CVE, then GitHub's, then PyPA's.
@@ -39,6 +46,7 @@ class Finding:
     wheels: tuple[str, ...]
     """The bundle's wheels of that version: one per target when they differ."""
     advisories: tuple[Advisory, ...]
+    """The advisories joined, GitHub's before PyPA's (as ``_joined`` orders them)."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -71,8 +79,7 @@ class Finding:
     @property
     def summary(self) -> str:
         """GitHub's one-line summary where there is one (PYSEC records have paragraphs)."""
-        ranked = sorted(self.advisories, key=lambda a: _id_rank(a.id))
-        return next((a.summary for a in ranked if a.summary), "")
+        return next((a.summary for a in self.advisories if a.summary), "")
 
     def ignored_by(self, ignore: Iterable[Ignored], today: datetime.date) -> Ignored | None:
         """The policy's unexpired ``ignore`` entry that covers every advisory joined here (each
@@ -95,6 +102,8 @@ class Audit:
 
     findings: tuple[Finding, ...]
     snapshot: Snapshot
+    manifests: Mapping[Path, Manifest]
+    """Each bundle audited, by its archive: read once, for whatever the caller does next."""
 
     def counts(self) -> dict[str, int]:
         """Findings by rating, most severe first; ratings with none left out."""
@@ -105,6 +114,7 @@ class Audit:
 def audit_bundles(archives: Sequence[Path], osv: Path, max_age: int | None = None) -> Audit:
     """The findings of every bundle, by bundle, severity and package. Each bundle is verified
     first: the manifest of one changed after it was made could hide any package."""
+    require_source(osv)  # before the bundles are read whole
     manifests = [(a, verify_bundle(a).manifest) for a in dict.fromkeys(archives)]
     return audit_manifests(manifests, osv, max_age)
 
@@ -126,7 +136,7 @@ def audit_manifests(
     findings.sort(key=lambda f: (f.name, f.id))
     findings.sort(key=lambda f: f.severity, reverse=True)  # by rating, then score
     findings.sort(key=lambda f: str(f.archive))
-    return Audit(tuple(findings), database.snapshot)
+    return Audit(tuple(findings), database.snapshot, dict(manifests))
 
 
 def _by_version(manifest: Manifest) -> dict[tuple[str, str], list[str]]:
@@ -284,14 +294,15 @@ def _vulnerability(f: Finding, ignored: Ignored | None) -> dict[str, Any]:
     return entry
 
 
-#: OpenVEX's justifications (the policy's words) as CycloneDX names them.
-_CYCLONEDX_JUSTIFICATION: Mapping[str, str] = {
-    "component_not_present": "requires_dependency",
-    "vulnerable_code_not_present": "code_not_present",
-    "vulnerable_code_not_in_execute_path": "code_not_reachable",
-    "vulnerable_code_cannot_be_controlled_by_adversary": "requires_environment",
-    "inline_mitigations_already_exist": "protected_by_mitigating_control",
-}
+#: OpenVEX's justifications (the policy's words, in their order) as CycloneDX names them.
+_CYCLONEDX_JUSTIFICATION: Mapping[str, str] = dict(
+    zip(
+        JUSTIFICATIONS,
+        ("requires_dependency", "code_not_present", "code_not_reachable",
+         "requires_environment", "protected_by_mitigating_control"),
+        strict=True,
+    )
+)  # fmt: skip
 
 
 def _method(vector: str) -> str:

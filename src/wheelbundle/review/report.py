@@ -25,7 +25,7 @@ from wheelbundle.inputs.policy import Ignored
 from wheelbundle.review.audit import Audit, Finding
 from wheelbundle.review.diff import Change
 from wheelbundle.review.inspect import human_size
-from wheelbundle.review.verify import verify_bundle
+from wheelbundle.review.verify import Verified
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,16 @@ class Facts:
 
 def gather(
     archive: Path,
+    verified: Verified,
     audit: Audit | None = None,
     violations: Sequence[str] | None = None,
     changes: Sequence[Change] | None = None,
     since: Manifest | None = None,
     since_name: str | None = None,
-    allowed_signers: Path | None = None,
     ignore: Sequence[Ignored] = (),
 ) -> Facts:
-    """The bundle verified first: a report is never made of a bundle that is not intact."""
-    verified = verify_bundle(archive, allowed_signers)
+    """The facts of ``archive``, which ``verified`` says is intact (a report is never made of
+    a bundle that is not): verified once by the caller, for the audit and the report alike."""
     with BundleArchive(archive) as bundle:
         sums = hashlib.sha256(bundle.read(SUMS)).hexdigest()
     if verified.signer:
