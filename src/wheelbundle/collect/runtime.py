@@ -260,7 +260,6 @@ def _published_sha256(url: str, fetcher: Fetcher) -> str | None:
     fix = "add the runtime's digest to the URL as #sha256=DIGEST"
     if found is None:
         _check_there(url, fetcher)
-    if found is None:
         raise UsageError(
             f"--python-runtime {url}: no sha256 is published beside it ({url}.sha256 is not "
             f"there), so its bytes cannot be checked; {fix}"
