@@ -7,8 +7,10 @@ import argparse
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wheelbundle.inputs.options import Option, make_option
 from wheelbundle.progress import Bar, Silent
 
 if TYPE_CHECKING:
@@ -106,12 +108,35 @@ def add_verbosity(sub: argparse.ArgumentParser, runs_pip: bool = False) -> None:
 
 
 def add_osv_max_age(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--osv-max-age",
-        type=positive,
-        metavar="DAYS",
-        help="refuse an OSV copy whose newest advisory changed more than DAYS days ago",
-    )
+    """``--osv-max-age``, as ``bundle make`` declares it, for the other commands that read OSV."""
+    add_option(parser, make_option("osv_max_age"))
+
+
+def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """An option of the table (``inputs.options.MAKE_OPTIONS``) as the parser's argument."""
+    kind = option.kind
+    kwargs: dict[str, Any] = {"help": option.help}
+    if option.flags:
+        kwargs["dest"] = option.field
+    if option.metavar:
+        kwargs["metavar"] = option.metavar
+    elif option.flags and kind not in ("flag", "no-flag", "choice"):  # the flag's name
+        kwargs["metavar"] = option.flags[-1].lstrip("-").upper().replace("-", "_")
+    if kind == "flag":
+        kwargs.update(action="store_true")
+    elif kind == "no-flag":
+        kwargs.update(action="store_false", default=None)
+    elif kind == "inputs":
+        kwargs.update(nargs="*")
+    elif kind in ("texts", "targets", "links", "pythons"):
+        kwargs.update(action="append", default=[])
+    if kind == "pythons" or kind == "path":
+        kwargs["type"] = Path
+    elif kind == "count":
+        kwargs["type"] = positive
+    if option.choices:
+        kwargs["choices"] = list(option.choices)
+    parser.add_argument(*option.flags or (option.field,), **kwargs)
 
 
 def positive(text: str) -> int:

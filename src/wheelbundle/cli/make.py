@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from wheelbundle.cache import atomic_file
 from wheelbundle.cli.common import (
     ConsoleReporter,
+    add_option,
     add_verbosity,
     examples,
-    positive,
 )
 from wheelbundle.collect.plan import plan_summary
 from wheelbundle.inputs.config import DEFAULT as DEFAULT_CONFIG
 from wheelbundle.inputs.config import load_config
-from wheelbundle.inputs.options import MAKE_OPTIONS, MakeOptions, Option
+from wheelbundle.inputs.options import MAKE_OPTIONS, MakeOptions
 from wheelbundle.pipeline import make_bundle, plan_bundle
 from wheelbundle.review.inspect import plan_table
 from wheelbundle.review.summary import bundle_summary
@@ -73,7 +73,7 @@ def add(commands: Commands, top: argparse.ArgumentParser) -> None:
         "command-line options override it",
     )
     for option in MAKE_OPTIONS:
-        make.add_argument(*option.flags or (option.field,), **_argument(option))
+        add_option(make, option)
     make.add_argument(
         "--dry-run",
         action="store_true",
@@ -134,30 +134,3 @@ def make_options(args: argparse.Namespace) -> MakeOptions:
             given[option.field] = value
     given.setdefault("inputs", ())
     return MakeOptions(**given)
-
-
-def _argument(option: Option) -> dict[str, Any]:
-    """The parser's keywords for an option of the table."""
-    kind = option.kind
-    kwargs: dict[str, Any] = {"help": option.help}
-    if option.flags:
-        kwargs["dest"] = option.field
-    if option.metavar:
-        kwargs["metavar"] = option.metavar
-    elif option.flags and kind not in ("flag", "no-flag", "choice"):  # the flag's name
-        kwargs["metavar"] = option.flags[-1].lstrip("-").upper().replace("-", "_")
-    if kind == "flag":
-        kwargs.update(action="store_true")
-    elif kind == "no-flag":
-        kwargs.update(action="store_false", default=None)
-    elif kind == "inputs":
-        kwargs.update(nargs="*")
-    elif kind in ("texts", "targets", "links", "pythons"):
-        kwargs.update(action="append", default=[])
-    if kind == "pythons" or kind == "path":
-        kwargs["type"] = Path
-    elif kind == "count":
-        kwargs["type"] = positive
-    if option.choices:
-        kwargs["choices"] = list(option.choices)
-    return kwargs

@@ -174,3 +174,8 @@ MAKE_OPTIONS = (
            "beside it): install.sh builds the venv from it, so the server needs no Python. The "
            "target (Python, platform, glibc) is read from it", metavar="FILE|URL"),
 )  # fmt: skip
+
+
+def make_option(field: str) -> Option:
+    """The table's entry for a field: for the commands that take one of make's options."""
+    return next(o for o in MAKE_OPTIONS if o.field == field)
