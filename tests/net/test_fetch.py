@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import certifi
 import pytest
 from support.bundles import bundle, requirements
 from support.index import LocalIndex
@@ -237,3 +238,34 @@ def test_a_private_ca_in_the_system_store_is_trusted_as_pip_trusts_it(
             pytest.raises(FetchFailed, match="CERTIFICATE_VERIFY_FAILED.*PIP_CERT"),
         ):
             fetcher.fetch(download_of(index, wheel))
+
+
+def test_certifi_s_bundle_is_trusted_where_the_system_store_is_empty(
+    tmp_path: Path, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slim container with no ca-certificates: pip still reaches PyPI through certifi's
+    bundle, which it loads beside the system store, and so does the fetcher (here certifi's
+    bundle is the test CA; the system store is empty)."""
+    (tmp_path / "empty.pem").write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "empty.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.setattr(certifi, "where", lambda: str(certificate[0]))
+    wheel = make_wheel(tmp_path / "src", "pkg", "1.0")
+    with (
+        LocalIndex(wheel.parent, tls=certificate) as index,
+        Fetcher(Cache(tmp_path / "a"), Credentials([]), network=Network) as fetcher,
+    ):
+        assert fetcher.fetch(download_of(index, wheel)).read_bytes() == wheel.read_bytes()
+
+
+def test_pip_s_ca_bundle_comes_from_pip_or_from_the_variables_requests_reads(
+    tmp_path: Path, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip's requests takes REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) when pip has no cert of its
+    own; a bundle that cannot be read is a one-line usage error naming the setting."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    assert pip_network(lambda: "").cafile == str(certificate[0])
+    monkeypatch.setenv("PIP_CERT", str(tmp_path / "pip.pem"))
+    assert pip_network(lambda: "").cafile == str(tmp_path / "pip.pem")
+    with pytest.raises(UsageError, match=r"pip.pem \(PIP_CERT, or cert in pip.conf\) cannot"):
+        pip_network(lambda: "").context(urlsplit("https://127.0.0.1/"))

@@ -133,7 +133,11 @@ class LocalIndex:
             if client_ca is not None:  # mutual TLS: only a client with a certificate it vouches for
                 context.verify_mode = ssl.CERT_REQUIRED
                 context.load_verify_locations(client_ca)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            # Each handshake in its connection's own thread, as a real server does: in the
+            # accept loop, one client slow to say hello would stall every other connection.
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
             self.scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -360,6 +364,11 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.index = index
         super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            request.do_handshake()  # in the connection's thread (see LocalIndex.__init__)
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet: pip hanging up mid-response is normal and says nothing about the test."""

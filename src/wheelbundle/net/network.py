@@ -1,5 +1,6 @@
 """How the fetcher reaches the indexes: as pip does, by pip's own settings (its CA bundle, its
-proxy, the hosts it trusts), read from pip's configuration once and only when first needed."""
+proxy, the hosts it trusts), read from pip's configuration once and only when first needed, and
+trusting TLS certificates as pip does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 from urllib.request import getproxies, proxy_bypass
+
+import certifi
+import truststore
 
 from wheelbundle.errors import UsageError
 from wheelbundle.pip.config import pip_settings
@@ -45,7 +49,21 @@ class Network:
 
     @functools.cached_property
     def _verified(self) -> ssl.SSLContext:
-        return self._presenting(ssl.create_default_context(cafile=self.cafile))
+        """pip's trust (24.2 on): the operating system's store through truststore (OpenSSL's
+        store on Linux, the keychain on macOS, the certificate store on Windows), certifi's
+        bundle beside it, and pip's ``cert`` added to both, as pip's requests adds it."""
+        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(certifi.where())
+        if self.cafile:
+            try:
+                context.load_verify_locations(self.cafile)
+            except (OSError, ssl.SSLError) as exc:
+                raise UsageError(
+                    f"the CA bundle {self.cafile} (PIP_CERT, or cert in pip.conf) cannot be "
+                    f"used: {getattr(exc, 'strerror', None) or exc}; give a PEM file of "
+                    "certificates, as pip takes it"
+                ) from exc
+        return self._presenting(context)
 
     @functools.cached_property
     def _unverified(self) -> ssl.SSLContext:
@@ -95,11 +113,14 @@ def pip_wiring(run: Runner = run_pip, trusted_hosts: Sequence[str] = ()) -> PipW
 
 def pip_network(pip_config: Callable[[], str], trusted_hosts: Sequence[str] = ()) -> Network:
     """pip's CA bundle, client certificate, proxy and trusted hosts: ``--trusted-host``,
-    ``PIP_CERT``, ``PIP_CLIENT_CERT``, ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings
+    ``PIP_CERT`` (or ``REQUESTS_CA_BUNDLE``), ``PIP_CLIENT_CERT``, ``PIP_PROXY``, ``PIP_TRUSTED_HOST``, and the same settings
     in pip.conf."""
     settings = pip_settings(os.environ, pip_config)
     return Network(
-        cafile=settings.get("cert"),
+        # Without a cert of pip's own, requests (in pip) takes these from the environment.
+        cafile=settings.get("cert")
+        or os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE"),
         proxy=settings.get("proxy"),
         trusted_hosts=frozenset([*trusted_hosts, *settings.get("trusted-host", "").split()]),
         client_cert=settings.get("client-cert"),
