@@ -30,7 +30,8 @@ from wheelbundle.net.credentials import Credentials
 from wheelbundle.net.fetch import Document, Fetcher
 from wheelbundle.net.simple import PageFile
 from wheelbundle.resolve.choose import likely_choice
-from wheelbundle.resolve.relay import PIP_ACCEPT, Relay
+from wheelbundle.resolve.loopback import PIP_ACCEPT
+from wheelbundle.resolve.relay import Relay
 from wheelbundle.target import parse_target
 
 APP = ("alpha", "gamma", "delta[fast]", "zeta")
