@@ -464,6 +464,45 @@ def test_select_names_every_target_when_none_fits(tmp_path: Path, pip_wheel: Pat
     )
 
 
+def pip_accepting_only(pip_wheel: Path, folder: Path, platform_tag: str) -> Path:
+    """A copy of the pip wheel whose vendored packaging accepts one platform (this Python's
+    interpreter and ABI on ``platform_tag``) and pure wheels, nothing else."""
+    folder.mkdir()
+    patched = folder / pip_wheel.name
+    with zipfile.ZipFile(pip_wheel) as src, zipfile.ZipFile(patched, "w") as out:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "pip/_vendor/packaging/tags.py":
+                data += (
+                    "\ndef sys_tags(*, warn=False):\n"
+                    f"    yield Tag({CP!r}, {CP!r}, {platform_tag!r})\n"
+                    "    yield Tag('py3', 'none', 'any')\n"
+                ).encode()
+            out.writestr(item, data)
+    return patched
+
+
+def test_the_bundled_pip_s_packaging_decides_which_target_fits(
+    tmp_path: Path, pip_wheel: Path
+) -> None:
+    """The tags come from the pip that will install (its packaging, read from its wheel), not
+    from probe.py's own port: a platform only that pip accepts fits; the port alone refuses it."""
+    odd = make_wheel(tmp_path, "gamma", "1.0", {"gamma.py": ""}, tag=f"{CP}-{CP}-test_platform")
+    target = Target(name=f"{CP}-test_platform", platform="test_platform")
+    patched = pip_accepting_only(pip_wheel, tmp_path / "patched", "test_platform")
+    fits = make_bundle(tmp_path / "fits", [odd], patched, targets=[target])
+    assert ok(select(fits)).stdout == f"{CP}-test_platform\trequirements.lock\n"
+    (fits / "wheels" / patched.name).unlink()  # no pip wheel: the port decides, and refuses
+    refused = select(fits)
+    assert refused.returncode == 3 and f"wheels/{odd.name} does not fit" in refused.stderr
+    here = sys_tags().__next__().platform  # a wheel for this very machine, as the port sees it
+    native = make_wheel(tmp_path, "delta", "1.0", {"delta.py": ""}, tag=f"{CP}-{CP}-{here}")
+    ours = Target(name=f"{CP}-{here}", platform=here)
+    assert ok(select(make_bundle(tmp_path / "port", [native], pip_wheel, targets=[ours])))
+    unfit = make_bundle(tmp_path / "unfit", [native], patched, targets=[Target(platform=here)])
+    assert f"wheels/{native.name} does not fit" in select(unfit).stderr
+
+
 def probe_server() -> str:
     """How probe.py names this server: 'CPython 3.11 on linux_x86_64 (glibc 2.36)'."""
     code = f"import sys; sys.path.insert(0, {str(PAYLOAD)!r}); import probe; "

@@ -9,7 +9,10 @@
 Exit status: 0 on success, 2 for a bad command line or an unreadable targets.json, 3 when no
 target fits this server (one "error: ..." line on stderr says why).
 
-Standard library only; runs on Python 3.8 and later. The tag list is the one
+Standard library only; runs on Python 3.8 and later. Choosing a target, the tags and markers
+are read with the packaging vendored in the bundle's own pip wheel (imported from the wheel): the
+code that will install decides what fits. Describing a server that has no bundle yet (`bundle
+probe`, `install.sh --describe`), the tag list is this module's own: the one
 `packaging.tags.sys_tags()` (packaging 26.3) yields on the same interpreter, in the same order;
 pip installs a wheel only if one of its tags is in that list. Not covered: iOS, Android and
 Emscripten (they get the single sysconfig platform).
@@ -438,10 +441,13 @@ def this_server(plats: Sequence[str]) -> str:
 def select(targets: list[dict[str, Any]], pip_wheel: Path | None = None) -> dict[str, Any]:
     """The first target this interpreter can install, or NoFit saying why none can.
 
-    A target fits when its wheels' tags do and, with ``pip_wheel`` to read markers with, when
-    every marker its resolution depended on comes out here as it did for it.
+    A target fits when its wheels' tags do and when every marker its resolution depended on
+    comes out here as it did for it. Both are read with the packaging inside ``pip_wheel``, the
+    bundle's own pip, which is the code that will install; this module's port of
+    ``packaging.tags`` decides only for a bundle that has no pip wheel here (a delta checked
+    without its base's wheels).
     """
-    accepted = set(sys_tags())
+    accepted = set(_pip_tags(pip_wheel) if pip_wheel else sys_tags())
     python_version = ".".join(platform.python_version_tuple()[:2])
     misfit = resolved_otherwise = ""
     for target in targets:
@@ -476,11 +482,7 @@ def _differing_marker(target: dict[str, Any], pip_wheel: Path) -> str:
     decided = target.get("decisions") or {}
     if not decided:
         return ""
-    sys.path.insert(0, str(pip_wheel))
-    try:
-        markers = importlib.import_module("pip._vendor.packaging.markers")
-    finally:
-        sys.path.remove(str(pip_wheel))
+    markers = _pip_packaging(pip_wheel, "markers")
     resolved_for = target.get("environment", {}).get("python_full_version", "another Python")
     for text, expected in sorted(decided.items()):
         try:
@@ -495,6 +497,26 @@ def _differing_marker(target: dict[str, Any], pip_wheel: Path) -> str:
                 "bundle with --target server.json"
             )
     return ""
+
+
+def _pip_packaging(pip_wheel: Path, module: str) -> Any:
+    """A module of the packaging vendored in the bundle's pip wheel, imported from the wheel."""
+    sys.path.insert(0, str(pip_wheel))
+    try:
+        return importlib.import_module(f"pip._vendor.packaging.{module}")
+    except Exception as exc:  # a SyntaxError, an ImportError: a pip too new for this Python
+        raise NoFit(
+            f"the pip this bundle carries ({pip_wheel.name}) cannot run under Python "
+            f"{platform.python_version()} ({type(exc).__name__}: {exc}); "
+            "name a newer Python with --python PATH"
+        ) from None
+    finally:
+        sys.path.remove(str(pip_wheel))
+
+
+def _pip_tags(pip_wheel: Path) -> list[str]:
+    """The tags the bundle's pip will accept here, in its order of preference."""
+    return [str(tag) for tag in _pip_packaging(pip_wheel, "tags").sys_tags()]
 
 
 def _load_targets(path: str) -> list[dict[str, Any]]:
