@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 LOCK := tests/toolchain.lock
 # A lock installed exactly as written: pip refuses any file whose hash it does not list.
 LOCKED_INSTALL := -m pip install --quiet --require-hashes -r
+# The same into another virtualenv, by the toolchain's locked pip: the pip a fresh venv gets from
+# ensurepip (23.2 on Python 3.11) mis-resolves a lock once a newer release of a pinned
+# dependency appears (seen: hishel[httpx2] after httpx2 2.17.0).
+LOCKED_INSTALL_INTO := $(BIN)/python -m pip --python
 # The tool itself, over a locked environment: nothing more is resolved or downloaded for it.
 EDITABLE_INSTALL := -m pip install --quiet --no-deps --no-build-isolation -e .
 # The public wheels the examples name, and the reference code the tests compare against,
@@ -54,18 +58,18 @@ $(REFERENCE_STAMP): $(STAMP) tests/reference-wheels.txt
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: -d $(REFERENCE_WHEELS) -r tests/reference-wheels.txt
 	touch $@
 
-$(DEVPI_STAMP): tests/devpi.lock
+$(DEVPI_STAMP): $(STAMP) tests/devpi.lock
 	rm -rf $(DEVPI_VENV)
 	$(PYTHON) -m venv $(DEVPI_VENV)
-	$(DEVPI_VENV)/bin/python $(LOCKED_INSTALL) tests/devpi.lock
+	$(LOCKED_INSTALL_INTO) $(DEVPI_VENV)/bin/python install --quiet --require-hashes -r tests/devpi.lock
 	touch $(DEVPI_STAMP)
 
 devpi: $(DEVPI_STAMP)
 
-$(LOCKTOOLS_STAMP): tests/locktools.lock
+$(LOCKTOOLS_STAMP): $(STAMP) tests/locktools.lock
 	rm -rf $(LOCKTOOLS_VENV)
 	$(PYTHON) -m venv $(LOCKTOOLS_VENV)
-	$(LOCKTOOLS_VENV)/bin/python $(LOCKED_INSTALL) tests/locktools.lock
+	$(LOCKED_INSTALL_INTO) $(LOCKTOOLS_VENV)/bin/python install --quiet --require-hashes -r tests/locktools.lock
 	touch $(LOCKTOOLS_STAMP)
 
 # The devpi test must run here: WHEELBUNDLE_REQUIRE_DEVPI turns its skip into a failure.
